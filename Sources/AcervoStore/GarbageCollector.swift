@@ -1,0 +1,127 @@
+import Foundation
+import GRDB
+
+/// What gc keeps. Everything reachable from a kept root stays; the rest may be freed.
+public struct GCPolicy: Sendable {
+    /// Keep only the newest N snapshot refs (`snapshots/…`); `nil` keeps them all.
+    public var keepSnapshots: Int?
+    /// Action results created or reused more recently than this stay, with their outputs: an item still in
+    /// the catalog is hit by every nightly build, so its paid-for results never age out.
+    public var keepResultsYoungerThanSeconds: TimeInterval
+    /// Raw media blobs older than this are freed even though sources reference them; `nil` keeps all media.
+    public var dropMediaOlderThanSeconds: TimeInterval?
+    /// Objects written this recently are never freed: a concurrent `acervo put` may not have named them yet.
+    public var graceSeconds: TimeInterval
+    public var now: Date
+
+    public init(
+        keepSnapshots: Int? = nil, keepResultsYoungerThanSeconds: TimeInterval = 90 * 86_400,
+        dropMediaOlderThanSeconds: TimeInterval? = nil, graceSeconds: TimeInterval = 3_600, now: Date = Date()
+    ) {
+        self.keepSnapshots = keepSnapshots
+        self.keepResultsYoungerThanSeconds = keepResultsYoungerThanSeconds
+        self.dropMediaOlderThanSeconds = dropMediaOlderThanSeconds
+        self.graceSeconds = graceSeconds
+        self.now = now
+    }
+}
+
+/// What gc would free (dry run) or freed (`apply`).
+public struct GCReport: Sendable, Codable, Equatable {
+    public var applied: Bool
+    public var keptObjects: Int
+    public var freedObjects: Int
+    public var freedBytes: Int64
+    /// Of the freed objects, the raw media ones.
+    public var freedMediaObjects: Int
+    public var freedMediaBytes: Int64
+    public var droppedResults: Int
+    public var droppedSnapshots: [String]
+}
+
+extension Store {
+    /// Marks from the roots (kept refs, pins, recent results, media unless dropped by age), then frees the
+    /// rest. The caller holds the store lock when `apply` is true.
+    public func collectGarbage(policy: GCPolicy, apply: Bool) throws(StoreError) -> GCReport {
+        var roots = Set<Digest>()
+
+        let allRefs = try refs.all()
+        let snapshots = allRefs.filter { $0.name.hasPrefix(RefTable.snapshotPrefix) }
+        let droppedSnapshots = policy.keepSnapshots.map { Array(snapshots.dropFirst(max(0, $0))) } ?? []
+        let droppedNames = Set(droppedSnapshots.map(\.name))
+        roots.formUnion(allRefs.filter { !droppedNames.contains($0.name) }.map(\.digest))
+
+        let pinned = Set(try refs.pins().map(\.digest))
+        roots.formUnion(pinned)
+
+        let resultCutoff = policy.now.addingTimeInterval(-policy.keepResultsYoungerThanSeconds)
+        let results = try actionCache.all()
+        for result in results where max(result.createdAt, result.lastHitAt ?? .distantPast) >= resultCutoff {
+            roots.formUnion(result.outputs.values)
+        }
+
+        let media = try mediaBlobs()
+        let mediaDigests = Set(media.map(\.digest))
+        for blob in media {
+            let expired = policy.dropMediaOlderThanSeconds.map { blob.createdAt < policy.now.addingTimeInterval(-$0) } ?? false
+            if !expired { roots.insert(blob.digest) }
+        }
+
+        let reachable = try closure(of: roots)
+        let graceCutoff = policy.now.addingTimeInterval(-policy.graceSeconds).timeIntervalSince1970
+        var freed: [(Digest, Int64)] = []
+        var kept = 0
+        for digest in blobs.allObjects().digests {
+            guard let info = FileSystem.status(blobs.path(of: digest)) else { continue }
+            if reachable.contains(digest) || Double(info.st_mtim.tv_sec) > graceCutoff {
+                kept += 1
+            } else {
+                freed.append((digest, Int64(info.st_size)))
+            }
+        }
+        let freedSet = Set(freed.map(\.0))
+        let droppedKeys = results.filter { $0.outputs.values.contains(where: freedSet.contains) }.map(\.key)
+        let freedMedia = freed.filter { mediaDigests.contains($0.0) }
+
+        if apply {
+            try actionCache.remove(keys: droppedKeys)
+            for name in droppedNames { try refs.delete(name) }
+            for (digest, _) in freed { blobs.remove(digest) }
+            try forgetCatalog(freedSet)
+        }
+        return GCReport(
+            applied: apply, keptObjects: kept, freedObjects: freed.count, freedBytes: freed.reduce(0) { $0 + $1.1 },
+            freedMediaObjects: freedMedia.count, freedMediaBytes: freedMedia.reduce(0) { $0 + $1.1 },
+            droppedResults: droppedKeys.count, droppedSnapshots: droppedSnapshots.map(\.name))
+    }
+
+    /// Roots plus everything trees and manifests reach from them.
+    private func closure(of roots: Set<Digest>) throws(StoreError) -> Set<Digest> {
+        var children: [Digest: [Digest]] = [:]
+        for (parent, child) in try links() { children[parent, default: []].append(child) }
+        var reached = roots
+        var pending = Array(roots)
+        while let next = pending.popLast() {
+            for child in children[next] ?? [] where reached.insert(child).inserted { pending.append(child) }
+        }
+        return reached
+    }
+
+    private func forgetCatalog(_ digests: Set<Digest>) throws(StoreError) {
+        try database.write { db in
+            for digest in digests {
+                try db.execute(sql: "DELETE FROM blobs WHERE digest = ?", arguments: [digest.description])
+                try db.execute(sql: "DELETE FROM blob_links WHERE parent = ?", arguments: [digest.description])
+            }
+        }
+    }
+}
+
+/// Parses spans such as `30d`, `12h`, `90m`, `45s`, `2w` into seconds.
+public func parseTimeSpan(_ text: String) throws(StoreError) -> TimeInterval {
+    let units: [Character: Double] = ["s": 1, "m": 60, "h": 3_600, "d": 86_400, "w": 604_800]
+    guard let unit = text.last, let scale = units[unit], let count = Double(text.dropLast()), count >= 0 else {
+        throw .invalidArgument("invalid time span '\(text)': use a number and a unit, such as 30d, 12h, 90m, 45s or 2w")
+    }
+    return count * scale
+}

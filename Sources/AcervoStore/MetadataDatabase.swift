@@ -1,0 +1,150 @@
+import Foundation
+import GRDB
+
+/// `acervo.sqlite`: the action cache, traces, runs and events, refs, pins, the stat cache and the blob catalog.
+///
+/// WAL lets readers (`acervo cache stats`, the dashboard) run during a build; `synchronous = FULL` makes every
+/// committed transaction survive a power loss, which is what "a finished action is never paid for twice" needs.
+public struct MetadataDatabase: Sendable {
+    public let path: String
+    let pool: DatabasePool
+
+    init(path: String, readOnly: Bool = false) throws(StoreError) {
+        self.path = path
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(30)
+        configuration.readonly = readOnly
+        configuration.foreignKeysEnabled = true
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            if !readOnly { try Self.migrator.migrate(pool) }
+        } catch let error as DatabaseError {
+            if error.resultCode == .SQLITE_READONLY || error.resultCode == .SQLITE_CANTOPEN {
+                throw .readOnly(path: path)
+            }
+            if error.resultCode == .SQLITE_FULL { throw .noSpace(path: path) }
+            throw .database(path: path, message: error.description)
+        } catch {
+            throw .database(path: path, message: "\(error)")
+        }
+    }
+
+    /// Runs `body` in one write transaction; the transaction is durable when this returns.
+    public func write<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
+        do { return try pool.write(body) } catch { throw mapped(error) }
+    }
+
+    public func read<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
+        do { return try pool.read(body) } catch { throw mapped(error) }
+    }
+
+    private func mapped(_ error: any Error) -> StoreError {
+        if let error = error as? StoreError { return error }
+        if let error = error as? DatabaseError {
+            switch error.resultCode {
+            case .SQLITE_READONLY: return .readOnly(path: path)
+            case .SQLITE_FULL: return .noSpace(path: path)
+            default: return .database(path: path, message: error.description)
+            }
+        }
+        return .database(path: path, message: "\(error)")
+    }
+
+    /// Schema history. Migrations are append-only: an existing store is upgraded in place, never rebuilt.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE action_results (
+                    key TEXT PRIMARY KEY NOT NULL,
+                    processor TEXT NOT NULL,
+                    processor_version TEXT NOT NULL,
+                    provider TEXT,
+                    model TEXT,
+                    usage TEXT,
+                    cost_usd REAL NOT NULL DEFAULT 0,
+                    duration_seconds REAL NOT NULL DEFAULT 0,
+                    run_id TEXT,
+                    tool_version TEXT NOT NULL,
+                    created_at REAL NOT NULL,
+                    hit_count INTEGER NOT NULL DEFAULT 0,
+                    last_hit_at REAL
+                );
+                CREATE TABLE result_outputs (
+                    key TEXT NOT NULL REFERENCES action_results(key) ON DELETE CASCADE,
+                    name TEXT NOT NULL,
+                    digest TEXT NOT NULL,
+                    PRIMARY KEY (key, name)
+                );
+                CREATE INDEX result_outputs_by_digest ON result_outputs(digest);
+                CREATE TABLE traces (
+                    item_id TEXT NOT NULL,
+                    rule TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    components TEXT NOT NULL,
+                    run_id TEXT,
+                    updated_at REAL NOT NULL,
+                    PRIMARY KEY (item_id, rule)
+                );
+                CREATE TABLE runs (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    command TEXT NOT NULL,
+                    tool_version TEXT NOT NULL,
+                    started_at REAL NOT NULL,
+                    ended_at REAL,
+                    status TEXT NOT NULL,
+                    summary TEXT
+                );
+                CREATE TABLE events (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    run_id TEXT NOT NULL REFERENCES runs(id),
+                    item_id TEXT NOT NULL,
+                    rule TEXT NOT NULL,
+                    key TEXT,
+                    decision TEXT NOT NULL CHECK (decision IN ('hit', 'executed', 'failed', 'skipped')),
+                    reason TEXT NOT NULL,
+                    duration_seconds REAL NOT NULL DEFAULT 0,
+                    cost_usd REAL NOT NULL DEFAULT 0,
+                    error TEXT,
+                    at REAL NOT NULL
+                );
+                CREATE INDEX events_by_run ON events(run_id);
+                CREATE INDEX events_by_item ON events(item_id, rule);
+                CREATE TABLE refs (
+                    name TEXT PRIMARY KEY NOT NULL,
+                    digest TEXT NOT NULL,
+                    updated_at REAL NOT NULL
+                );
+                CREATE TABLE pins (
+                    digest TEXT PRIMARY KEY NOT NULL,
+                    note TEXT NOT NULL DEFAULT '',
+                    created_at REAL NOT NULL
+                );
+                CREATE TABLE stat_cache (
+                    path TEXT PRIMARY KEY NOT NULL,
+                    device INTEGER NOT NULL,
+                    inode INTEGER NOT NULL,
+                    size INTEGER NOT NULL,
+                    mtime_ns INTEGER NOT NULL,
+                    ctime_ns INTEGER NOT NULL,
+                    digest TEXT NOT NULL
+                );
+                CREATE TABLE blobs (
+                    digest TEXT PRIMARY KEY NOT NULL,
+                    size INTEGER NOT NULL,
+                    kind TEXT NOT NULL CHECK (kind IN ('media', 'derived')),
+                    created_at REAL NOT NULL
+                );
+                CREATE TABLE blob_links (
+                    parent TEXT NOT NULL,
+                    child TEXT NOT NULL,
+                    PRIMARY KEY (parent, child)
+                );
+                """)
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,55 @@
+import Foundation
+
+/// Everything that can go wrong in the store, each case carrying the path or digest involved and saying what
+/// to do about it.
+public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
+    case malformedDigest(String)
+    case unknownDigest(Digest, store: String)
+    case notAStore(path: String, unexpected: [String])
+    case readOnly(path: String)
+    case noSpace(path: String)
+    case io(operation: String, path: String, errno: Int32)
+    case locked(path: String, holder: String)
+    case unknownActionKey(String)
+    case ambiguousActionKey(String, matches: Int)
+    case database(path: String, message: String)
+    case invalidArgument(String)
+
+    public var description: String {
+        switch self {
+        case .malformedDigest(let text):
+            return "malformed digest '\(text)': expected sha256: followed by 64 lowercase hex digits"
+        case .unknownDigest(let digest, let store):
+            return "no blob \(digest) in the store at \(store); check the digest, or run `acervo fsck` if it should be there"
+        case .notAStore(let path, let unexpected):
+            let sample = unexpected.prefix(3).joined(separator: ", ")
+            return "\(path) is not an Acervo store (it holds \(sample)\(unexpected.count > 3 ? ", …" : "")); "
+                + "pass --store with an empty folder or an existing store"
+        case .readOnly(let path):
+            return "the store at \(path) is read-only; make it writable or pass --store with a writable folder"
+        case .noSpace(let path):
+            return "no space left while writing \(path); nothing was stored — free space and retry"
+        case .io(let operation, let path, let code):
+            return "\(operation) \(path): \(String(cString: strerror(code)))"
+        case .locked(let path, let holder):
+            return "the store is locked by another build (\(holder)); wait for it, or pass --wait (lock: \(path))"
+        case .unknownActionKey(let key):
+            return "no action result with key '\(key)'; list them with `acervo cache ls`"
+        case .ambiguousActionKey(let key, let matches):
+            return "key prefix '\(key)' matches \(matches) results; give more digits"
+        case .database(let path, let message):
+            return "database \(path): \(message)"
+        case .invalidArgument(let message):
+            return message
+        }
+    }
+
+    /// Maps a failed system call to the error a user can act on.
+    static func from(errno code: Int32, operation: String, path: String) -> StoreError {
+        switch code {
+        case EROFS, EACCES, EPERM: return .readOnly(path: path)
+        case ENOSPC, EDQUOT, EFBIG: return .noSpace(path: path)
+        default: return .io(operation: operation, path: path, errno: code)
+        }
+    }
+}

@@ -1,0 +1,168 @@
+import AcervoStore
+import ArgumentParser
+import Foundation
+
+struct FsckCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fsck",
+        abstract: "Re-hash every object; check every result's outputs and every ref exist.",
+        discussion: "Exits 0 when the store is clean, 1 when problems remain.")
+
+    @OptionGroup var options: StoreOptions
+
+    @Flag(name: .long, help: "Move corrupt objects to quarantine/ and drop the results that needed them.")
+    var repair = false
+
+    func run() async throws {
+        let report = try await reportingErrors {
+            let store = try options.open()
+            let lock = repair ? try StoreLock.acquire(storeRoot: store.root, purpose: "acervo fsck --repair", wait: false) : nil
+            defer { _ = lock }
+            return try store.fsck(repair: repair)
+        }
+        if options.json {
+            printJSON(report)
+        } else {
+            print("checked \(report.checkedObjects) objects (\(formatBytes(report.checkedBytes)))")
+            for object in report.corrupt {
+                print("corrupt: \(object.digest) has the bytes of \(object.actual) (\(object.path))"
+                    + (object.quarantinedTo.map { "; moved to \($0)" } ?? ""))
+            }
+            for missing in report.missingOutputs {
+                print("missing blob: \(missing.digest), output '\(missing.output)' of \(missing.processor) result \(missing.key.prefix(12))")
+            }
+            for ref in report.danglingRefs { print("dangling ref: \(ref.name) → \(ref.digest) (blob missing)") }
+            for child in report.missingChildren { print("missing tree member: \(child.child) of \(child.parent)") }
+            for stray in report.strays { print("stray file in objects/: \(stray)") }
+            if !report.droppedResults.isEmpty {
+                print("dropped \(report.droppedResults.count) results; the next build recomputes exactly those")
+            }
+            print(report.isClean ? "store is clean" : (repair && !report.unrepairable ? "repaired" : "store has problems"))
+        }
+        if !report.isClean && (!repair || report.unrepairable) { throw ExitCode(Exit.failedActions) }
+    }
+}
+
+struct GCCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gc",
+        abstract: "Free blobs no kept root reaches (dry run unless --apply).",
+        discussion: """
+            Roots: refs (snapshots kept by --keep-snapshots), pins, results created or reused within \
+            --keep-results, and raw media unless --drop-media-older-than says otherwise.
+            """)
+
+    @OptionGroup var options: StoreOptions
+
+    @Flag(name: .long, help: "Delete; without it gc only reports what it would free.")
+    var apply = false
+
+    @Option(name: .long, help: "Keep the newest N snapshots.")
+    var keepSnapshots: Int?
+
+    @Option(name: .long, help: "Keep results created or reused within this span (e.g. 90d).")
+    var keepResults = "90d"
+
+    @Option(name: .long, help: "Free raw media blobs older than this span (e.g. 30d); derived outputs stay.")
+    var dropMediaOlderThan: String?
+
+    @Option(name: .long, help: "Never free objects written within this span (e.g. 1h).")
+    var grace = "1h"
+
+    @Flag(name: .long, help: "Wait for a running build instead of exiting with code 4.")
+    var wait = false
+
+    func run() async throws {
+        try await reportingErrors {
+            if let keepSnapshots, keepSnapshots < 0 { throw StoreError.invalidArgument("--keep-snapshots must be 0 or more") }
+            let policy = GCPolicy(
+                keepSnapshots: keepSnapshots, keepResultsYoungerThanSeconds: try parseTimeSpan(keepResults),
+                dropMediaOlderThanSeconds: try dropMediaOlderThan.map(parseTimeSpan), graceSeconds: try parseTimeSpan(grace))
+            let store = try options.open()
+            let lock = try StoreLock.acquire(storeRoot: store.root, purpose: "acervo gc", wait: wait)
+            defer { _ = lock }
+            let report = try store.collectGarbage(policy: policy, apply: apply)
+            if options.json { printJSON(report); return }
+            let verb = apply ? "freed" : "would free"
+            print("\(verb) \(report.freedObjects) objects (\(formatBytes(report.freedBytes))), "
+                + "of which \(report.freedMediaObjects) raw media (\(formatBytes(report.freedMediaBytes))); kept \(report.keptObjects)")
+            print("\(apply ? "dropped" : "would drop") \(report.droppedResults) results and \(report.droppedSnapshots.count) snapshots")
+            if !apply && report.freedObjects > 0 { print("run again with --apply to delete") }
+        }
+    }
+}
+
+struct CacheCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cache", abstract: "Inspect the action cache.",
+        subcommands: [Stats.self, List.self, Show.self])
+
+    struct Stats: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "stats", abstract: "Entries, bytes, hits and dollars saved, per processor.")
+        @OptionGroup var options: StoreOptions
+
+        func run() async throws {
+            try await reportingErrors {
+                let statistics = try options.open().actionCache.statistics()
+                if options.json { printJSON(statistics); return }
+                let header = "processor".padding(toLength: 24, withPad: " ", startingAt: 0)
+                print("\(header) entries      bytes     hits      spent      saved")
+                for row in statistics.processors + [statistics.total] {
+                    let name = row.processor.padding(toLength: 24, withPad: " ", startingAt: 0)
+                    print(name + pad(row.entries, 8) + pad(formatBytes(row.bytes), 11) + pad(row.hits, 9)
+                        + pad(formatUSD(row.spentUSD), 11) + pad(formatUSD(row.savedUSD), 11))
+                }
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List action results, newest first.")
+        @OptionGroup var options: StoreOptions
+        @Option(name: .long, help: "Only this processor's results.")
+        var processor: String?
+
+        func run() async throws {
+            try await reportingErrors {
+                let results = try options.open().actionCache.all(processor: processor)
+                if options.json { printJSON(results); return }
+                for result in results {
+                    print("\(result.key.prefix(16))  \(result.processor)@\(result.processorVersion)  "
+                        + "\(result.outputs.count) outputs  \(formatUSD(result.costUSD))  \(result.hitCount) hits")
+                }
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "Show one result (a unique key prefix works).")
+        @OptionGroup var options: StoreOptions
+        @Argument(help: "The action key or a unique prefix.")
+        var key: String
+
+        func run() async throws {
+            try await reportingErrors {
+                let store = try options.open()
+                let result = try store.actionCache.resolve(prefix: key)
+                if options.json { printJSON(result); return }
+                print("key        \(result.key)")
+                print("processor  \(result.processor)@\(result.processorVersion)")
+                if let provider = result.provider { print("provider   \(provider)\(result.model.map { " / \($0)" } ?? "")") }
+                print("cost       \(formatUSD(result.costUSD))   duration \(String(format: "%.2f", result.durationSeconds)) s")
+                print("created    \(result.createdAt)   run \(result.runID ?? "-")   tool \(result.toolVersion)")
+                print("hits       \(result.hitCount)\(result.lastHitAt.map { ", last \($0)" } ?? "")")
+                for (name, digest) in result.outputs.sorted(by: { $0.key < $1.key }) {
+                    let state = store.blobs.contains(digest) ? "" : "  (missing: served as a miss)"
+                    print("output     \(name) = \(digest)\(state)")
+                }
+                for (name, value) in result.usage.sorted(by: { $0.key < $1.key }) { print("usage      \(name) = \(value)") }
+            }
+        }
+    }
+}
+
+private func pad(_ value: some CustomStringConvertible, _ width: Int) -> String {
+    let text = value.description
+    return String(repeating: " ", count: max(1, width - text.count)) + text
+}
