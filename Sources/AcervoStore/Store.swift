@@ -48,10 +48,7 @@ public final class Store: Sendable {
             if readOnly { throw .notAStore(path: root, unexpected: ["nothing (the folder does not exist)"]) }
             try createDirectories(root)
         }
-        guard FileSystem.isDirectory(root) else { throw .notAStore(path: root, unexpected: ["a file, not a folder"]) }
-        let entries = FileSystem.entries(of: root)
-        let unexpected = entries.filter { !knownEntries.contains($0) }.sorted()
-        guard unexpected.isEmpty else { throw .notAStore(path: root, unexpected: unexpected) }
+        let entries = try validatedEntries(root)
         if readOnly {
             guard entries.contains("acervo.sqlite") else { throw .notAStore(path: root, unexpected: ["no acervo.sqlite"]) }
             return Store(root: root, database: try MetadataDatabase(path: root + "/acervo.sqlite", readOnly: true))
@@ -61,6 +58,24 @@ public final class Store: Sendable {
         let store = Store(root: root, database: try MetadataDatabase(path: root + "/acervo.sqlite"))
         _ = store.blobs.removeStaleTemporaries(olderThanSeconds: 24 * 3600)
         return store
+    }
+
+    /// Only the blobs of an existing store, without opening its database: reading a blob works on a read-only
+    /// medium, where SQLite in WAL mode cannot open.
+    public static func openBlobs(at path: String) throws(StoreError) -> BlobStore {
+        let root = absolute(path)
+        guard FileSystem.exists(root) else { throw .notAStore(path: root, unexpected: ["nothing (the folder does not exist)"]) }
+        let entries = try validatedEntries(root)
+        guard entries.contains("objects") else { throw .notAStore(path: root, unexpected: ["no objects folder"]) }
+        return BlobStore(root: root)
+    }
+
+    private static func validatedEntries(_ root: String) throws(StoreError) -> [String] {
+        guard FileSystem.isDirectory(root) else { throw .notAStore(path: root, unexpected: ["a file, not a folder"]) }
+        let entries = FileSystem.entries(of: root)
+        let unexpected = entries.filter { !knownEntries.contains($0) }.sorted()
+        guard unexpected.isEmpty else { throw .notAStore(path: root, unexpected: unexpected) }
+        return entries
     }
 
     // MARK: Putting blobs

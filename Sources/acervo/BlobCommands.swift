@@ -40,8 +40,7 @@ struct CatCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             let parsed = try Digest(parsing: digest)
-            let store = try options.open(readOnly: true)
-            try store.blobs.read(parsed) { bytes in
+            try Store.openBlobs(at: options.store).read(parsed) { bytes in
                     var offset = 0
                     while offset < bytes.count {
                         let written = write(1, bytes.baseAddress! + offset, bytes.count - offset)

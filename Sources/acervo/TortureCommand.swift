@@ -21,7 +21,7 @@ struct TortureCommand: AsyncParsableCommand {
             var counter = 0
             while true {
                 counter += 1
-                let size = Int.random(in: 1...(256 * 1024))
+                let size = Int.random(in: 1...(32 * 1024))
                 let bytes = (0..<size).map { _ in UInt8.random(in: 0...255) }
                 let blob = try store.put(bytes: bytes)
                 let member = try store.put(bytes: Array("member \(seed)-\(counter)".utf8))
