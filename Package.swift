@@ -14,9 +14,11 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
+        .target(name: "CAcervoShims"),
         .target(
             name: "AcervoStore",
             dependencies: [
+                "CAcervoShims",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]

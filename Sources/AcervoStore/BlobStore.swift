@@ -1,4 +1,6 @@
+import CAcervoShims
 import Crypto
+import Foundation
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -21,6 +23,9 @@ public struct BlobStore: Sendable {
     public let root: String
     /// Size of each read and write; large enough that system-call overhead vanishes next to hashing.
     static let chunkSize = 1 << 20
+    /// Files at least this large are written by a second thread while the next chunk is hashed; below it
+    /// starting a thread costs more than the overlap saves.
+    static let pipelineThreshold: Int = 8 << 20
 
     public init(root: String) {
         self.root = root
@@ -50,12 +55,16 @@ public struct BlobStore: Sendable {
         let source = try POSIXFile(path: path, flags: O_RDONLY)
         source.adviseSequential()
         let writer = try TemporaryObject(store: self)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.chunkSize, alignment: 4096)
-        defer { buffer.deallocate() }
-        while true {
-            let count = try source.read(into: buffer)
-            if count == 0 { break }
-            try writer.append(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+        if try source.status().st_size >= Self.pipelineThreshold {
+            try writer.copyPipelined(from: source)
+        } else {
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.chunkSize, alignment: 4096)
+            defer { buffer.deallocate() }
+            while true {
+                let count = try source.read(into: buffer)
+                if count == 0 { break }
+                try writer.append(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+            }
         }
         return try writer.commit()
     }
@@ -204,6 +213,41 @@ final class TemporaryObject {
         size += Int64(bytes.count)
     }
 
+    /// Copies a whole file, hashing each chunk on this thread while a writer thread writes the chunk hashed
+    /// before it: a put then takes about as long as the slower of hashing and writing, not their sum.
+    /// Each chunk is written from the very buffer that was hashed, so the object always matches its digest
+    /// even if the source changes underneath.
+    func copyPipelined(from source: POSIXFile) throws(StoreError) {
+        let ring = ChunkRing(descriptor: file.descriptor, path: file.path)
+        defer { ring.deallocate() }
+        let writerThread = Thread { ring.writeLoop() }
+        writerThread.start()
+        var slot = 0
+        var readError: StoreError?
+        while true {
+            ring.free.wait()
+            if ring.writeError != nil { break }
+            let count: Int
+            do throws(StoreError) {
+                count = try source.read(into: ring.buffers[slot])
+            } catch {
+                readError = error
+                count = 0
+            }
+            if count > 0 {
+                hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: ring.buffers[slot][0..<count]))
+                size += Int64(count)
+            }
+            ring.counts[slot] = count
+            ring.filled.signal()
+            if count == 0 { break }
+            slot = (slot + 1) % ChunkRing.slots
+        }
+        ring.finished.wait()
+        if let readError { throw readError }
+        if let writeError = ring.writeError { throw writeError }
+    }
+
     /// fsync, read-only, rename into place, fsync the fan-out directory. When the object already exists the
     /// temp file is dropped: identical bytes are stored once, and a concurrent writer of the same bytes wins
     /// the rename harmlessly.
@@ -227,5 +271,59 @@ final class TemporaryObject {
         finished = true
         try FileSystem.syncDirectory(fanDirectory)
         return PutOutcome(digest: digest, size: size, bytesRead: size, isNew: true)
+    }
+}
+
+/// The buffers shared by the hashing thread and the writer thread of a pipelined copy. The semaphores order
+/// every access: a slot is filled only after `free` hands it over and written only after `filled` does.
+final class ChunkRing: @unchecked Sendable {
+    static let slots = 4
+    let buffers: [UnsafeMutableRawBufferPointer]
+    var counts = [Int](repeating: 0, count: slots)
+    var writeError: StoreError?
+    /// Starts at 0 and is signalled once per slot: libdispatch traps when a semaphore is freed below the value
+    /// it was created with, which a ring that ends with slots in use would do.
+    let free = DispatchSemaphore(value: 0)
+    let filled = DispatchSemaphore(value: 0)
+    let finished = DispatchSemaphore(value: 0)
+    private let descriptor: Int32
+    private let path: String
+
+    init(descriptor: Int32, path: String) {
+        self.descriptor = descriptor
+        self.path = path
+        buffers = (0..<Self.slots).map { _ in
+            UnsafeMutableRawBufferPointer.allocate(byteCount: BlobStore.chunkSize, alignment: 4096)
+        }
+        for _ in 0..<Self.slots { free.signal() }
+    }
+
+    func deallocate() {
+        buffers.forEach { $0.deallocate() }
+    }
+
+    /// Writes slots in order until an empty one marks the end; on an error, records it and frees the reader.
+    func writeLoop() {
+        var slot = 0
+        var written: Int64 = 0
+        while true {
+            filled.wait()
+            let count = counts[slot]
+            if count == 0 { break }
+            do throws(StoreError) {
+                try POSIXFile.writeAll(UnsafeRawBufferPointer(rebasing: buffers[slot][0..<count]), descriptor: descriptor, path: path)
+            } catch {
+                writeError = error
+                free.signal()
+                break
+            }
+            // Start writeback of what is written so far, so the final fsync waits for the tail only
+            // instead of the whole file; this overlaps disk writes with hashing.
+            _ = acervo_start_writeback(descriptor, written, Int64(count))
+            written += Int64(count)
+            free.signal()
+            slot = (slot + 1) % Self.slots
+        }
+        finished.signal()
     }
 }

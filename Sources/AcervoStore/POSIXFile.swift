@@ -32,6 +32,10 @@ final class POSIXFile {
 
     /// Writes every byte, retrying short writes.
     func writeAll(_ bytes: UnsafeRawBufferPointer) throws(StoreError) {
+        try Self.writeAll(bytes, descriptor: descriptor, path: path)
+    }
+
+    static func writeAll(_ bytes: UnsafeRawBufferPointer, descriptor: Int32, path: String) throws(StoreError) {
         var offset = 0
         while offset < bytes.count {
             let count = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)

@@ -74,7 +74,8 @@ import Testing
         let storePath = mount.path + "/store"
         _ = try Store.open(at: storePath)
         let input = TemporaryFolder()
-        let file = input.file("too-big.mp4", bytes: randomBytes(2 * 1024 * 1024))
+        // Above the pipelined-copy threshold, so the writer thread's error path is the one taken.
+        let file = input.file("too-big.mp4", bytes: randomBytes(BlobStore.pipelineThreshold + 2 * 1024 * 1024))
 
         let outcome = try acervo(["put", "--store", storePath, file])
 

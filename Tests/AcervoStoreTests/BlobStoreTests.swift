@@ -3,9 +3,11 @@ import Testing
 @testable import AcervoStore
 
 @Suite struct BlobStoreTests {
-    @Test func `a put file is stored under its SHA-256, read-only, and reads back identically`() throws {
+    /// Sizes below and above the pipelined-copy threshold, neither a multiple of the chunk size.
+    @Test(arguments: [3 * BlobStore.chunkSize + 17, BlobStore.pipelineThreshold + 5 * BlobStore.chunkSize + 17])
+    func `a put file is stored under its SHA-256, read-only, and reads back identically`(size: Int) throws {
         let folder = TemporaryFolder()
-        let bytes = randomBytes(3 * BlobStore.chunkSize + 17)
+        let bytes = randomBytes(size)
         let source = folder.file("video.mp4", bytes: bytes)
         let store = try folder.openStore()
 

@@ -1,0 +1,31 @@
+import Foundation
+
+/// `acervo-bench SUITE [--size MiB] [--dir PATH]`: benchmarks print ratios against a reference tool measured in
+/// the same run, never absolute pass/fail times.
+@main
+enum Entry {
+    static func main() {
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        let suite = arguments.isEmpty ? "" : arguments.removeFirst()
+        var options: [String: String] = [:]
+        while arguments.count >= 2, arguments[0].hasPrefix("--") {
+            options[String(arguments.removeFirst().dropFirst(2))] = arguments.removeFirst()
+        }
+        let directory = options["dir"] ?? FileManager.default.currentDirectoryPath + "/.build/bench"
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        do {
+            switch suite {
+            case "store":
+                try StoreBenchmark(
+                    workDirectory: directory, sizeMiB: Int(options["size"] ?? "") ?? 1024,
+                    rssSizeMiB: Int(options["rss-size"] ?? "") ?? 2048
+                ).run()
+            default:
+                throw BenchmarkError.usage("usage: acervo-bench store [--size MiB] [--rss-size MiB] [--dir PATH]")
+            }
+        } catch {
+            FileHandle.standardError.write(Data("acervo-bench: \(error)\n".utf8))
+            exit(2)
+        }
+    }
+}
