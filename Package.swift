@@ -12,6 +12,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .target(name: "CAcervoShims"),
@@ -23,10 +24,19 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
+        .target(
+            name: "AcervoRules",
+            dependencies: [.product(name: "Yams", package: "Yams")]
+        ),
+        .target(
+            name: "AcervoEngine",
+            dependencies: ["AcervoStore", "AcervoRules"]
+        ),
         .executableTarget(
             name: "acervo",
             dependencies: [
                 "AcervoStore",
+                "AcervoEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -37,6 +47,14 @@ let package = Package(
         .testTarget(
             name: "AcervoStoreTests",
             dependencies: ["AcervoStore", "acervo"]
+        ),
+        .testTarget(
+            name: "AcervoRulesTests",
+            dependencies: ["AcervoRules"]
+        ),
+        .testTarget(
+            name: "AcervoEngineTests",
+            dependencies: ["AcervoEngine", "AcervoStore", "AcervoRules"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -205,3 +205,62 @@ extension JSONEncoder {
         return encoder
     }
 }
+
+extension ActionCache {
+    /// Every result's outputs by key, read in one query: a build looks up tens of thousands of keys, and one
+    /// query per key would dominate a no-op build.
+    public func outputIndex() throws(StoreError) -> [String: [String: Digest]] {
+        try database.read { db in
+            var index: [String: [String: Digest]] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT a.key, o.name, o.digest FROM action_results a LEFT JOIN result_outputs o ON o.key = a.key") {
+                let key: String = row[0]
+                var outputs = index[key] ?? [:]
+                if let name: String = row[1], let digest: String = row[2] { outputs[name] = try Digest(parsing: digest) }
+                index[key] = outputs
+            }
+            return index
+        }
+    }
+}
+
+/// A decision that needs no durability of its own (a cache hit, a skip, a failure): recorded in batches,
+/// because losing the last few of these in a crash costs nothing, while one fsync per hit would make a
+/// no-op build slow.
+public struct DecisionRecord: Sendable {
+    public var event: Event
+    /// For hits: the reused result, whose hit count and last use advance.
+    public var hitKey: String?
+    public var trace: Trace?
+
+    public init(event: Event, hitKey: String? = nil, trace: Trace? = nil) {
+        self.event = event
+        self.hitKey = hitKey
+        self.trace = trace
+    }
+}
+
+extension Store {
+    /// Records a batch of decisions in one transaction.
+    public func record(_ decisions: [DecisionRecord]) throws(StoreError) {
+        guard !decisions.isEmpty else { return }
+        try database.write { db in
+            for decision in decisions {
+                try decision.event.insert(db)
+                try decision.trace?.upsert(db)
+                if let key = decision.hitKey {
+                    try db.execute(
+                        sql: "UPDATE action_results SET hit_count = hit_count + 1, last_hit_at = ? WHERE key = ?",
+                        arguments: [decision.event.at.timeIntervalSince1970, key])
+                }
+            }
+        }
+    }
+
+    /// Commits an executed action: its result, its event and its trace, durably, in one transaction.
+    public func commit(_ result: ActionResult, event: Event, trace: Trace) throws(StoreError) {
+        try actionCache.commit(result) { db in
+            try event.insert(db)
+            try trace.upsert(db)
+        }
+    }
+}

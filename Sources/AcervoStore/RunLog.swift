@@ -160,3 +160,18 @@ public struct RunLog: Sendable {
               at: Date(timeIntervalSince1970: row["at"]))
     }
 }
+
+extension RunLog {
+    /// Every trace, by item then rule, read in one query for the same reason as `ActionCache.outputIndex`.
+    public func allTraces() throws(StoreError) -> [String: [String: Trace]] {
+        try database.read { db in
+            var traces: [String: [String: Trace]] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT item_id, rule, key, components, run_id, updated_at FROM traces") {
+                let trace = Trace(itemID: row[0], rule: row[1], key: row[2], components: row[3], runID: row[4],
+                                  updatedAt: Date(timeIntervalSince1970: row[5]))
+                traces[trace.itemID, default: [:]][trace.rule] = trace
+            }
+            return traces
+        }
+    }
+}

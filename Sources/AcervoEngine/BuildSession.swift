@@ -1,0 +1,121 @@
+import AcervoRules
+import AcervoStore
+import Foundation
+import Synchronization
+
+/// The shared state of one build: what was loaded before it started, the limits, and the tallies.
+final class BuildSession: Sendable {
+    let runID: String
+    let items: [Item]
+    let fileDigests: [String: Digest]
+    let traces: [String: [String: Trace]]
+    let store: Store
+    let options: BuildOptions
+    let budget: BudgetLedger
+    let inFlight = InFlightActions()
+    private let index: [String: [String: Digest]]
+    private let globalLimit: AsyncSemaphore
+    private let ruleLimits: [String: AsyncSemaphore]
+    private let tally: Mutex<BuildSummary>
+    private let journal = Mutex<[DecisionRecord]>([])
+    /// Decisions buffered before one transaction writes them.
+    static let journalBatch = 2_000
+
+    init(runID: String, items: [Item], fileDigests: [String: Digest], index: [String: [String: Digest]],
+         traces: [String: [String: Trace]], store: Store, options: BuildOptions, budget: BudgetLedger,
+         ruleLimits: [String: AsyncSemaphore]) {
+        self.runID = runID
+        self.items = items
+        self.fileDigests = fileDigests
+        self.index = index
+        self.traces = traces
+        self.store = store
+        self.options = options
+        self.budget = budget
+        self.globalLimit = AsyncSemaphore(options.jobs)
+        self.ruleLimits = ruleLimits
+        self.tally = Mutex(BuildSummary(run: runID, items: items.count))
+    }
+
+    /// The outputs of a cached result, only when every output blob is still in the store.
+    func cachedOutputs(_ key: String) -> [String: Digest]? {
+        guard let outputs = index[key], !outputs.isEmpty, outputs.values.allSatisfy(store.blobs.contains) else { return nil }
+        return outputs
+    }
+
+    func previousComponents(item: String, rule: String) -> KeyComponents? {
+        traces[item]?[rule].flatMap { KeyComponents.decode($0.components) }
+    }
+
+    /// Runs `body` holding a global job slot and, if the rule has one, a slot of its own limit.
+    func limited<T: Sendable>(rule: String, _ body: @Sendable () async throws -> T) async throws -> T {
+        if let ruleLimit = ruleLimits[rule] {
+            return try await ruleLimit.with { try await self.globalLimit.with(body) }
+        }
+        return try await globalLimit.with(body)
+    }
+
+    /// Counts and records a decision that is not an execution (those commit with their result).
+    func note(item: String, rule: String, key: String?, decision: Decision, reason: String, error: String? = nil,
+              hitKey: String? = nil, trace: Trace? = nil, reporter: any BuildReporter) {
+        tally.withLock { summary in
+            switch decision {
+            case .hit: summary.hits += 1
+            case .executed: summary.executed += 1
+            case .failed:
+                summary.failed += 1
+                summary.failures.append(FailureSummary(item: item, rule: rule, error: error ?? reason))
+            case .skipped:
+                if reason.hasPrefix("not applicable") { summary.notApplicable += 1 } else { summary.skipped += 1 }
+            }
+        }
+        let event = Event(runID: runID, itemID: item, rule: rule, key: key, decision: decision, reason: reason, error: error)
+        let batch: [DecisionRecord] = journal.withLock { pending in
+            pending.append(DecisionRecord(event: event, hitKey: hitKey, trace: trace))
+            guard pending.count >= Self.journalBatch else { return [] }
+            defer { pending.removeAll(keepingCapacity: true) }
+            return pending
+        }
+        if !batch.isEmpty { try? store.record(batch) }
+        reporter.finished(item: item, rule: rule, decision: decision, reason: reason, error: error)
+    }
+
+    func count(_ decision: Decision, costUSD: Double) {
+        tally.withLock { summary in
+            if decision == .executed { summary.executed += 1 }
+            summary.costUSD += costUSD
+        }
+    }
+
+    /// Writes the decisions still buffered.
+    func flush() throws {
+        let pending = journal.withLock { pending in
+            defer { pending.removeAll() }
+            return pending
+        }
+        try store.record(pending)
+    }
+
+    func summary() -> BuildSummary {
+        var summary = tally.withLock { $0 }
+        summary.budgetReached = budget.wasReached
+        summary.failures.sort { ($0.item, $0.rule) < ($1.item, $1.rule) }
+        return summary
+    }
+}
+
+/// Actions running in this build, by key: when two items need the same action (the same video in two
+/// lessons), the second waits for the first instead of paying again.
+actor InFlightActions {
+    private var running: [String: (item: String, task: Task<Digest, any Error>)] = [:]
+
+    /// The output, and the item whose action produced it when that was another item's.
+    func run(key: String, item: String, _ body: @escaping @Sendable () async throws -> Digest) async -> Result<(Digest, String?), any Error> {
+        if let existing = running[key] {
+            do { return .success((try await existing.task.value, existing.item)) } catch { return .failure(error) }
+        }
+        let task = Task { try await body() }
+        running[key] = (item, task)
+        do { return .success((try await task.value, nil)) } catch { return .failure(error) }
+    }
+}

@@ -1,0 +1,257 @@
+import AcervoRules
+import AcervoStore
+import Foundation
+import Synchronization
+
+/// The make-style evaluator: for every item, every rule in dependency order — compute the key, reuse the
+/// result on a hit, run the processor on a miss, commit the moment it ends — then a snapshot of the documents.
+///
+/// It knows nothing of Google or OpenAI: processors and the source are handed in.
+public struct Evaluator: Sendable {
+    public let store: Store
+    public let pipeline: Pipeline
+    public let source: any Source
+    let processors: [String: any Processor]
+
+    public init(store: Store, pipeline: Pipeline, source: any Source, processors: [any Processor]) {
+        self.store = store
+        self.pipeline = pipeline
+        self.source = source
+        self.processors = Dictionary(processors.map { ("\($0.descriptor.id)@\($0.descriptor.major)", $0) }, uniquingKeysWith: { $1 })
+    }
+
+    /// Runs a build. Throws only when the build cannot start (rules, source, store); action failures are
+    /// recorded, counted in the summary, and never stop the other items.
+    public func build(options: BuildOptions = BuildOptions(), reporter: any BuildReporter = SilentReporter(),
+                      stop: StopFlag = StopFlag()) async throws -> BuildSummary {
+        let started = Date()
+        let run = try store.runLog.start(command: options.command, toolVersion: Store.toolVersion, at: started)
+        do {
+            let session = try await prepare(runID: run.id, options: options)
+            reporter.started(runID: run.id, rules: pipeline.rules.map(\.name), items: session.items.count)
+            let outcomes = await withTaskGroup(of: (Item, [String: ActionState]).self) { group in
+                for item in session.items {
+                    group.addTask { (item, await evaluate(item, session: session, reporter: reporter, stop: stop)) }
+                }
+                var collected: [(Item, [String: ActionState])] = []
+                for await outcome in group { collected.append(outcome) }
+                return collected
+            }
+            try session.flush()
+            var summary = session.summary()
+            summary.interrupted = stop.isRaised
+            summary.snapshot = try snapshot(outcomes, session: session).description
+            summary.durationSeconds = Date().timeIntervalSince(started)
+            try store.runLog.finish(run.id, status: Self.status(summary), summary: String(decoding: try JSONEncoder.sorted.encode(summary), as: UTF8.self))
+            return summary
+        } catch {
+            try? store.runLog.finish(run.id, status: "error", summary: "{\"error\":\(JSONValue.string("\(error)").canonical)}")
+            throw error
+        }
+    }
+
+    private static func status(_ summary: BuildSummary) -> String {
+        if summary.budgetReached { return "budget" }
+        if summary.interrupted { return "interrupted" }
+        return summary.failed > 0 ? "failed" : "ok"
+    }
+
+    /// Detect (list items, store their artifacts), digest the rule files, and load the cache index.
+    func prepare(runID: String, options: BuildOptions) async throws -> BuildSession {
+        var items = try await source.items(store: store)
+        var seen = Set<String>()
+        for index in items.indices {
+            guard seen.insert(items[index].id).inserted else { throw EngineError.duplicateItem(items[index].id) }
+            let metadata = Array(JSONValue.object(items[index].metadata).canonical.utf8)
+            items[index].artifacts["metadata"] = try store.put(bytes: metadata).digest
+        }
+        var files: [String: Digest] = [:]
+        for file in Set(pipeline.rules.flatMap(\.files)) {
+            files[file] = try store.ingest(fileAt: pipeline.directory + "/" + file, kind: .derived).digest
+        }
+        return BuildSession(
+            runID: runID, items: items.sorted { $0.id < $1.id }, fileDigests: files, index: try store.actionCache.outputIndex(),
+            traces: try store.runLog.allTraces(), store: store, options: options,
+            budget: BudgetLedger(limitUSD: options.budgetUSD ?? pipeline.budgetUSD),
+            ruleLimits: Dictionary(uniqueKeysWithValues: pipeline.rules.compactMap { rule in rule.concurrency.map { (rule.name, AsyncSemaphore($0)) } }))
+    }
+
+    /// Every rule of one item, in dependency order.
+    private func evaluate(_ item: Item, session: BuildSession, reporter: any BuildReporter, stop: StopFlag) async -> [String: ActionState] {
+        var states: [String: ActionState] = [:]
+        for rule in pipeline.rules {
+            let state: ActionState
+            switch resolveInputs(rule, item: item, states: states) {
+            case .blocked(let decision, let reason):
+                session.note(item: item.id, rule: rule.name, key: nil, decision: decision, reason: reason, reporter: reporter)
+                state = decision == .skipped && reason.hasPrefix("not applicable") ? .notApplicable : .skipped
+            case .pending:
+                state = .pending
+            case .ready(let inputs):
+                let components = KeyComponents(
+                    processor: rule.processor.id, version: rule.processor.version, params: rule.params, inputs: inputs,
+                    files: session.fileDigests.filter { rule.files.contains($0.key) })
+                state = await decide(rule, item: item, components: components, session: session, reporter: reporter, stop: stop)
+            }
+            states[rule.name] = state
+        }
+        return states
+    }
+
+    enum Resolution {
+        case ready([String: Digest])
+        case blocked(Decision, String)
+        case pending
+    }
+
+    /// Input digests for a rule, or why it cannot run for this item.
+    func resolveInputs(_ rule: RuleSpec, item: Item, states: [String: ActionState]) -> Resolution {
+        var inputs: [String: Digest] = [:]
+        var waitingFor: String?
+        for slot in rule.processor.inputs {
+            guard let reference = rule.inputs[slot.name] else { continue }
+            if let upstream = states[reference] {
+                switch upstream {
+                case .done(let digest): inputs[slot.name] = digest
+                case .notApplicable where !slot.isRequired: continue
+                case .notApplicable: return .blocked(.skipped, "not applicable: `\(reference)` does not apply to this item")
+                case .failed: return .blocked(.skipped, "dependency `\(reference)` failed")
+                case .skipped: return .blocked(.skipped, "dependency `\(reference)` was skipped")
+                case .pending: waitingFor = waitingFor ?? reference
+                }
+            } else if let digest = item.artifacts[reference] {
+                inputs[slot.name] = digest
+            } else if slot.isRequired {
+                return .blocked(.skipped, "not applicable: the item has no `\(reference)`")
+            }
+        }
+        return waitingFor == nil ? .ready(inputs) : .pending
+    }
+
+    /// Hit, run, or refuse one action.
+    private func decide(_ rule: RuleSpec, item: Item, components: KeyComponents, session: BuildSession,
+                        reporter: any BuildReporter, stop: StopFlag) async -> ActionState {
+        let key = components.key.hex
+        let trace = Trace(itemID: item.id, rule: rule.name, key: key, components: components.json, runID: session.runID)
+        if !session.options.refresh.contains(rule.name), let outputs = session.cachedOutputs(key), let output = outputs["out"] {
+            session.note(item: item.id, rule: rule.name, key: key, decision: .hit, reason: "cached", hitKey: key, trace: trace, reporter: reporter)
+            return .done(output)
+        }
+        if stop.isRaised {
+            session.note(item: item.id, rule: rule.name, key: key, decision: .skipped, reason: "interrupted", reporter: reporter)
+            return .skipped
+        }
+        let reasons: [RunReason] = session.options.refresh.contains(rule.name)
+            ? [.refreshRequested]
+            : RunReason.explain(previous: session.previousComponents(item: item.id, rule: rule.name), current: components,
+                                itemIsKnown: session.traces[item.id] != nil)
+        let reason = reasons.map(\.description).joined(separator: "; ")
+        guard let processor = processors["\(rule.processor.id)@\(rule.processor.major)"] else {
+            session.note(item: item.id, rule: rule.name, key: key, decision: .failed, reason: reason,
+                         error: "no implementation of \(rule.processor.id)@\(rule.processor.major) is registered", reporter: reporter)
+            return .failed
+        }
+        let input = ActionInput(itemID: item.id, rule: rule.name, inputs: components.inputs, params: rule.params, files: components.files, store: store)
+        let outcome = await session.inFlight.run(key: key, item: item.id) {
+            try await execute(processor, input: input, rule: rule, key: key, reason: reason, trace: trace, session: session)
+        }
+        switch outcome {
+        case .success(let (result, sharedFrom)):
+            if let sharedFrom {
+                session.note(item: item.id, rule: rule.name, key: key, decision: .hit,
+                             reason: "same action ran for `\(sharedFrom)` in this run", hitKey: key, trace: trace, reporter: reporter)
+            } else {
+                reporter.finished(item: item.id, rule: rule.name, decision: .executed, reason: reason, error: nil)
+            }
+            return .done(result)
+        case .failure(let error as BudgetRefusal):
+            session.note(item: item.id, rule: rule.name, key: key, decision: .skipped, reason: error.description, reporter: reporter)
+            return .skipped
+        case .failure(let error):
+            session.note(item: item.id, rule: rule.name, key: key, decision: .failed, reason: reason, error: "\(error)", reporter: reporter)
+            return .failed
+        }
+    }
+
+    /// Runs a processor under the budget, the concurrency limits and the retry policy, then commits.
+    private func execute(_ processor: any Processor, input: ActionInput, rule: RuleSpec, key: String, reason: String,
+                         trace: Trace, session: BuildSession) async throws -> Digest {
+        let estimate = processor.descriptor.isPaid ? try await processor.estimateCostUSD(input) : 0
+        guard session.budget.reserve(estimate) else {
+            throw BudgetRefusal(estimateUSD: estimate, limitUSD: session.options.budgetUSD ?? pipeline.budgetUSD ?? 0)
+        }
+        let clock = ContinuousClock()
+        var actualCost = 0.0
+        defer { session.budget.settle(estimate: estimate, actual: actualCost) }
+        let start = clock.now
+        let output = try await session.limited(rule: rule.name) {
+            try await withRetries(session.options.retry) { try await processor.run(input) }
+        }
+        actualCost = output.costUSD
+        let elapsed = start.duration(to: clock.now)
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let result = ActionResult(
+            key: key, processor: rule.processor.id, processorVersion: rule.processor.version, outputs: ["out": output.output],
+            provider: output.provider, model: output.model, usage: output.usage, costUSD: output.costUSD,
+            durationSeconds: seconds, runID: session.runID, toolVersion: Store.toolVersion)
+        let event = Event(runID: session.runID, itemID: input.itemID, rule: rule.name, key: key, decision: .executed,
+                          reason: reason, durationSeconds: seconds, costUSD: output.costUSD)
+        try store.commit(result, event: event, trace: trace)
+        session.count(.executed, costUSD: output.costUSD)
+        return output.output
+    }
+
+    /// The manifest of this build's documents; an item whose document failed tonight keeps its previous one.
+    private func snapshot(_ outcomes: [(Item, [String: ActionState])], session: BuildSession) throws -> Digest {
+        let previous = (try? SnapshotManifest.latest(in: store)) ?? nil
+        let previousEntries = Dictionary((previous?.entries ?? []).map { ($0.itemID, $0) }, uniquingKeysWith: { $1 })
+        let attributesRule = pipeline.sink["attributes"]?.string
+        var entries: [SnapshotEntry] = []
+        for (item, states) in outcomes {
+            if case .done(let document) = states[pipeline.documentRule] {
+                var attributes = item.attributes
+                if let attributesRule, case .done(let digest) = states[attributesRule],
+                   let extra = try? JSONDecoder().decode(JSONValue.self, from: Data(store.blobs.bytes(of: digest))).object {
+                    for (name, value) in extra { attributes[name] = value.string ?? value.canonical }
+                }
+                entries.append(SnapshotEntry(itemID: item.id, title: item.title, document: document, attributes: attributes))
+            } else if var kept = previousEntries[item.id] {
+                kept.kept = true
+                entries.append(kept)
+            }
+        }
+        return try SnapshotManifest(entries: entries).save(in: store, runID: session.runID)
+    }
+}
+
+/// Why a paid action was not started.
+struct BudgetRefusal: Error, CustomStringConvertible {
+    var estimateUSD: Double
+    var limitUSD: Double
+    var description: String {
+        String(format: "budget: estimated $%.4f would exceed the budget of $%.2f", estimateUSD, limitUSD)
+    }
+}
+
+public enum EngineError: Error, CustomStringConvertible, Equatable {
+    case duplicateItem(String)
+
+    public var description: String {
+        switch self {
+        case .duplicateItem(let id): return "the source lists item `\(id)` twice; item ids must be unique"
+        }
+    }
+}
+
+/// Retries retryable `ProcessorFailure`s with backoff; anything else ends the action at once.
+func withRetries<T: Sendable>(_ policy: RetryPolicy, _ body: @Sendable () async throws -> T) async throws -> T {
+    var attempt = 1
+    while true {
+        do {
+            return try await body()
+        } catch let failure as ProcessorFailure where failure.isRetryable && attempt < policy.maxAttempts {
+            try await policy.sleep(policy.delay(afterAttempt: attempt, retryAfterSeconds: failure.retryAfterSeconds))
+            attempt += 1
+        }
+    }
+}

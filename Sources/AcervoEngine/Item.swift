@@ -1,0 +1,26 @@
+import AcervoRules
+import AcervoStore
+
+/// One lesson: a stable id, metadata, and its source artifacts already in the store.
+public struct Item: Sendable, Equatable {
+    public var id: String
+    /// Course, module, title, order, language, …; stored as a canonical JSON blob, the `metadata` artifact.
+    public var metadata: [String: JSONValue]
+    /// `video`, `captions`, `materials` (a tree) … → digest.
+    public var artifacts: [String: Digest]
+
+    public init(id: String, metadata: [String: JSONValue], artifacts: [String: Digest]) {
+        self.id = id
+        self.metadata = metadata
+        self.artifacts = artifacts
+    }
+
+    /// The artifact names rules may read; `metadata` is always present.
+    public static let artifactNames: Set<String> = ["video", "captions", "materials", "metadata"]
+}
+
+/// Where items come from. `items` is the detect step: it always runs, and it puts every source artifact in
+/// the store (through the stat cache, so unchanged files are not read).
+public protocol Source: Sendable {
+    func items(store: Store) async throws -> [Item]
+}

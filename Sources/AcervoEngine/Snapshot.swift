@@ -1,0 +1,72 @@
+import AcervoRules
+import AcervoStore
+import Foundation
+
+/// One document of a knowledge base, with the attributes assistants filter on.
+public struct SnapshotEntry: Sendable, Codable, Equatable {
+    public var itemID: String
+    public var title: String
+    public var document: Digest
+    public var attributes: [String: String]
+    /// True when tonight's build could not produce this item's document and the previous one was kept.
+    public var kept: Bool
+
+    public init(itemID: String, title: String, document: Digest, attributes: [String: String], kept: Bool = false) {
+        self.itemID = itemID
+        self.title = title
+        self.document = document
+        self.attributes = attributes
+        self.kept = kept
+    }
+}
+
+/// The exact set of documents a build produced. Stored as canonical JSON, so the same knowledge base always
+/// has the same digest; the run that made it is recorded in the run's summary, not here.
+public struct SnapshotManifest: Sendable, Codable, Equatable {
+    public var version = 1
+    public var entries: [SnapshotEntry]
+
+    public init(entries: [SnapshotEntry]) {
+        self.entries = entries.sorted { $0.itemID < $1.itemID }
+    }
+
+    /// The ref every build moves to its snapshot.
+    public static let latestRef = "kb/latest"
+
+    public static func load(_ digest: Digest, from store: Store) throws -> SnapshotManifest {
+        try JSONDecoder().decode(SnapshotManifest.self, from: Data(try store.blobs.bytes(of: digest)))
+    }
+
+    /// The manifest `kb/latest` points at, if any.
+    public static func latest(in store: Store) throws -> SnapshotManifest? {
+        guard let ref = try store.refs.get(latestRef) else { return nil }
+        return try load(ref.digest, from: store)
+    }
+
+    /// Stores the manifest, links it to its documents (so gc keeps them), and names it.
+    func save(in store: Store, runID: String) throws -> Digest {
+        let bytes = Array(try JSONEncoder.sorted.encode(self))
+        let digest = try store.put(bytes: bytes).digest
+        try store.link(parent: digest, children: entries.map(\.document))
+        try store.refs.set(RefTable.snapshotPrefix + runID, to: digest)
+        try store.refs.set(Self.latestRef, to: digest)
+        return digest
+    }
+}
+
+extension Item {
+    /// String attributes for vector-store filtering: every scalar metadata field, plus the item id.
+    var attributes: [String: String] {
+        var attributes: [String: String] = ["item_id": id]
+        for (name, value) in metadata {
+            switch value {
+            case .string(let text): attributes[name] = text
+            case .number, .bool: attributes[name] = value.canonical
+            default: break
+            }
+        }
+        return attributes
+    }
+
+    var title: String { metadata["title"]?.string ?? id }
+}

@@ -1,0 +1,44 @@
+/// Where in a rules file something was written.
+public struct SourceLocation: Sendable, Equatable, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+    public var column: Int
+
+    public var description: String { "\(file):\(line):\(column)" }
+}
+
+/// One rule of `pipeline.yaml`, validated against its processor.
+public struct RuleSpec: Sendable, Equatable {
+    public var name: String
+    public var processor: ProcessorDescriptor
+    /// Slot → reference (a source artifact such as `video`, or a rule name).
+    public var inputs: [String: String]
+    /// Only the parameters written in the rule: defaults live in the processor, so adding a parameter with a
+    /// default to a processor does not change every existing key.
+    public var params: [String: JSONValue]
+    /// File dependencies (prompts, taxonomy), relative to the rules folder.
+    public var files: [String]
+    /// At most this many of this rule's actions at once.
+    public var concurrency: Int?
+    public var location: SourceLocation
+
+    /// The rules this one reads from.
+    public func upstreamRules(in ruleNames: Set<String>) -> [String] {
+        inputs.values.filter(ruleNames.contains).sorted()
+    }
+}
+
+/// A validated pipeline: rules in dependency order, ready for the evaluator.
+public struct Pipeline: Sendable, Equatable {
+    /// The rules folder; file dependencies resolve against it.
+    public var directory: String
+    public var source: [String: JSONValue]
+    /// Topologically sorted: every rule comes after the rules it reads.
+    public var rules: [RuleSpec]
+    public var sink: [String: JSONValue]
+    /// The rule whose output is each item's document in the knowledge base.
+    public var documentRule: String
+    public var budgetUSD: Double?
+
+    public func rule(named name: String) -> RuleSpec? { rules.first { $0.name == name } }
+}
