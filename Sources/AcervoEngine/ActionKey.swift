@@ -1,6 +1,5 @@
 import AcervoRules
 import AcervoStore
-import Crypto
 import Foundation
 
 /// Everything an action's key is computed from — and nothing else. See docs/action-key.md.
@@ -52,7 +51,7 @@ public struct KeyComponents: Sendable, Equatable, Codable {
         return bytes
     }
 
-    public var key: ActionKey { ActionKey(hex: Array(SHA256.hash(data: canonicalBytes)).map { String(format: "%02x", $0) }.joined()) }
+    public var key: ActionKey { ActionKey(hex: Digest.of(canonicalBytes).hex) }
 
     /// Compact JSON for the trace table.
     var json: String {

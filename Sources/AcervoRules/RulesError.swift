@@ -17,6 +17,9 @@ public struct RulesError: Error, Sendable, Equatable, CustomStringConvertible {
 
 /// The closest candidate by edit distance, if it is close enough to be a plausible typo.
 func suggestion(for word: String, among candidates: some Sequence<String>) -> String? {
+    if let extended = candidates.filter({ $0.hasPrefix(word) || word.hasPrefix($0) }).min(by: { $0.count < $1.count }), !word.isEmpty {
+        return extended
+    }
     let scored = candidates.map { ($0, editDistance(word, $0)) }.min { $0.1 < $1.1 || ($0.1 == $1.1 && $0.0 < $1.0) }
     guard let (best, distance) = scored, distance <= max(2, word.count / 3) else { return nil }
     return best

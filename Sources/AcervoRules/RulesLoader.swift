@@ -35,6 +35,8 @@ public struct RulesLoader: Sendable {
             document = node
         } catch let error as RulesError {
             throw error
+        } catch let error as YamlError {
+            throw Self.located(error, text: text, file: file)
         } catch {
             throw RulesError("not valid YAML: \(error)", at: SourceLocation(file: file, line: 1, column: 1))
         }
@@ -77,6 +79,29 @@ public struct RulesLoader: Sendable {
         var source: [String: JSONValue] = [:]
         if let node = value("source") { source = try context.json(node).object ?? [:] }
         return Pipeline(directory: directory, source: source, rules: ordered, sink: sink, documentRule: documentRule, budgetUSD: budget)
+    }
+
+    /// Points a YAML error at its line. libyaml does not report duplicate keys, Yams does but without the
+    /// line of the duplicate, so that line is found in the text: the second `KEY:` at the start of a line.
+    static func located(_ error: YamlError, text: String, file: String) -> RulesError {
+        switch error {
+        case .duplicatedKeysInMapping(let duplicates, _):
+            let key = duplicates.first ?? ""
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+            let hits = lines.indices.filter { index in
+                let trimmed = lines[index].drop { $0 == " " || $0 == "-" }
+                return trimmed.hasPrefix(key + ":") || trimmed.hasPrefix("\"\(key)\":")
+            }
+            let first = hits.first.map { $0 + 1 } ?? 1
+            let duplicate = hits.dropFirst().first.map { $0 + 1 } ?? first
+            return RulesError("duplicate key `\(key)` (first declared at line \(first))",
+                              at: SourceLocation(file: file, line: duplicate, column: 1), fix: "rename or remove one of them")
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
+            return RulesError("not valid YAML: \(problem)", at: SourceLocation(file: file, line: mark.line, column: mark.column),
+                              fix: "check the indentation and the brackets around this point")
+        default:
+            return RulesError("not valid YAML: \(error)", at: SourceLocation(file: file, line: 1, column: 1))
+        }
     }
 
     private func rule(named name: String, _ node: Node, nameNode: Node, context: inout Context, directory: String) throws(RulesError) -> RuleSpec {
