@@ -1,0 +1,132 @@
+import AcervoRules
+import AcervoStore
+import Foundation
+import Synchronization
+import Testing
+@testable import AcervoEngine
+
+@Suite struct FailureAndLimitsTests {
+    @Test func `a failed action skips its dependents, the other items finish, and the old document is kept`() async throws {
+        let bench = try Workbench()
+        let first = try await bench.build()
+        let before = try SnapshotManifest.load(try Digest(parsing: try #require(first.snapshot)), from: bench.store)
+        bench.lessons[1].files["video"] = Array("video B v2".utf8)
+        bench.transcribe.fail(item: "m1/b", with: ProcessorFailure("speech service said: invalid audio"))
+
+        let summary = try await bench.build()
+
+        #expect(summary.failed == 1 && summary.skipped == 2)
+        #expect(summary.exitCode == 1)
+        #expect(summary.failures == [FailureSummary(item: "m1/b", rule: "transcript", error: "speech service said: invalid audio")])
+        let events = try bench.events(summary).filter { $0.itemID == "m1/b" }
+        #expect(events.first { $0.rule == "summary" }?.reason == "dependency `transcript` failed")
+        #expect(events.first { $0.rule == "document" }?.reason == "dependency `transcript` failed")
+        let after = try SnapshotManifest.load(try Digest(parsing: try #require(summary.snapshot)), from: bench.store)
+        let kept = try #require(after.entries.first { $0.itemID == "m1/b" })
+        #expect(kept.kept && kept.document == before.entries.first { $0.itemID == "m1/b" }?.document)
+        #expect(after.entries.count == 3)
+    }
+
+    @Test func `a retryable failure is retried, honouring Retry-After`() async throws {
+        let bench = try Workbench()
+        let delays = Mutex<[Double]>([])
+        let retry = RetryPolicy(maxAttempts: 3, baseDelaySeconds: 0.5) { delay in delays.withLock { $0.append(delay) } }
+        bench.summarize.fail(item: "m1/a", with: ProcessorFailure("429 Too Many Requests", retryable: true, retryAfterSeconds: 7),
+                             ProcessorFailure("503 Service Unavailable", retryable: true))
+
+        let summary = try await bench.build(BuildOptions(jobs: 2, retry: retry))
+
+        #expect(summary.failed == 0 && summary.executed == 12)
+        #expect(bench.summarize.runs.filter { $0 == "m1/a" }.count == 3)
+        let recorded = delays.withLock { $0 }
+        #expect(recorded.count == 2 && recorded[0] == 7)
+        #expect(recorded[1] >= 0.5 && recorded[1] <= 1.0, "second attempt: exponential backoff with jitter")
+    }
+
+    @Test func `a permanent failure is not retried`() async throws {
+        let bench = try Workbench()
+        let delays = Mutex<[Double]>([])
+        let retry = RetryPolicy(maxAttempts: 3) { delay in delays.withLock { $0.append(delay) } }
+        bench.summarize.fail(item: "m1/a", with: ProcessorFailure("400 Bad Request"))
+        let summary = try await bench.build(BuildOptions(jobs: 2, retry: retry))
+        #expect(summary.failed == 1)
+        #expect(bench.summarize.runs.filter { $0 == "m1/a" }.count == 1)
+        #expect(delays.withLock { $0 }.isEmpty)
+    }
+
+    @Test func `the budget stops paid actions before they start and exits 3`() async throws {
+        let bench = try Workbench()
+
+        let summary = try await bench.build(BuildOptions(jobs: 1, budgetUSD: 0.25))
+
+        #expect(bench.summarize.runs.count == 2)
+        #expect(summary.budgetReached && summary.exitCode == 3)
+        #expect(abs(summary.costUSD - 0.20) < 1e-9)
+        let refused = try bench.events(summary).filter { $0.rule == "summary" && $0.decision == .skipped }
+        #expect(refused.count == 1)
+        #expect(refused[0].reason == "budget: estimated $0.1000 would exceed the budget of $0.25")
+        #expect(summary.executed == 10)
+    }
+
+    @Test func `a budget in pipeline.yaml applies when no flag is given`() async throws {
+        let bench = try Workbench(rules: "budget_usd: 0.15\n" + Workbench.defaultRules)
+        let summary = try await bench.build(BuildOptions(jobs: 1))
+        #expect(bench.summarize.runs.count == 1 && summary.exitCode == 3)
+    }
+
+    @Test func `per-rule concurrency and the global job limit are respected`() async throws {
+        let bench = try Workbench(rules: Workbench.defaultRules.replacingOccurrences(
+            of: "input: video, params: { gain: 1 } }", with: "input: video, params: { gain: 1 }, concurrency: 1 }"))
+        bench.audio = CountingProcessor("test.audio", inputs: [InputSlot("video")], params: [ParamSpec("gain", .number)], delayNanoseconds: 20_000_000)
+        bench.transcribe = CountingProcessor("test.transcribe", inputs: [InputSlot("audio", required: false), InputSlot("captions", required: false)],
+                                             delayNanoseconds: 20_000_000)
+        bench.lessons += (0..<6).map { Lesson(id: "m3/\($0)", title: "Extra \($0)", files: ["video": Array("video extra \($0)".utf8)]) }
+
+        let summary = try await bench.build(BuildOptions(jobs: 2))
+
+        #expect(summary.executed == 36)
+        #expect(bench.audio.maxRunning == 1)
+        #expect(bench.transcribe.maxRunning <= 2)
+    }
+
+    @Test func `after a stop request no new action starts and hits are still served`() async throws {
+        let bench = try Workbench()
+        try await bench.build()
+        bench.lessons[0].files["video"] = Array("video A v2".utf8)
+        let stop = StopFlag()
+        stop.raise()
+
+        let summary = try await bench.build(stop: stop)
+
+        #expect(summary.interrupted && summary.exitCode == 1)
+        #expect(summary.executed == 0 && summary.hits == 8)
+        let skipped = try bench.events(summary).filter { $0.decision == .skipped }
+        #expect(skipped.first { $0.rule == "audio" }?.reason == "interrupted")
+        #expect(skipped.map(\.reason).sorted() == [
+            "dependency `audio` was skipped", "dependency `transcript` was skipped", "dependency `transcript` was skipped", "interrupted",
+        ])
+    }
+
+    @Test func `an item without a required input is not applicable, not failed`() async throws {
+        let bench = try Workbench()
+        bench.lessons.append(Lesson(id: "m3/reading", title: "Reading only", files: [:]))
+
+        let summary = try await bench.build()
+
+        #expect(summary.failed == 0 && summary.exitCode == 0)
+        #expect(summary.notApplicable == 1)
+        let events = try bench.events(summary).filter { $0.itemID == "m3/reading" }
+        #expect(events.first { $0.rule == "audio" }?.reason == "not applicable: the item has no `video`")
+        #expect(events.first { $0.rule == "transcript" }?.decision == .executed)
+    }
+
+    @Test func `a removed item leaves the next snapshot`() async throws {
+        let bench = try Workbench()
+        try await bench.build()
+        bench.lessons.removeLast()
+        let summary = try await bench.build()
+        let manifest = try SnapshotManifest.load(try Digest(parsing: try #require(summary.snapshot)), from: bench.store)
+        #expect(manifest.entries.map(\.itemID) == ["m1/a", "m1/b"])
+        #expect(summary.executed == 0)
+    }
+}

@@ -1,0 +1,140 @@
+import AcervoRules
+import AcervoStore
+import Foundation
+import Testing
+@testable import AcervoEngine
+
+/// What re-runs after each kind of change, counted on the processors themselves.
+@Suite struct IncrementalBuildTests {
+    @Test func `a cold build runs every action and a second build executes nothing`() async throws {
+        let bench = try Workbench()
+        let first = try await bench.build()
+        #expect(first.executed == 12 && first.hits == 0 && first.failed == 0)
+        #expect(abs(first.costUSD - 0.30) < 1e-9)
+        let runsAfterFirst = bench.totalRuns
+
+        let second = try await bench.build()
+
+        #expect(second.executed == 0 && second.hits == 12)
+        #expect(bench.totalRuns == runsAfterFirst)
+        #expect(second.costUSD == 0)
+        #expect(second.snapshot == first.snapshot)
+        #expect(second.exitCode == 0)
+    }
+
+    @Test func `a changed source file re-runs only that item's chain`() async throws {
+        let bench = try Workbench()
+        try await bench.build()
+        bench.lessons[1].files["video"] = Array("video B, re-edited".utf8)
+
+        let summary = try await bench.build()
+
+        #expect(try bench.executed(summary) == ["m1/b:audio", "m1/b:transcript", "m1/b:summary", "m1/b:document"])
+        let reasons = try bench.events(summary).filter { $0.rule == "audio" && $0.decision == .executed }.map(\.reason)
+        #expect(reasons.count == 1 && reasons[0].hasPrefix("input `video` changed (sha256:"))
+    }
+
+    @Test func `a changed parameter re-runs that rule and its dependents`() async throws {
+        let bench = try Workbench()
+        try await bench.build()
+        try bench.writeRules(Workbench.defaultRules.replacingOccurrences(of: "style: short", with: "style: long"))
+
+        let summary = try await bench.build()
+
+        #expect(try bench.executed(summary) == Set(["m1/a", "m1/b", "m2/c"].flatMap { ["\($0):summary", "\($0):document"] }))
+        let reason = try bench.events(summary).first { $0.rule == "summary" && $0.decision == .executed }?.reason
+        #expect(reason == #"param `style` changed ("short" → "long")"#)
+    }
+
+    @Test func `an action that re-runs to identical bytes does not re-run its dependents`() async throws {
+        let bench = try Workbench()
+        try await bench.build()
+        try bench.writeRules(Workbench.defaultRules.replacingOccurrences(of: "gain: 1", with: "gain: 2"))
+
+        let summary = try await bench.build()
+
+        #expect(try bench.executed(summary) == ["m1/a:audio", "m1/b:audio", "m2/c:audio"])
+        #expect(summary.hits == 9)
+    }
+
+    @Test func `a processor version bump re-runs that rule, with the versions in the reason`() async throws {
+        let bench = try Workbench()
+        try await bench.build()
+        bench.transcribe = CountingProcessor("test.transcribe", version: "1.1",
+                                             inputs: [InputSlot("audio", required: false), InputSlot("captions", required: false)])
+
+        let summary = try await bench.build()
+
+        let transcriptRuns = try bench.events(summary).filter { $0.rule == "transcript" && $0.decision == .executed }
+        #expect(transcriptRuns.count == 3)
+        #expect(transcriptRuns.allSatisfy { $0.reason == "processor version 1.0 → 1.1" })
+    }
+
+    @Test func `an edited prompt file re-runs the rules that use it`() async throws {
+        let bench = try Workbench()
+        try await bench.build()
+        try bench.writePrompt("Summarise in Portuguese.")
+
+        let summary = try await bench.build()
+
+        #expect(try bench.executed(summary) == Set(["m1/a", "m1/b", "m2/c"].flatMap { ["\($0):summary", "\($0):document"] }))
+        let reason = try #require(try bench.events(summary).first { $0.rule == "summary" && $0.decision == .executed }?.reason)
+        #expect(reason.hasPrefix("file `prompts/summary.md` changed (sha256:"))
+    }
+
+    @Test func `a title edit re-runs only the rules that take metadata`() async throws {
+        let bench = try Workbench()
+        try await bench.build()
+        bench.lessons[0].title = "Introducción"
+
+        let summary = try await bench.build()
+
+        #expect(try bench.executed(summary) == ["m1/a:document"])
+        let manifest = try SnapshotManifest.load(try Digest(parsing: try #require(summary.snapshot)), from: bench.store)
+        #expect(manifest.entries.first { $0.itemID == "m1/a" }?.title == "Introducción")
+    }
+
+    @Test func `a renamed rule re-runs nothing`() async throws {
+        let bench = try Workbench()
+        try await bench.build()
+        try bench.writeRules(Workbench.defaultRules
+            .replacingOccurrences(of: "  summary: {", with: "  abstract: {")
+            .replacingOccurrences(of: "summary: summary", with: "summary: abstract"))
+
+        let summary = try await bench.build()
+
+        #expect(summary.executed == 0 && summary.hits == 12)
+    }
+
+    @Test func `the same content in two items runs once`() async throws {
+        let bench = try Workbench()
+        bench.lessons[2].files["video"] = bench.lessons[0].files["video"]
+
+        let summary = try await bench.build()
+
+        #expect(bench.audio.runs.count == 2)
+        #expect(bench.transcribe.runs.count == 2)
+        #expect(bench.summarize.runs.count == 2)
+        #expect(bench.document.runs.count == 3, "documents differ: each has its own metadata")
+        #expect(summary.executed + summary.hits == 12)
+        #expect(abs(summary.costUSD - 0.20) < 1e-9)
+    }
+
+    @Test func `every decision of a run is recorded`() async throws {
+        let bench = try Workbench()
+        let first = try await bench.build()
+        let second = try await bench.build()
+        #expect(try bench.events(first).count == 12)
+        #expect(try bench.events(second).count == 12)
+        #expect(try bench.events(second).allSatisfy { $0.decision == .hit && $0.reason == "cached" })
+        #expect(try bench.store.actionCache.statistics().total.hits == 12)
+    }
+
+    @Test func `a refreshed rule runs again even on a hit`() async throws {
+        let bench = try Workbench()
+        try await bench.build()
+        let summary = try await bench.build(BuildOptions(jobs: 2, refresh: ["summary"]))
+        #expect(try bench.executed(summary) == ["m1/a:summary", "m1/b:summary", "m2/c:summary"])
+        #expect(try bench.events(summary).filter { $0.decision == .executed }.allSatisfy { $0.reason == "refresh requested" })
+    }
+}
