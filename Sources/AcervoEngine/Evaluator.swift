@@ -31,7 +31,7 @@ public struct Evaluator: Sendable {
             reporter.started(runID: run.id, rules: pipeline.rules.map(\.name), items: session.items.count)
             let outcomes = await withTaskGroup(of: (Item, [String: ActionState]).self) { group in
                 for item in session.items {
-                    group.addTask { (item, await evaluate(item, session: session, reporter: reporter, stop: stop)) }
+                    group.addTask { (item, await evaluate(item, session: session, mode: .build(reporter, stop))) }
                 }
                 var collected: [(Item, [String: ActionState])] = []
                 for await outcome in group { collected.append(outcome) }
@@ -76,22 +76,38 @@ public struct Evaluator: Sendable {
             ruleLimits: Dictionary(uniqueKeysWithValues: pipeline.rules.compactMap { rule in rule.concurrency.map { (rule.name, AsyncSemaphore($0)) } }))
     }
 
+    /// How `evaluate` treats an action whose inputs are known: run it, or (in a plan) only say why it would.
+    enum Mode {
+        case build(any BuildReporter, StopFlag)
+        case plan(PlanCollector)
+    }
+
     /// Every rule of one item, in dependency order.
-    private func evaluate(_ item: Item, session: BuildSession, reporter: any BuildReporter, stop: StopFlag) async -> [String: ActionState] {
+    func evaluate(_ item: Item, session: BuildSession, mode: Mode) async -> [String: ActionState] {
         var states: [String: ActionState] = [:]
         for rule in pipeline.rules {
             let state: ActionState
-            switch resolveInputs(rule, item: item, states: states) {
-            case .blocked(let decision, let reason):
+            switch (resolveInputs(rule, item: item, states: states), mode) {
+            case (.blocked(let decision, let reason), .build(let reporter, _)):
                 session.note(item: item.id, rule: rule.name, key: nil, decision: decision, reason: reason, reporter: reporter)
-                state = decision == .skipped && reason.hasPrefix("not applicable") ? .notApplicable : .skipped
-            case .pending:
+                state = reason.hasPrefix("not applicable") ? .notApplicable : .skipped
+            case (.blocked(_, let reason), .plan):
+                state = reason.hasPrefix("not applicable") ? .notApplicable : .skipped
+            case (.pending(let upstream), .plan(let collector)):
+                await collector.add(planned(rule, item: item, session: session, reasons: [.upstreamRuns(rule: upstream)], inputs: nil))
                 state = .pending
-            case .ready(let inputs):
+            case (.pending, .build):
+                state = .skipped  // unreachable: a build resolves every upstream action before its dependents
+            case (.ready(let inputs), _):
                 let components = KeyComponents(
                     processor: rule.processor.id, version: rule.processor.version, params: rule.params, inputs: inputs,
                     files: session.fileDigests.filter { rule.files.contains($0.key) })
-                state = await decide(rule, item: item, components: components, session: session, reporter: reporter, stop: stop)
+                switch mode {
+                case .build(let reporter, let stop):
+                    state = await decide(rule, item: item, components: components, session: session, reporter: reporter, stop: stop)
+                case .plan(let collector):
+                    state = await planDecision(rule, item: item, components: components, session: session, collector: collector)
+                }
             }
             states[rule.name] = state
         }
@@ -101,7 +117,8 @@ public struct Evaluator: Sendable {
     enum Resolution {
         case ready([String: Digest])
         case blocked(Decision, String)
-        case pending
+        /// An upstream rule has not produced its output yet (plans only): the first such rule.
+        case pending(String)
     }
 
     /// Input digests for a rule, or why it cannot run for this item.
@@ -125,7 +142,7 @@ public struct Evaluator: Sendable {
                 return .blocked(.skipped, "not applicable: the item has no `\(reference)`")
             }
         }
-        return waitingFor == nil ? .ready(inputs) : .pending
+        return waitingFor.map(Resolution.pending) ?? .ready(inputs)
     }
 
     /// Hit, run, or refuse one action.

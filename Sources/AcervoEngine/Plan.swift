@@ -1,0 +1,97 @@
+import AcervoRules
+import AcervoStore
+import Foundation
+
+/// An action a build would run, and why.
+public struct PlannedAction: Sendable, Codable, Equatable {
+    public var item: String
+    public var rule: String
+    public var processor: String
+    public var reasons: [String]
+    /// `nil` when it cannot be known before an upstream action runs and no earlier inputs exist to go by.
+    public var estimatedCostUSD: Double?
+}
+
+/// Per-rule totals of a plan.
+public struct RulePlan: Sendable, Codable, Equatable {
+    public var rule: String
+    public var toRun: Int
+    public var hits: Int
+    public var notApplicable: Int
+    public var estimatedCostUSD: Double
+}
+
+/// `acervo plan`: what a build would do, without running or paying for anything.
+public struct BuildPlan: Sendable, Codable, Equatable {
+    public var items: Int
+    public var actions: [PlannedAction]
+    public var rules: [RulePlan]
+    public var hits: Int
+    public var estimatedCostUSD: Double
+}
+
+/// Gathers planned actions from the concurrent item evaluations.
+actor PlanCollector {
+    private(set) var actions: [PlannedAction] = []
+    private(set) var hits: [String: Int] = [:]
+
+    func add(_ action: PlannedAction) { actions.append(action) }
+    func hit(rule: String) { hits[rule, default: 0] += 1 }
+}
+
+extension Evaluator {
+    /// A dry run: every action that would run with its reasons and estimated cost, and totals per rule.
+    /// Detection still runs (it stores new source files, through the stat cache); no processor runs.
+    public func plan(options: BuildOptions = BuildOptions()) async throws -> BuildPlan {
+        let session = try await prepare(runID: "plan", options: options)
+        let collector = PlanCollector()
+        let outcomes = await withTaskGroup(of: [String: ActionState].self) { group in
+            for item in session.items { group.addTask { await evaluate(item, session: session, mode: .plan(collector)) } }
+            var all: [[String: ActionState]] = []
+            for await states in group { all.append(states) }
+            return all
+        }
+        let actions = await collector.actions.sorted { ($0.item, $0.rule) < ($1.item, $1.rule) }
+        let hits = await collector.hits
+        let rules = pipeline.rules.map { rule in
+            let planned = actions.filter { $0.rule == rule.name }
+            return RulePlan(
+                rule: rule.name, toRun: planned.count, hits: hits[rule.name] ?? 0,
+                notApplicable: outcomes.filter { $0[rule.name] == .notApplicable }.count,
+                estimatedCostUSD: planned.reduce(0) { $0 + ($1.estimatedCostUSD ?? 0) })
+        }
+        return BuildPlan(items: session.items.count, actions: actions, rules: rules, hits: hits.values.reduce(0, +),
+                         estimatedCostUSD: rules.reduce(0) { $0 + $1.estimatedCostUSD })
+    }
+
+    func planDecision(_ rule: RuleSpec, item: Item, components: KeyComponents, session: BuildSession, collector: PlanCollector) async -> ActionState {
+        let key = components.key.hex
+        if !session.options.refresh.contains(rule.name), let output = session.cachedOutputs(key)?["out"] {
+            await collector.hit(rule: rule.name)
+            return .done(output)
+        }
+        let reasons: [RunReason] = session.options.refresh.contains(rule.name)
+            ? [.refreshRequested]
+            : RunReason.explain(previous: session.previousComponents(item: item.id, rule: rule.name), current: components,
+                                itemIsKnown: session.traces[item.id] != nil)
+        await collector.add(planned(rule, item: item, session: session, reasons: reasons, inputs: components.inputs))
+        return .pending
+    }
+
+    /// A planned action with its estimate; without known inputs the last run's inputs stand in.
+    func planned(_ rule: RuleSpec, item: Item, session: BuildSession, reasons: [RunReason], inputs: [String: Digest]?) async -> PlannedAction {
+        var estimate: Double? = 0
+        if rule.processor.isPaid, let processor = processors["\(rule.processor.id)@\(rule.processor.major)"] {
+            let known = inputs ?? session.previousComponents(item: item.id, rule: rule.name)?.inputs
+            if let known {
+                let input = ActionInput(itemID: item.id, rule: rule.name, inputs: known, params: rule.params,
+                                        files: session.fileDigests.filter { rule.files.contains($0.key) }, store: store)
+                estimate = try? await processor.estimateCostUSD(input)
+            } else {
+                estimate = nil
+            }
+        }
+        return PlannedAction(item: item.id, rule: rule.name, processor: "\(rule.processor.id)@\(rule.processor.version)",
+                             reasons: reasons.map(\.description), estimatedCostUSD: estimate)
+    }
+}

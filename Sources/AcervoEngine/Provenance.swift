@@ -1,0 +1,58 @@
+import AcervoStore
+import Foundation
+
+/// The last decision for one rule of an item: `acervo why`.
+public struct RuleExplanation: Sendable, Codable, Equatable {
+    public var rule: String
+    public var decision: Decision
+    public var reason: String
+    public var error: String?
+    public var run: String
+    public var at: Date
+    public var key: String?
+}
+
+/// One rule's part in an item's document: `acervo trace`.
+public struct ProvenanceStep: Sendable, Codable, Equatable {
+    public var rule: String
+    public var key: String
+    public var processor: String
+    public var inputs: [String: Digest]
+    public var files: [String: Digest]
+    public var params: String
+    public var outputs: [String: Digest]
+    public var costUSD: Double?
+    public var provider: String?
+    public var model: String?
+    public var createdAt: Date?
+    /// The run that produced the result (not the last one that reused it).
+    public var run: String?
+    public var hits: Int?
+}
+
+extension Store {
+    /// The newest decision for each rule of `item`, optionally only `rule`.
+    public func explain(item: String, rule: String? = nil) throws(StoreError) -> [RuleExplanation] {
+        var latest: [String: RuleExplanation] = [:]
+        for event in try runLog.events(item: item) where rule == nil || event.rule == rule {
+            guard latest[event.rule] == nil else { continue }
+            latest[event.rule] = RuleExplanation(rule: event.rule, decision: event.decision, reason: event.reason, error: event.error,
+                                                 run: event.runID, at: event.at, key: event.key)
+        }
+        return latest.values.sorted { $0.rule < $1.rule }
+    }
+
+    /// How an item's document came to be: for each rule, the key, processor, inputs, outputs, cost and run.
+    public func provenance(item: String) throws(StoreError) -> [ProvenanceStep] {
+        try runLog.traces(item: item).map { (trace) throws(StoreError) -> ProvenanceStep in
+            let components = KeyComponents.decode(trace.components)
+            let result = try actionCache.result(forKey: trace.key)
+            return ProvenanceStep(
+                rule: trace.rule, key: trace.key,
+                processor: components.map { "\($0.processor)@\($0.version)" } ?? result?.processor ?? "?",
+                inputs: components?.inputs ?? [:], files: components?.files ?? [:], params: components?.params ?? "{}",
+                outputs: result?.outputs ?? [:], costUSD: result?.costUSD, provider: result?.provider, model: result?.model,
+                createdAt: result?.createdAt, run: result?.runID, hits: result?.hitCount)
+        }
+    }
+}
