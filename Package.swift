@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
     ],
     targets: [
         .target(name: "CAcervoShims"),
@@ -32,11 +33,21 @@ let package = Package(
             name: "AcervoEngine",
             dependencies: ["AcervoStore", "AcervoRules"]
         ),
+        .target(
+            name: "AcervoProcessors",
+            dependencies: [
+                "AcervoEngine", "AcervoStore", "AcervoRules",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+            ]
+        ),
         .executableTarget(
             name: "acervo",
             dependencies: [
                 "AcervoStore",
                 "AcervoEngine",
+                "AcervoProcessors",
+                "AcervoRules",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -51,6 +62,10 @@ let package = Package(
         .testTarget(
             name: "AcervoRulesTests",
             dependencies: ["AcervoRules"]
+        ),
+        .testTarget(
+            name: "AcervoProcessorsTests",
+            dependencies: ["AcervoProcessors", "AcervoEngine", "AcervoStore", "AcervoRules", "acervo"]
         ),
         .testTarget(
             name: "AcervoEngineTests",

@@ -53,6 +53,10 @@ public struct RulesLoader: Sendable {
         }
         var rules: [RuleSpec] = []
         for (key, node) in try context.mapping(rulesNode, "`rules`") {
+            if sourceArtifacts.contains(key.name) {
+                throw RulesError("rule `\(key.name)` has the name of a source artifact", at: context.location(key.node),
+                                 fix: "rename the rule (e.g. `\(key.name)_text`): inputs named `\(key.name)` mean the artifact")
+            }
             if let first = rules.first(where: { $0.name == key.name }) {
                 throw RulesError("duplicate rule `\(key.name)` (first declared at line \(first.location.line))",
                                  at: context.location(key.node), fix: "rename or remove one of them")

@@ -145,6 +145,17 @@ public struct MetadataDatabase: Sendable {
                 );
                 """)
         }
+        migrator.registerMigration("v2-search") { db in
+            // One row per (collection, item); `collection` is a snapshot's digest. Accents are folded so that
+            // `funcion` finds `función`.
+            try db.execute(sql: """
+                CREATE VIRTUAL TABLE search_text USING fts5(
+                    collection UNINDEXED, item UNINDEXED, attributes UNINDEXED, title, body,
+                    tokenize = 'unicode61 remove_diacritics 2'
+                );
+                CREATE TABLE search_collections (collection TEXT PRIMARY KEY NOT NULL, indexed_at REAL NOT NULL);
+                """)
+        }
         return migrator
     }
 }

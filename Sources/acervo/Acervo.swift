@@ -9,8 +9,9 @@ struct Acervo: AsyncParsableCommand {
         abstract: "Turns course content into AI assistants' knowledge bases, never paying twice for the same work.",
         version: Store.toolVersion,
         subcommands: [
-            PutCommand.self, CatCommand.self, FsckCommand.self, GCCommand.self, CacheCommand.self,
-            PinCommand.self, TortureCommand.self,
+            BuildCommand.self, PlanCommand.self, WhyCommand.self, RunsCommand.self, TraceCommand.self,
+            KnowledgeBaseCommand.self, SearchCommand.self, CacheCommand.self, FsckCommand.self, GCCommand.self,
+            PutCommand.self, CatCommand.self, PinCommand.self, TortureCommand.self,
         ]
     )
 }

@@ -155,6 +155,16 @@ import Testing
         #expect(failure.location?.line == 3)
     }
 
+    @Test func `a rule may not take a source artifact's name`() throws {
+        let failure = try #require(error("""
+            rules:
+              video: { processor: ffmpeg.audio@1, input: video }
+              document: { processor: document.markdown@1, inputs: { meta: metadata } }
+            """))
+        #expect(failure.message == "rule `video` has the name of a source artifact")
+        #expect(failure.location?.line == 2)
+    }
+
     @Test func `a missing pipeline file says what to pass`() {
         #expect(throws: RulesError.self) {
             try RulesLoader(catalog: catalog, sourceArtifacts: artifacts).load(directory: "/nonexistent-acervo-rules")

@@ -1,0 +1,109 @@
+import AcervoStore
+import Foundation
+
+/// A named snapshot: a ref and the manifest it points at.
+public struct SnapshotInfo: Sendable, Codable, Equatable {
+    public var name: String
+    public var digest: Digest
+    public var createdAt: Date
+    public var documents: Int
+}
+
+/// What changed between two snapshots, item by item.
+public struct SnapshotDiff: Sendable, Codable, Equatable {
+    public struct Change: Sendable, Codable, Equatable {
+        public var itemID: String
+        /// `document`, `title`, `attributes` — what differs.
+        public var fields: [String]
+    }
+    public var added: [String]
+    public var removed: [String]
+    public var changed: [Change]
+
+    public var isEmpty: Bool { added.isEmpty && removed.isEmpty && changed.isEmpty }
+}
+
+/// Snapshots as a user sees them: list, show, diff, export.
+public struct KnowledgeBase: Sendable {
+    public let store: Store
+
+    public init(store: Store) {
+        self.store = store
+    }
+
+    /// Snapshots, newest first.
+    public func list() throws -> [SnapshotInfo] {
+        try store.refs.all().filter { $0.name.hasPrefix(RefTable.snapshotPrefix) }.map { ref in
+            let documents = (try? SnapshotManifest.load(ref.digest, from: store).entries.count) ?? 0
+            return SnapshotInfo(name: ref.name, digest: ref.digest, createdAt: ref.updatedAt, documents: documents)
+        }
+    }
+
+    /// `latest` (or nothing), a ref name, a run id, a snapshot's unique digest prefix → its digest.
+    public func resolve(_ name: String?) throws -> Digest {
+        let wanted = name ?? "latest"
+        let refs = try store.refs.all()
+        let candidates = [wanted, "kb/" + wanted, RefTable.snapshotPrefix + wanted]
+        if let ref = refs.first(where: { candidates.contains($0.name) }) { return ref.digest }
+        let byDigest = Set(refs.filter { $0.name.hasPrefix(RefTable.snapshotPrefix) || $0.name == SnapshotManifest.latestRef }
+            .map(\.digest).filter { $0.description.hasPrefix(wanted) || $0.hex.hasPrefix(wanted) })
+        guard byDigest.count == 1, let digest = byDigest.first else {
+            throw StoreError.invalidArgument(
+                byDigest.isEmpty ? "no snapshot `\(wanted)`; list them with `acervo kb list`" : "`\(wanted)` matches several snapshots; give more digits")
+        }
+        return digest
+    }
+
+    public func manifest(_ name: String?) throws -> SnapshotManifest {
+        try SnapshotManifest.load(try resolve(name), from: store)
+    }
+
+    public func diff(_ old: String, _ new: String) throws -> SnapshotDiff {
+        let before = Dictionary(try manifest(old).entries.map { ($0.itemID, $0) }, uniquingKeysWith: { $1 })
+        let after = Dictionary(try manifest(new).entries.map { ($0.itemID, $0) }, uniquingKeysWith: { $1 })
+        var changed: [SnapshotDiff.Change] = []
+        for (id, entry) in after {
+            guard let previous = before[id] else { continue }
+            var fields: [String] = []
+            if previous.document != entry.document { fields.append("document") }
+            if previous.title != entry.title { fields.append("title") }
+            if previous.attributes != entry.attributes { fields.append("attributes") }
+            if !fields.isEmpty { changed.append(.init(itemID: id, fields: fields)) }
+        }
+        return SnapshotDiff(
+            added: after.keys.filter { before[$0] == nil }.sorted(), removed: before.keys.filter { after[$0] == nil }.sorted(),
+            changed: changed.sorted { $0.itemID < $1.itemID })
+    }
+
+    /// Writes each document as `DIRECTORY/<item id>.md` plus `manifest.json`; returns the files written.
+    public func export(_ name: String?, to directory: String) throws -> [String] {
+        let manifest = try manifest(name)
+        var written: [String] = []
+        for entry in manifest.entries {
+            let path = directory + "/" + entry.itemID + ".md"
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try Data(try store.blobs.bytes(of: entry.document)).write(to: URL(fileURLWithPath: path))
+            written.append(path)
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try encoder.encode(manifest).write(to: URL(fileURLWithPath: directory + "/manifest.json"))
+        return written + [directory + "/manifest.json"]
+    }
+}
+
+extension KnowledgeBase {
+    /// Ranked matches in a snapshot's documents; the snapshot is indexed on first search.
+    public func search(_ query: String, snapshot name: String? = nil, filters: [String: String] = [:], limit: Int = 10) throws -> [SearchHit] {
+        let digest = try resolve(name)
+        if try !store.searchIndex.isIndexed(digest) {
+            let manifest = try SnapshotManifest.load(digest, from: store)
+            let documents = try manifest.entries.map { entry in
+                SearchDocument(item: entry.itemID, title: entry.title, attributes: entry.attributes,
+                               body: String(decoding: try store.blobs.bytes(of: entry.document), as: UTF8.self))
+            }
+            try store.searchIndex.index(digest, documents: documents)
+        }
+        return try store.searchIndex.search(digest, query: query, filters: filters, limit: limit)
+    }
+}

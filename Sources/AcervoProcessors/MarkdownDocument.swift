@@ -1,0 +1,64 @@
+import AcervoEngine
+import AcervoRules
+import AcervoStore
+import Foundation
+
+/// `document.markdown@1`: the document a support assistant searches — front matter with the attributes,
+/// then the transcript (with times), on-screen text and materials.
+public struct MarkdownDocument: Processor {
+    public let descriptor = ProcessorDescriptor(
+        id: "document.markdown", version: "1.0",
+        inputs: [
+            InputSlot("meta"), InputSlot("transcript", required: false), InputSlot("ocr", required: false),
+            InputSlot("materials", required: false), InputSlot("class", required: false),
+        ])
+
+    public init() {}
+
+    public func run(_ action: ActionInput) async throws -> ProcessorOutput {
+        let store = action.store
+        let meta = try JSONDecoder().decode(JSONValue.self, from: Data(store.blobs.bytes(of: action.inputs["meta"]!))).object ?? [:]
+        var attributes: [String: String] = ["item_id": action.itemID]
+        for (name, value) in meta {
+            if let text = value.string { attributes[name] = text } else if value.number != nil { attributes[name] = value.canonical }
+        }
+        if let digest = action.inputs["class"],
+           let classes = try JSONDecoder().decode(JSONValue.self, from: Data(store.blobs.bytes(of: digest))).object {
+            for (name, value) in classes where !name.hasSuffix("_score") { attributes[name] = value.string ?? value.canonical }
+        }
+        let title = attributes["title"] ?? action.itemID
+        var out = "---\n"
+        for (name, value) in attributes.sorted(by: { $0.key < $1.key }) { out += "\(name): \(Self.yamlQuoted(value))\n" }
+        out += "---\n\n# \(title)\n"
+        if let digest = action.inputs["transcript"] {
+            let transcript = try Transcript.decode(store.blobs.bytes(of: digest))
+            out += "\n## Transcript\n\n"
+            for segment in transcript.segments { out += "[\(Self.clock(segment.startSeconds))] \(segment.text)\n" }
+        }
+        if let digest = action.inputs["ocr"] {
+            let text = String(decoding: try store.blobs.bytes(of: digest), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            if !text.isEmpty { out += "\n## On-screen text\n\n\(text)\n" }
+        }
+        if let digest = action.inputs["materials"] {
+            let materials = try MaterialsText.decode(store.blobs.bytes(of: digest))
+            if !materials.documents.isEmpty {
+                out += "\n## Materials\n"
+                for document in materials.documents { out += "\n### \(document.name)\n\n\(document.text)\n" }
+            }
+        }
+        return ProcessorOutput(output: try store.put(bytes: Array(out.utf8)).digest)
+    }
+
+    static func clock(_ seconds: Double) -> String {
+        let total = Int(seconds)
+        return total >= 3600
+            ? String(format: "%d:%02d:%02d", total / 3600, total / 60 % 60, total % 60)
+            : String(format: "%02d:%02d", total / 60, total % 60)
+    }
+
+    /// A YAML double-quoted scalar: safe for titles with colons, quotes or accents.
+    static func yamlQuoted(_ text: String) -> String {
+        "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "\n", with: "\\n") + "\""
+    }
+}
