@@ -226,11 +226,13 @@ public struct Evaluator: Sendable {
         var entries: [SnapshotEntry] = []
         for (item, states) in outcomes {
             if case .done(let document) = states[pipeline.documentRule] {
-                var attributes = item.attributes
+                var attributes: [String: String] = [:]
                 if let attributesRule, case .done(let digest) = states[attributesRule],
                    let extra = try? JSONDecoder().decode(JSONValue.self, from: Data(store.blobs.bytes(of: digest))).object {
                     for (name, value) in extra { attributes[name] = value.string ?? value.canonical }
                 }
+                // The item's own metadata wins: a level written by hand overrides a classifier's guess.
+                attributes.merge(item.attributes) { _, metadata in metadata }
                 entries.append(SnapshotEntry(itemID: item.id, title: item.title, document: document, attributes: attributes))
             } else if var kept = previousEntries[item.id] {
                 kept.kept = true

@@ -23,6 +23,15 @@ public struct ActionInput: Sendable {
     public var params: [String: JSONValue]
     public var files: [String: Digest]
     public var store: Store
+
+    public init(itemID: String, rule: String, inputs: [String: Digest], params: [String: JSONValue], files: [String: Digest], store: Store) {
+        self.itemID = itemID
+        self.rule = rule
+        self.inputs = inputs
+        self.params = params
+        self.files = files
+        self.store = store
+    }
 }
 
 /// What a processor produced and what it cost, from the provider's own usage figures.

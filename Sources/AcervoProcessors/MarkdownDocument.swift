@@ -19,12 +19,13 @@ public struct MarkdownDocument: Processor {
         let store = action.store
         let meta = try JSONDecoder().decode(JSONValue.self, from: Data(store.blobs.bytes(of: action.inputs["meta"]!))).object ?? [:]
         var attributes: [String: String] = ["item_id": action.itemID]
-        for (name, value) in meta {
-            if let text = value.string { attributes[name] = text } else if value.number != nil { attributes[name] = value.canonical }
-        }
         if let digest = action.inputs["class"],
            let classes = try JSONDecoder().decode(JSONValue.self, from: Data(store.blobs.bytes(of: digest))).object {
             for (name, value) in classes where !name.hasSuffix("_score") { attributes[name] = value.string ?? value.canonical }
+        }
+        // Metadata comes last: a level or topic written in lesson.yaml overrides the classifier's.
+        for (name, value) in meta {
+            if let text = value.string { attributes[name] = text } else if value.number != nil { attributes[name] = value.canonical }
         }
         let title = attributes["title"] ?? action.itemID
         var out = "---\n"

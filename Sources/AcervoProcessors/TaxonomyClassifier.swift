@@ -25,13 +25,14 @@ struct Taxonomy: Decodable {
     }
 }
 
-/// `taxonomy.classify@1`: school / topic / level by keyword evidence in the title, transcript and materials,
-/// with a score in 0…1 (the winning label's share of all matches). A value set in the lesson's metadata wins
-/// with score 1. Output: a flat JSON object, usable as vector-store attributes.
+/// `taxonomy.classify@1`: school / topic / level by keyword evidence in the transcript and materials, with a
+/// score in 0…1 (the winning label's share of all matches). Output: a flat JSON object, usable as vector-store
+/// attributes. It reads no metadata on purpose, so a title edit does not re-run it; a value set in
+/// `lesson.yaml` overrides its label later, in the document and the snapshot.
 public struct TaxonomyClassifier: Processor {
     public let descriptor = ProcessorDescriptor(
         id: "taxonomy.classify", version: "1.0",
-        inputs: [InputSlot("meta"), InputSlot("transcript", required: false), InputSlot("materials", required: false)],
+        inputs: [InputSlot("transcript", required: false), InputSlot("materials", required: false)],
         params: [ParamSpec("taxonomy", .string)])
 
     public init() {}
@@ -46,8 +47,7 @@ public struct TaxonomyClassifier: Processor {
         do { taxonomy = try YAMLDecoder().decode(Taxonomy.self, from: taxonomyText) } catch {
             throw ProcessorFailure("rules/\(file) is not a valid taxonomy: \(error)")
         }
-        let meta = try JSONDecoder().decode(JSONValue.self, from: Data(action.store.blobs.bytes(of: action.inputs["meta"]!))).object ?? [:]
-        var evidence = [meta["title"]?.string, meta["module"]?.string].compactMap { $0 }
+        var evidence: [String] = []
         if let digest = action.inputs["transcript"] { evidence.append(try Transcript.decode(action.store.blobs.bytes(of: digest)).text) }
         if let digest = action.inputs["materials"] {
             evidence += try MaterialsText.decode(action.store.blobs.bytes(of: digest)).documents.map(\.text)
@@ -56,11 +56,6 @@ public struct TaxonomyClassifier: Processor {
 
         var result: [String: JSONValue] = [:]
         for dimension in Taxonomy.dimensions {
-            if let given = meta[dimension]?.string {
-                result[dimension] = .string(given)
-                result[dimension + "_score"] = .number(1)
-                continue
-            }
             var counts: [String: Int] = [:]
             for (label, spec) in taxonomy.labels(dimension) {
                 counts[label] = spec.keywords.reduce(0) { $0 + Self.occurrences(of: Self.words($1), in: words) }
