@@ -81,7 +81,13 @@ struct BuildCommand: AsyncParsableCommand {
         for failure in summary.failures { print("  failed \(failure.item) \(failure.rule): \(failure.error)") }
         if summary.budgetReached { print("  budget reached: paid actions past it were not started (exit 3)") }
         if summary.interrupted { print("  interrupted: actions not started are recorded as skipped") }
-        if let snapshot = summary.snapshot { print("knowledge base: \(snapshot) (kb/latest)") }
+        if let snapshot = summary.snapshot {
+            print("knowledge base: \(snapshot) (kb/latest) in \(options.store)/")
+            print("  list it:   acervo kb show")
+            if let title = try? KnowledgeBase(store: Store.open(at: options.store)).manifest(snapshot).entries.first?.title {
+                print("  search it: acervo search \"\(title)\"")
+            }
+        }
     }
 }
 
