@@ -53,7 +53,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "acervo-bench",
-            dependencies: ["AcervoStore"]
+            dependencies: ["AcervoStore", "AcervoEngine", "AcervoRules"]
         ),
         .testTarget(
             name: "AcervoStoreTests",

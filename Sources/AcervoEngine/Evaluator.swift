@@ -149,9 +149,12 @@ public struct Evaluator: Sendable {
     private func decide(_ rule: RuleSpec, item: Item, components: KeyComponents, session: BuildSession,
                         reporter: any BuildReporter, stop: StopFlag) async -> ActionState {
         let key = components.key.hex
-        let trace = Trace(itemID: item.id, rule: rule.name, key: key, components: components.json, runID: session.runID)
+        // The trace changes only when the key does; a no-op build then writes no trace at all.
+        let traceIsCurrent = session.traces[item.id]?[rule.name]?.key == key
+        let trace = Trace(itemID: item.id, rule: rule.name, key: key, components: traceIsCurrent ? "" : components.json, runID: session.runID)
         if !session.options.refresh.contains(rule.name), let outputs = session.cachedOutputs(key), let output = outputs["out"] {
-            session.note(item: item.id, rule: rule.name, key: key, decision: .hit, reason: "cached", hitKey: key, trace: trace, reporter: reporter)
+            session.note(item: item.id, rule: rule.name, key: key, decision: .hit, reason: "cached", hitKey: key,
+                         trace: traceIsCurrent ? nil : trace, reporter: reporter)
             return .done(output)
         }
         if stop.isRaised {
@@ -169,14 +172,17 @@ public struct Evaluator: Sendable {
             return .failed
         }
         let input = ActionInput(itemID: item.id, rule: rule.name, inputs: components.inputs, params: rule.params, files: components.files, store: store)
+        var fullTrace = trace
+        fullTrace.components = components.json
+        let committedTrace = fullTrace
         let outcome = await session.inFlight.run(key: key, item: item.id) {
-            try await execute(processor, input: input, rule: rule, key: key, reason: reason, trace: trace, session: session)
+            try await execute(processor, input: input, rule: rule, key: key, reason: reason, trace: committedTrace, session: session)
         }
         switch outcome {
         case .success(let (result, sharedFrom)):
             if let sharedFrom {
                 session.note(item: item.id, rule: rule.name, key: key, decision: .hit,
-                             reason: "same action ran for `\(sharedFrom)` in this run", hitKey: key, trace: trace, reporter: reporter)
+                             reason: "same action ran for `\(sharedFrom)` in this run", hitKey: key, trace: committedTrace, reporter: reporter)
             } else {
                 reporter.finished(item: item.id, rule: rule.name, decision: .executed, reason: reason, error: nil)
             }

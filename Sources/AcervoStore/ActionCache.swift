@@ -248,9 +248,8 @@ extension Store {
                 try decision.event.insert(db)
                 try decision.trace?.upsert(db)
                 if let key = decision.hitKey {
-                    try db.execute(
-                        sql: "UPDATE action_results SET hit_count = hit_count + 1, last_hit_at = ? WHERE key = ?",
-                        arguments: [decision.event.at.timeIntervalSince1970, key])
+                    try db.cachedStatement(sql: "UPDATE action_results SET hit_count = hit_count + 1, last_hit_at = ? WHERE key = ?")
+                        .execute(arguments: [decision.event.at.timeIntervalSince1970, key])
                 }
             }
         }

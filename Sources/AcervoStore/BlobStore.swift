@@ -72,6 +72,10 @@ public struct BlobStore: Sendable {
     /// Stores bytes already in memory.
     @discardableResult
     public func put(bytes: [UInt8]) throws(StoreError) -> PutOutcome {
+        // Bytes in memory are hashed first: when the object exists (a rebuild re-storing metadata, say),
+        // nothing is written at all.
+        let digest = Digest.of(bytes)
+        if contains(digest) { return PutOutcome(digest: digest, size: Int64(bytes.count), bytesRead: 0, isNew: false) }
         let writer = try TemporaryObject(store: self)
         try writer.append(bytes)
         return try writer.commit()

@@ -37,12 +37,13 @@ public struct Event: Sendable, Codable, Equatable {
 
     /// Inserts the event inside a caller's transaction (e.g. the one committing the action's result).
     public func insert(_ db: Database) throws {
-        try db.execute(
-            sql: """
-                INSERT INTO events (run_id, item_id, rule, key, decision, reason, duration_seconds, cost_usd, error, at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-            arguments: [runID, itemID, rule, key, decision.rawValue, reason, durationSeconds, costUSD, error, at.timeIntervalSince1970])
+        // A cached statement: a no-op build inserts tens of thousands of these, and parsing the SQL each time
+        // would cost more than the insert.
+        let statement = try db.cachedStatement(sql: """
+            INSERT INTO events (run_id, item_id, rule, key, decision, reason, duration_seconds, cost_usd, error, at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        try statement.execute(arguments: [runID, itemID, rule, key, decision.rawValue, reason, durationSeconds, costUSD, error, at.timeIntervalSince1970])
     }
 }
 
@@ -79,9 +80,9 @@ public struct Trace: Sendable, Codable, Equatable {
     }
 
     public func upsert(_ db: Database) throws {
-        try db.execute(
-            sql: "INSERT OR REPLACE INTO traces (item_id, rule, key, components, run_id, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-            arguments: [itemID, rule, key, components, runID, updatedAt.timeIntervalSince1970])
+        let statement = try db.cachedStatement(
+            sql: "INSERT OR REPLACE INTO traces (item_id, rule, key, components, run_id, updated_at) VALUES (?, ?, ?, ?, ?, ?)")
+        try statement.execute(arguments: [itemID, rule, key, components, runID, updatedAt.timeIntervalSince1970])
     }
 }
 

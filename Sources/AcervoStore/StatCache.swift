@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,6 +13,10 @@ import Glibc
 /// invisible (git's "racy clean" problem).
 public struct StatCache: Sendable {
     let database: MetadataDatabase
+    /// Every entry, read in one query the first time a store looks one up: detection stats thousands of
+    /// files, and one query per file would dominate a no-op build. Entries are checked against the file's
+    /// identity before use, so an entry another process replaced meanwhile is at worst a miss.
+    let memory: StatCacheMemory
 
     /// A change this close (in nanoseconds) before hashing started could share a timestamp tick with a later
     /// write, so the entry is not trusted: the file is simply hashed again next time.
@@ -34,16 +39,13 @@ public struct StatCache: Sendable {
     }
 
     func digest(forPath path: String, identity: Identity) throws(StoreError) -> Digest? {
-        try database.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM stat_cache WHERE path = ?", arguments: [path]) else {
-                return nil
-            }
-            let stored = Identity(device: row["device"], inode: row["inode"], size: row["size"], mtime: row["mtime_ns"], ctime: row["ctime_ns"])
-            return stored == identity ? try Digest(parsing: row["digest"]) : nil
-        }
+        let entries = try memory.entries(loading: database)
+        guard let entry = entries[path], entry.identity == identity else { return nil }
+        return entry.digest
     }
 
     func record(path: String, identity: Identity, digest: Digest) throws(StoreError) {
+        memory.set(path, (identity, digest))
         try database.write { db in
             try db.execute(
                 sql: """
@@ -55,6 +57,7 @@ public struct StatCache: Sendable {
     }
 
     func forget(path: String) throws(StoreError) {
+        memory.set(path, nil)
         try database.write { db in try db.execute(sql: "DELETE FROM stat_cache WHERE path = ?", arguments: [path]) }
     }
 
@@ -71,6 +74,32 @@ extension StatCache.Identity {
         self.size = size
         self.mtime = mtime
         self.ctime = ctime
+    }
+}
+
+/// The in-memory copy of the stat cache, shared by the `StatCache` values of one `Store`.
+final class StatCacheMemory: Sendable {
+    typealias Entry = (identity: StatCache.Identity, digest: Digest)
+    private let state = Mutex<[String: Entry]?>(nil)
+
+    func entries(loading database: MetadataDatabase) throws(StoreError) -> [String: Entry] {
+        if let loaded = state.withLock({ $0 }) { return loaded }
+        let loaded = try database.read { db in
+            var entries: [String: Entry] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT path, device, inode, size, mtime_ns, ctime_ns, digest FROM stat_cache") {
+                let identity = StatCache.Identity(device: row[1], inode: row[2], size: row[3], mtime: row[4], ctime: row[5])
+                entries[row[0]] = (identity, try Digest(parsing: row[6]))
+            }
+            return entries
+        }
+        return state.withLock { current in
+            if current == nil { current = loaded }
+            return current!
+        }
+    }
+
+    func set(_ path: String, _ entry: Entry?) {
+        state.withLock { entries in entries?[path] = entry }
     }
 }
 

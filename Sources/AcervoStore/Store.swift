@@ -22,7 +22,8 @@ public final class Store: Sendable {
     public let database: MetadataDatabase
 
     public var actionCache: ActionCache { ActionCache(database: database, blobs: blobs) }
-    public var statCache: StatCache { StatCache(database: database) }
+    public var statCache: StatCache { StatCache(database: database, memory: statCacheMemory) }
+    private let statCacheMemory = StatCacheMemory()
     public var refs: RefTable { RefTable(database: database) }
     public var runLog: RunLog { RunLog(database: database) }
 
@@ -131,7 +132,10 @@ public final class Store: Sendable {
         }
     }
 
+    /// Records media blobs (with when they arrived) for gc's `--drop-media-older-than`. Derived blobs are
+    /// not catalogued: an uncatalogued blob is derived, which saves a transaction on every action's output.
     private func catalog(_ outcome: PutOutcome, kind: BlobKind) throws(StoreError) -> PutOutcome {
+        guard kind == .media else { return outcome }
         try database.write { db in
             try db.execute(
                 sql: "INSERT OR IGNORE INTO blobs (digest, size, kind, created_at) VALUES (?, ?, ?, ?)",

@@ -4,7 +4,7 @@ import Foundation
 /// the same run, never absolute pass/fail times.
 @main
 enum Entry {
-    static func main() {
+    static func main() async {
         var arguments = Array(CommandLine.arguments.dropFirst())
         let suite = arguments.isEmpty ? "" : arguments.removeFirst()
         var options: [String: String] = [:]
@@ -20,8 +20,16 @@ enum Entry {
                     workDirectory: directory, sizeMiB: Int(options["size"] ?? "") ?? 1024,
                     rssSizeMiB: Int(options["rss-size"] ?? "") ?? 2048
                 ).run()
+            case "engine":
+                try await EngineBenchmark(
+                    workDirectory: directory, items: Int(options["items"] ?? "") ?? 10_000, rules: Int(options["rules"] ?? "") ?? 8,
+                    extraNoopBuilds: Int(options["extra-noop-builds"] ?? "") ?? 0, skipNinja: options["ninja"] == "no"
+                ).run()
             default:
-                throw BenchmarkError.usage("usage: acervo-bench store [--size MiB] [--rss-size MiB] [--dir PATH]")
+                throw BenchmarkError.usage("""
+                    usage: acervo-bench store [--size MiB] [--rss-size MiB] [--dir PATH]
+                           acervo-bench engine [--items N] [--rules N] [--dir PATH] [--ninja no] [--extra-noop-builds N]
+                    """)
             }
         } catch {
             FileHandle.standardError.write(Data("acervo-bench: \(error)\n".utf8))
