@@ -85,6 +85,13 @@ public struct Evaluator: Sendable {
     /// Every rule of one item, in dependency order.
     func evaluate(_ item: Item, session: BuildSession, mode: Mode) async -> [String: ActionState] {
         var states: [String: ActionState] = [:]
+        if let problem = item.detectionError {
+            if case .build(let reporter, _) = mode {
+                session.note(item: item.id, rule: "detect", key: nil, decision: .failed, reason: "the source could not read this item",
+                             error: problem, reporter: reporter)
+            }
+            return states
+        }
         for rule in pipeline.rules {
             let state: ActionState
             switch (resolveInputs(rule, item: item, states: states), mode) {

@@ -8,11 +8,15 @@ public struct Item: Sendable, Equatable {
     public var metadata: [String: JSONValue]
     /// `video`, `captions`, `materials` (a tree) … → digest.
     public var artifacts: [String: Digest]
+    /// Set when the source could not read this lesson (an unreadable file, a folder name it refuses): the
+    /// build records the error, runs nothing for the item, and keeps its previous document.
+    public var detectionError: String?
 
-    public init(id: String, metadata: [String: JSONValue], artifacts: [String: Digest]) {
+    public init(id: String, metadata: [String: JSONValue], artifacts: [String: Digest], detectionError: String? = nil) {
         self.id = id
         self.metadata = metadata
         self.artifacts = artifacts
+        self.detectionError = detectionError
     }
 
     /// The artifact names rules may read; `metadata` is always present.

@@ -6,6 +6,7 @@ import AcervoStore
 public enum Catalog {
     /// Every processor, local ones first.
     public static let processors: [any Processor] = [
+        MediaProbe(), AudioExtractor(), KeyframeExtractor(), TesseractOCR(),
         CaptionsProcessor(), MaterialsProcessor(), TaxonomyClassifier(), MarkdownDocument(),
     ]
 

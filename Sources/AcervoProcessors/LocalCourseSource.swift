@@ -30,9 +30,21 @@ public struct LocalCourseSource: Source {
     public func items(store: Store) async throws -> [Item] {
         let course = try readCourse()
         var items: [Item] = []
+        let root = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
         for module in try folders(in: path) {
             for lesson in try folders(in: path + "/" + module) {
-                items.append(try item(module: module, lesson: lesson, course: course, store: store))
+                let id = (module + "/" + lesson).precomposedStringWithCanonicalMapping
+                do {
+                    try Self.checkName(module)
+                    try Self.checkName(lesson)
+                    let real = URL(fileURLWithPath: path + "/" + module + "/" + lesson).resolvingSymlinksInPath().path
+                    guard real.hasPrefix(root + "/") else {
+                        throw SourceError("the lesson folder points outside the course (\(real)); copy it into the course instead")
+                    }
+                    items.append(try item(module: module, lesson: lesson, course: course, store: store))
+                } catch {
+                    items.append(Item(id: id, metadata: [:], artifacts: [:], detectionError: "\(error)"))
+                }
             }
         }
         return items
@@ -74,8 +86,7 @@ public struct LocalCourseSource: Source {
             }
         }
         if !materials.isEmpty { artifacts["materials"] = try store.putTree(materials) }
-        let id = (module + "/" + lesson).precomposedStringWithCanonicalMapping
-        return Item(id: id, metadata: metadata, artifacts: artifacts)
+        return Item(id: (module + "/" + lesson).precomposedStringWithCanonicalMapping, metadata: metadata, artifacts: artifacts)
     }
 
     /// `lesson.yaml`: any scalar fields (title, level, topic, …) override what the folder names say.
@@ -88,6 +99,17 @@ public struct LocalCourseSource: Source {
             if let number = value.float, scalar.style == .plain, value.bool == nil { values[name] = .number(number) } else { values[name] = .string(scalar.string) }
         }
         return values
+    }
+
+    /// Spaces and accents are fine in folder names (ids are NFC-normalised); control characters, line breaks
+    /// and `..` are not: they break paths, logs and the vector store's attributes.
+    static func checkName(_ name: String) throws {
+        if name.contains("..") {
+            throw SourceError("the folder name `\(name)` contains `..`; rename it")
+        }
+        if let bad = name.unicodeScalars.first(where: { $0.properties.generalCategory == .control || $0.properties.generalCategory == .format }) {
+            throw SourceError("the folder name `\(name.debugDescription)` contains the invisible character U+\(String(bad.value, radix: 16, uppercase: true)); rename it")
+        }
     }
 
     /// Sub-folders in name order, hidden ones skipped.

@@ -9,7 +9,7 @@ public struct MarkdownDocument: Processor {
     public let descriptor = ProcessorDescriptor(
         id: "document.markdown", version: "1.0",
         inputs: [
-            InputSlot("meta"), InputSlot("transcript", required: false), InputSlot("ocr", required: false),
+            InputSlot("meta"), InputSlot("media", required: false), InputSlot("transcript", required: false), InputSlot("ocr", required: false),
             InputSlot("materials", required: false), InputSlot("class", required: false),
         ])
 
@@ -22,6 +22,10 @@ public struct MarkdownDocument: Processor {
         if let digest = action.inputs["class"],
            let classes = try JSONDecoder().decode(JSONValue.self, from: Data(store.blobs.bytes(of: digest))).object {
             for (name, value) in classes where !name.hasSuffix("_score") { attributes[name] = value.string ?? value.canonical }
+        }
+        if let digest = action.inputs["media"] {
+            let info = try JSONDecoder().decode(MediaInfo.self, from: Data(store.blobs.bytes(of: digest)))
+            attributes["duration"] = Self.clock(info.durationSeconds)
         }
         // Metadata comes last: a level or topic written in lesson.yaml overrides the classifier's.
         for (name, value) in meta {

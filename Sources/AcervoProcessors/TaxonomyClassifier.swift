@@ -25,14 +25,14 @@ struct Taxonomy: Decodable {
     }
 }
 
-/// `taxonomy.classify@1`: school / topic / level by keyword evidence in the transcript and materials, with a
+/// `taxonomy.classify@1`: school / topic / level by keyword evidence in the transcript, on-screen text and materials, with a
 /// score in 0…1 (the winning label's share of all matches). Output: a flat JSON object, usable as vector-store
 /// attributes. It reads no metadata on purpose, so a title edit does not re-run it; a value set in
 /// `lesson.yaml` overrides its label later, in the document and the snapshot.
 public struct TaxonomyClassifier: Processor {
     public let descriptor = ProcessorDescriptor(
         id: "taxonomy.classify", version: "1.0",
-        inputs: [InputSlot("transcript", required: false), InputSlot("materials", required: false)],
+        inputs: [InputSlot("transcript", required: false), InputSlot("ocr", required: false), InputSlot("materials", required: false)],
         params: [ParamSpec("taxonomy", .string)])
 
     public init() {}
@@ -49,6 +49,7 @@ public struct TaxonomyClassifier: Processor {
         }
         var evidence: [String] = []
         if let digest = action.inputs["transcript"] { evidence.append(try Transcript.decode(action.store.blobs.bytes(of: digest)).text) }
+        if let digest = action.inputs["ocr"] { evidence.append(String(decoding: try action.store.blobs.bytes(of: digest), as: UTF8.self)) }
         if let digest = action.inputs["materials"] {
             evidence += try MaterialsText.decode(action.store.blobs.bytes(of: digest)).documents.map(\.text)
         }

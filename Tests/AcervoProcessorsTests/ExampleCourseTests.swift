@@ -48,9 +48,9 @@ import Testing
         let project = try Project()
 
         let first = try project.build()
-        #expect(first.executed == 19 && first.failed == 0 && first.notApplicable == 1)
+        #expect(first.executed == 38 && first.failed == 0 && first.notApplicable == 2)
         let second = try project.build()
-        #expect(second.executed == 0 && second.hits == 19 && second.snapshot == first.snapshot)
+        #expect(second.executed == 0 && second.hits == 38 && second.snapshot == first.snapshot)
 
         let captions = "examples/course/01-fundamentos/02-variables/captions.srt"
         let original = try String(contentsOfFile: project.path + "/" + captions, encoding: .utf8)
@@ -76,7 +76,7 @@ import Testing
         #expect(changes.changed.first?.fields == ["document", "title", "attributes"], "the title is also an attribute")
     }
 
-    @Test func `search finds a phrase that is only spoken, and one only in a PDF, with filters`() throws {
+    @Test func `search finds a phrase only spoken, one only on a slide, one only in a PDF, with filters`() throws {
         let project = try Project()
         _ = try project.build()
 
@@ -84,6 +84,10 @@ import Testing
         let spokenHits = try decodeJSON([SearchHit].self, spoken.stdout)
         #expect(spokenHits.first?.item == "01-fundamentos/01-introduccion")
         #expect(spokenHits.first?.snippet.contains("[clásico]") == true)
+
+        let slide = try acervo(["search", "nombres descriptivos", "--json"], in: project.path)
+        let slideHits = try decodeJSON([SearchHit].self, slide.stdout)
+        #expect(slideHits.map(\.item) == ["01-fundamentos/02-variables"], "the phrase is only on a slide: found by OCR")
 
         let pdf = try acervo(["search", "valor por defecto"], in: project.path)
         #expect(pdf.stdout.hasPrefix("01-fundamentos/03-funciones"))
@@ -122,14 +126,14 @@ import Testing
         let project = try Project()
         let planBefore = try acervo(["plan", "--json"], in: project.path)
         let plan = try decodeJSON(BuildPlan.self, planBefore.stdout)
-        #expect(plan.actions.count == 19 && plan.hits == 0)
+        #expect(plan.actions.count == 38 && plan.hits == 0)
         _ = try project.build()
 
         let why = try acervo(["why", "01-fundamentos/03-funciones", "document"], in: project.path)
         #expect(why.stdout.hasPrefix("document: executed — new item"))
         let trace = try acervo(["trace", "01-fundamentos/03-funciones", "--json"], in: project.path)
         let steps = try decodeJSON([ProvenanceStep].self, trace.stdout)
-        #expect(steps.map(\.rule) == ["class", "document", "materials_text", "transcript"])
+        #expect(steps.map(\.rule) == ["audio", "class", "document", "frames", "materials_text", "media", "ocr", "transcript"])
         #expect(steps.first { $0.rule == "class" }?.files.keys.sorted() == ["taxonomy.yaml"])
     }
 }

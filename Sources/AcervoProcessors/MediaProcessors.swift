@@ -1,0 +1,173 @@
+import AcervoEngine
+import AcervoRules
+import AcervoStore
+import Foundation
+
+/// What `ffprobe` says of a video: duration and streams. Paid transcription estimates its cost from this.
+public struct MediaInfo: Sendable, Codable, Equatable {
+    public var durationSeconds: Double
+    public var videoCodec: String?
+    public var width: Int?
+    public var height: Int?
+    public var audioCodec: String?
+    public var audioSampleRate: Int?
+    public var audioChannels: Int?
+
+    public var hasAudio: Bool { audioCodec != nil }
+
+    /// Runs ffprobe on a blob; a file it cannot read (corrupt, empty, not media) is a clear failure.
+    static func probe(_ path: String) async throws -> MediaInfo {
+        let output: ExternalTool.Output
+        do {
+            output = try await ExternalTool.run(
+                "ffprobe", ["-v", "error", "-print_format", "json", "-show_format", "-show_streams", path], timeoutSeconds: 60)
+        } catch let failure as ProcessorFailure {
+            throw ProcessorFailure("the video cannot be read (corrupt, empty or not a video): \(failure.message)")
+        }
+        struct Probe: Decodable {
+            struct Stream: Decodable {
+                var codec_type: String?
+                var codec_name: String?
+                var width: Int?
+                var height: Int?
+                var sample_rate: String?
+                var channels: Int?
+            }
+            struct Format: Decodable { var duration: String? }
+            var streams: [Stream]?
+            var format: Format?
+        }
+        let probe = try JSONDecoder().decode(Probe.self, from: Data(output.standardOutput))
+        let video = probe.streams?.first { $0.codec_type == "video" }
+        let audio = probe.streams?.first { $0.codec_type == "audio" }
+        guard video != nil || audio != nil, let duration = probe.format?.duration.flatMap(Double.init), duration > 0 else {
+            throw ProcessorFailure("the file holds no playable audio or video stream")
+        }
+        return MediaInfo(
+            durationSeconds: (duration * 1000).rounded() / 1000, videoCodec: video?.codec_name, width: video?.width, height: video?.height,
+            audioCodec: audio?.codec_name, audioSampleRate: audio?.sample_rate.flatMap { Int($0) }, audioChannels: audio?.channels)
+    }
+
+    func encoded() -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return Array(try! encoder.encode(self))
+    }
+}
+
+/// `ffprobe@1`: duration and streams of a lesson's video.
+public struct MediaProbe: Processor {
+    public let descriptor = ProcessorDescriptor(id: "ffprobe", version: "1.0", inputs: [InputSlot("video")])
+
+    public init() {}
+
+    public func run(_ action: ActionInput) async throws -> ProcessorOutput {
+        let info = try await MediaInfo.probe(action.store.blobs.path(of: action.inputs["video"]!))
+        return ProcessorOutput(output: try action.store.put(bytes: info.encoded()).digest)
+    }
+}
+
+/// `ffmpeg.audio@1`: the soundtrack as FLAC (lossless, about half of WAV), 16 kHz mono by default — what
+/// speech-to-text services want. Bit-exact flags keep the output identical across runs (early cutoff).
+public struct AudioExtractor: Processor {
+    public let descriptor = ProcessorDescriptor(
+        id: "ffmpeg.audio", version: "1.0", inputs: [InputSlot("video")],
+        params: [ParamSpec("rate", .integer), ParamSpec("channels", .integer), ParamSpec("codec", .string)])
+
+    public init() {}
+
+    public func run(_ action: ActionInput) async throws -> ProcessorOutput {
+        let video = action.store.blobs.path(of: action.inputs["video"]!)
+        guard (action.params["codec"]?.string ?? "flac") == "flac" else {
+            throw ProcessorFailure("ffmpeg.audio@1 writes FLAC only; remove `codec` or set it to flac")
+        }
+        let info = try await MediaInfo.probe(video)
+        guard info.hasAudio else {
+            throw ProcessorFailure("the video has no audio stream; nothing to transcribe (add captions, or a video with sound)")
+        }
+        let scratch = try ScratchFolder()
+        let output = scratch.path + "/audio.flac"
+        _ = try await ExternalTool.run("ffmpeg", [
+            "-nostdin", "-v", "error", "-i", video, "-vn", "-map", "0:a:0",
+            "-ac", String(action.params["channels"]?.int ?? 1), "-ar", String(action.params["rate"]?.int ?? 16000),
+            "-c:a", "flac", "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact", output,
+        ], timeoutSeconds: max(120, info.durationSeconds))
+        return ProcessorOutput(output: try action.store.put(fileAt: output).digest, usage: ["seconds": info.durationSeconds])
+    }
+}
+
+/// `ffmpeg.keyframes@1`: the first frame and every scene change (slides, cuts) as PNGs, at most `max`,
+/// identical frames stored once. Output: a tree of `0001.png`, `0002.png`, … in time order.
+public struct KeyframeExtractor: Processor {
+    public let descriptor = ProcessorDescriptor(
+        id: "ffmpeg.keyframes", version: "1.0", inputs: [InputSlot("video")],
+        params: [ParamSpec("scene", .number), ParamSpec("max", .integer)])
+
+    public init() {}
+
+    public func run(_ action: ActionInput) async throws -> ProcessorOutput {
+        let video = action.store.blobs.path(of: action.inputs["video"]!)
+        let info = try await MediaInfo.probe(video)
+        guard info.videoCodec != nil else { throw ProcessorFailure("the file has no video stream to take frames from") }
+        let scene = action.params["scene"]?.number ?? 0.3
+        let maximum = action.params["max"]?.int ?? 60
+        let scratch = try ScratchFolder()
+        _ = try await ExternalTool.run("ffmpeg", [
+            "-nostdin", "-v", "error", "-i", video, "-vf", "select='eq(n\\,0)+gt(scene\\,\(scene))'", "-vsync", "vfr",
+            "-frames:v", String(maximum), "-fflags", "+bitexact", "-flags:v", "+bitexact", scratch.path + "/%04d.png",
+        ], timeoutSeconds: max(120, info.durationSeconds))
+        var seen = Set<Digest>()
+        var entries: [TreeEntry] = []
+        for name in try scratch.files() where name.hasSuffix(".png") {
+            let stored = try action.store.put(fileAt: scratch.path + "/" + name)
+            guard seen.insert(stored.digest).inserted else { continue }
+            entries.append(TreeEntry(name: String(format: "%04d.png", entries.count + 1), digest: stored.digest, size: stored.size))
+        }
+        return ProcessorOutput(output: try action.store.putTree(entries), usage: ["frames": Double(entries.count)])
+    }
+}
+
+/// `tesseract@1`: the text on each keyframe, in the rule's languages (`spa`, `por`, `eng`).
+///
+/// Each frame's text is itself a cached action keyed by the frame's digest, so a slide that appears in many
+/// lessons — or again after an unrelated edit — is read once.
+public struct TesseractOCR: Processor {
+    public let descriptor = ProcessorDescriptor(
+        id: "tesseract", version: "1.0", inputs: [InputSlot("frames")], params: [ParamSpec("languages", .stringList)])
+
+    public init() {}
+
+    public func run(_ action: ActionInput) async throws -> ProcessorOutput {
+        let languages = action.params["languages"]?.array?.compactMap(\.string) ?? ["eng"]
+        var texts: [String] = []
+        var read = 0
+        for frame in try action.store.tree(action.inputs["frames"]!) {
+            let (text, wasRead) = try await self.text(of: frame.digest, languages: languages, store: action.store)
+            if wasRead { read += 1 }
+            if !text.isEmpty && texts.last != text { texts.append(text) }
+        }
+        let output = try action.store.put(bytes: Array(texts.joined(separator: "\n\n").utf8))
+        return ProcessorOutput(output: output.digest, usage: ["framesRead": Double(read)])
+    }
+
+    /// One frame's text, from the per-frame cache or from tesseract.
+    func text(of frame: Digest, languages: [String], store: Store) async throws -> (String, Bool) {
+        let components = KeyComponents(
+            processor: "tesseract.frame", version: descriptor.version, params: ["languages": .array(languages.map(JSONValue.string))],
+            inputs: ["frame": frame], files: [:])
+        let key = components.key.hex
+        if let cached = try store.actionCache.lookup(key), let digest = cached.outputs["out"] {
+            try store.actionCache.recordHit(key)
+            return (String(decoding: try store.blobs.bytes(of: digest), as: UTF8.self), false)
+        }
+        let output = try await ExternalTool.run(
+            "tesseract", [store.blobs.path(of: frame), "-", "-l", languages.joined(separator: "+"), "--psm", "3"], timeoutSeconds: 120)
+        let text = String(decoding: output.standardOutput, as: UTF8.self)
+            .split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: "\n")
+        let stored = try store.put(bytes: Array(text.utf8))
+        try store.actionCache.commit(ActionResult(
+            key: key, processor: "tesseract.frame", processorVersion: descriptor.version, outputs: ["out": stored.digest],
+            toolVersion: Store.toolVersion))
+        return (text, true)
+    }
+}
