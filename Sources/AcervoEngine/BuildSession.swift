@@ -8,7 +8,8 @@ final class BuildSession: Sendable {
     let runID: String
     let items: [Item]
     let fileDigests: [String: Digest]
-    let traces: [String: [String: Trace]]
+    /// item → rule → the key recorded at the last decision.
+    let traceKeys: [String: [String: String]]
     let store: Store
     let options: BuildOptions
     let budget: BudgetLedger
@@ -22,13 +23,13 @@ final class BuildSession: Sendable {
     static let journalBatch = 2_000
 
     init(runID: String, items: [Item], fileDigests: [String: Digest], index: [String: [String: Digest]],
-         traces: [String: [String: Trace]], store: Store, options: BuildOptions, budget: BudgetLedger,
+         traceKeys: [String: [String: String]], store: Store, options: BuildOptions, budget: BudgetLedger,
          ruleLimits: [String: AsyncSemaphore]) {
         self.runID = runID
         self.items = items
         self.fileDigests = fileDigests
         self.index = index
-        self.traces = traces
+        self.traceKeys = traceKeys
         self.store = store
         self.options = options
         self.budget = budget
@@ -44,7 +45,8 @@ final class BuildSession: Sendable {
     }
 
     func previousComponents(item: String, rule: String) -> KeyComponents? {
-        traces[item]?[rule].flatMap { KeyComponents.decode($0.components) }
+        guard traceKeys[item]?[rule] != nil, let trace = try? store.runLog.trace(item: item, rule: rule) else { return nil }
+        return KeyComponents.decode(trace.components)
     }
 
     /// Runs `body` holding a global job slot and, if the rule has one, a slot of its own limit.
@@ -104,18 +106,28 @@ final class BuildSession: Sendable {
     }
 }
 
-/// Actions running in this build, by key: when two items need the same action (the same video in two
-/// lessons), the second waits for the first instead of paying again.
+/// Actions of this build, by key: when two items need the same action (the same video in two lessons), the
+/// second waits for the first instead of paying again. Finished actions keep only their output digest.
 actor InFlightActions {
     private var running: [String: (item: String, task: Task<Digest, any Error>)] = [:]
+    private var finished: [String: (item: String, output: Digest)] = [:]
 
     /// The output, and the item whose action produced it when that was another item's.
     func run(key: String, item: String, _ body: @escaping @Sendable () async throws -> Digest) async -> Result<(Digest, String?), any Error> {
+        if let done = finished[key] { return .success((done.output, done.item)) }
         if let existing = running[key] {
             do { return .success((try await existing.task.value, existing.item)) } catch { return .failure(error) }
         }
         let task = Task { try await body() }
         running[key] = (item, task)
-        do { return .success((try await task.value, nil)) } catch { return .failure(error) }
+        let result = await task.result
+        running[key] = nil
+        switch result {
+        case .success(let output):
+            finished[key] = (item, output)
+            return .success((output, nil))
+        case .failure(let error):
+            return .failure(error)
+        }
     }
 }

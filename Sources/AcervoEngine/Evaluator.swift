@@ -71,7 +71,7 @@ public struct Evaluator: Sendable {
         }
         return BuildSession(
             runID: runID, items: items.sorted { $0.id < $1.id }, fileDigests: files, index: try store.actionCache.outputIndex(),
-            traces: try store.runLog.allTraces(), store: store, options: options,
+            traceKeys: try store.runLog.traceKeys(), store: store, options: options,
             budget: BudgetLedger(limitUSD: options.budgetUSD ?? pipeline.budgetUSD),
             ruleLimits: Dictionary(uniqueKeysWithValues: pipeline.rules.compactMap { rule in rule.concurrency.map { (rule.name, AsyncSemaphore($0)) } }))
     }
@@ -157,7 +157,7 @@ public struct Evaluator: Sendable {
                         reporter: any BuildReporter, stop: StopFlag) async -> ActionState {
         let key = components.key.hex
         // The trace changes only when the key does; a no-op build then writes no trace at all.
-        let traceIsCurrent = session.traces[item.id]?[rule.name]?.key == key
+        let traceIsCurrent = session.traceKeys[item.id]?[rule.name] == key
         let trace = Trace(itemID: item.id, rule: rule.name, key: key, components: traceIsCurrent ? "" : components.json, runID: session.runID)
         if !session.options.refresh.contains(rule.name), let outputs = session.cachedOutputs(key), let output = outputs["out"] {
             session.note(item: item.id, rule: rule.name, key: key, decision: .hit, reason: "cached", hitKey: key,
@@ -171,7 +171,7 @@ public struct Evaluator: Sendable {
         let reasons: [RunReason] = session.options.refresh.contains(rule.name)
             ? [.refreshRequested]
             : RunReason.explain(previous: session.previousComponents(item: item.id, rule: rule.name), current: components,
-                                itemIsKnown: session.traces[item.id] != nil)
+                                itemIsKnown: session.traceKeys[item.id] != nil)
         let reason = reasons.map(\.description).joined(separator: "; ")
         guard let processor = processors["\(rule.processor.id)@\(rule.processor.major)"] else {
             session.note(item: item.id, rule: rule.name, key: key, decision: .failed, reason: reason,
@@ -213,12 +213,13 @@ public struct Evaluator: Sendable {
         let clock = ContinuousClock()
         var actualCost = 0.0
         defer { session.budget.settle(estimate: estimate, actual: actualCost) }
-        let start = clock.now
-        let output = try await session.limited(rule: rule.name) {
-            try await withRetries(session.options.retry) { try await processor.run(input) }
+        // Timed inside the job slot: waiting for a slot is not the action's duration.
+        let (output, elapsed) = try await session.limited(rule: rule.name) {
+            let start = clock.now
+            let output = try await withRetries(session.options.retry) { try await processor.run(input) }
+            return (output, start.duration(to: clock.now))
         }
         actualCost = output.costUSD
-        let elapsed = start.duration(to: clock.now)
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let result = ActionResult(
             key: key, processor: rule.processor.id, processorVersion: rule.processor.version, outputs: ["out": output.output],

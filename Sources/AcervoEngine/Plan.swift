@@ -73,7 +73,7 @@ extension Evaluator {
         let reasons: [RunReason] = session.options.refresh.contains(rule.name)
             ? [.refreshRequested]
             : RunReason.explain(previous: session.previousComponents(item: item.id, rule: rule.name), current: components,
-                                itemIsKnown: session.traces[item.id] != nil)
+                                itemIsKnown: session.traceKeys[item.id] != nil)
         await collector.add(planned(rule, item: item, session: session, reasons: reasons, inputs: components.inputs))
         return .pending
     }

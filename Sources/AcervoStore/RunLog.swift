@@ -163,16 +163,25 @@ public struct RunLog: Sendable {
 }
 
 extension RunLog {
-    /// Every trace, by item then rule, read in one query for the same reason as `ActionCache.outputIndex`.
-    public func allTraces() throws(StoreError) -> [String: [String: Trace]] {
+    /// The current key of every (item, rule), read in one query: a build compares tens of thousands of keys,
+    /// and one query each would dominate a no-op build. Components are left out (see `trace(item:rule:)`),
+    /// since only actions that run need them.
+    public func traceKeys() throws(StoreError) -> [String: [String: String]] {
         try database.read { db in
-            var traces: [String: [String: Trace]] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT item_id, rule, key, components, run_id, updated_at FROM traces") {
-                let trace = Trace(itemID: row[0], rule: row[1], key: row[2], components: row[3], runID: row[4],
-                                  updatedAt: Date(timeIntervalSince1970: row[5]))
-                traces[trace.itemID, default: [:]][trace.rule] = trace
+            var keys: [String: [String: String]] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT item_id, rule, key FROM traces") {
+                keys[row[0] as String, default: [:]][row[1] as String] = row[2] as String
             }
-            return traces
+            return keys
+        }
+    }
+
+    public func trace(item: String, rule: String) throws(StoreError) -> Trace? {
+        try database.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM traces WHERE item_id = ? AND rule = ?", arguments: [item, rule]).map { row in
+                Trace(itemID: row["item_id"], rule: row["rule"], key: row["key"], components: row["components"], runID: row["run_id"],
+                      updatedAt: Date(timeIntervalSince1970: row["updated_at"]))
+            }
         }
     }
 }
