@@ -53,7 +53,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "acervo-bench",
-            dependencies: ["AcervoStore", "AcervoEngine", "AcervoRules"]
+            dependencies: ["AcervoStore", "AcervoEngine", "AcervoRules", "AcervoProcessors"]
         ),
         .testTarget(
             name: "AcervoStoreTests",

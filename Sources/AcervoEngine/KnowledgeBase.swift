@@ -7,6 +7,13 @@ public struct SnapshotInfo: Sendable, Codable, Equatable {
     public var digest: Digest
     public var createdAt: Date
     public var documents: Int
+
+    public init(name: String, digest: Digest, createdAt: Date, documents: Int) {
+        self.name = name
+        self.digest = digest
+        self.createdAt = createdAt
+        self.documents = documents
+    }
 }
 
 /// What changed between two snapshots, item by item.

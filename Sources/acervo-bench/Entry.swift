@@ -25,10 +25,16 @@ enum Entry {
                     workDirectory: directory, items: Int(options["items"] ?? "") ?? 10_000, rules: Int(options["rules"] ?? "") ?? 8,
                     extraNoopBuilds: Int(options["extra-noop-builds"] ?? "") ?? 0, skipNinja: options["ninja"] == "no"
                 ).run()
+            case "media":
+                try await MediaBenchmark(
+                    workDirectory: directory, minutes: Int(options["minutes"] ?? "") ?? 60,
+                    repositoryRoot: FileManager.default.currentDirectoryPath
+                ).run()
             default:
                 throw BenchmarkError.usage("""
                     usage: acervo-bench store [--size MiB] [--rss-size MiB] [--dir PATH]
                            acervo-bench engine [--items N] [--rules N] [--dir PATH] [--ninja no] [--extra-noop-builds N]
+                           acervo-bench media [--minutes N] [--dir PATH]   (run from the repository root)
                     """)
             }
         } catch {

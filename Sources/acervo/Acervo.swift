@@ -9,7 +9,7 @@ struct Acervo: AsyncParsableCommand {
         abstract: "Turns course content into AI assistants' knowledge bases, never paying twice for the same work.",
         version: Store.toolVersion,
         subcommands: [
-            BuildCommand.self, PlanCommand.self, WhyCommand.self, RunsCommand.self, TraceCommand.self,
+            BuildCommand.self, PlanCommand.self, StatusCommand.self, WhyCommand.self, RunsCommand.self, TraceCommand.self,
             KnowledgeBaseCommand.self, SearchCommand.self, CacheCommand.self, FsckCommand.self, GCCommand.self,
             PutCommand.self, CatCommand.self, PinCommand.self, TortureCommand.self,
         ]
