@@ -55,9 +55,13 @@ let package = Package(
             name: "acervo-bench",
             dependencies: ["AcervoStore", "AcervoEngine", "AcervoRules", "AcervoProcessors"]
         ),
+        .target(
+            name: "AcervoTestSupport",
+            path: "Tests/AcervoTestSupport"
+        ),
         .testTarget(
             name: "AcervoStoreTests",
-            dependencies: ["AcervoStore", "acervo"]
+            dependencies: ["AcervoStore", "AcervoTestSupport", "acervo"]
         ),
         .testTarget(
             name: "AcervoRulesTests",
@@ -65,11 +69,11 @@ let package = Package(
         ),
         .testTarget(
             name: "AcervoProcessorsTests",
-            dependencies: ["AcervoProcessors", "AcervoEngine", "AcervoStore", "AcervoRules", "acervo"]
+            dependencies: ["AcervoProcessors", "AcervoEngine", "AcervoStore", "AcervoRules", "AcervoTestSupport", "acervo"]
         ),
         .testTarget(
             name: "AcervoEngineTests",
-            dependencies: ["AcervoEngine", "AcervoStore", "AcervoRules"]
+            dependencies: ["AcervoEngine", "AcervoStore", "AcervoRules", "AcervoTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

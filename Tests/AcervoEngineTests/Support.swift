@@ -1,5 +1,6 @@
 import AcervoRules
 import AcervoStore
+import AcervoTestSupport
 import Foundation
 import Synchronization
 @testable import AcervoEngine
@@ -114,15 +115,7 @@ final class Workbench: @unchecked Sendable {
         try writePrompt("Summarise in Spanish.")
     }
 
-    deinit {
-        _ = try? FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: folder)
-        let chmod = Process()
-        chmod.executableURL = URL(fileURLWithPath: "/bin/chmod")
-        chmod.arguments = ["-R", "u+w", folder]
-        try? chmod.run()
-        chmod.waitUntilExit()
-        try? FileManager.default.removeItem(atPath: folder)
-    }
+    deinit { removeTree(folder) }
 
     func writeRules(_ yaml: String) throws {
         try yaml.write(toFile: folder + "/rules/pipeline.yaml", atomically: true, encoding: .utf8)

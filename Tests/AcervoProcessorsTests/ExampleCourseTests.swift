@@ -1,5 +1,6 @@
 import AcervoEngine
 import AcervoStore
+import AcervoTestSupport
 import Foundation
 import Testing
 @testable import AcervoProcessors
@@ -8,21 +9,13 @@ import Testing
 @Suite(.serialized) struct ExampleCourseTests {
     /// A copy of `rules/` and `examples/course/` in a temp project folder, so edits touch nothing committed.
     final class Project {
-        let path: String
+        private let directory = TemporaryDirectory("acervo-example")
+        var path: String { directory.path }
+
         init() throws {
-            path = NSTemporaryDirectory() + "acervo-example-" + UUID().uuidString
             try FileManager.default.createDirectory(atPath: path + "/examples", withIntermediateDirectories: true)
             try FileManager.default.copyItem(atPath: repositoryRoot + "/rules", toPath: path + "/rules")
             try FileManager.default.copyItem(atPath: repositoryRoot + "/examples/course", toPath: path + "/examples/course")
-        }
-        deinit {
-            _ = try? acervo(["gc"], in: path)  // nothing to assert; the folder goes next
-            let chmod = Process()
-            chmod.executableURL = URL(fileURLWithPath: "/bin/chmod")
-            chmod.arguments = ["-R", "u+w", path]
-            try? chmod.run()
-            chmod.waitUntilExit()
-            try? FileManager.default.removeItem(atPath: path)
         }
 
         func build() throws -> BuildSummary {

@@ -1,5 +1,6 @@
 import AcervoEngine
 import AcervoStore
+import AcervoTestSupport
 import Foundation
 import Testing
 @testable import AcervoProcessors

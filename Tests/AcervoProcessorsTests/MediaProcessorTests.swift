@@ -1,6 +1,7 @@
 import AcervoEngine
 import AcervoRules
 import AcervoStore
+import AcervoTestSupport
 import Foundation
 import Testing
 @testable import AcervoProcessors

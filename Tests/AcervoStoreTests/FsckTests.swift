@@ -1,3 +1,4 @@
+import AcervoTestSupport
 import Foundation
 import Testing
 @testable import AcervoStore

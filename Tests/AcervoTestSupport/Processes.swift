@@ -1,0 +1,77 @@
+import Foundation
+
+/// What a spawned command did.
+public struct Outcome: Sendable {
+    public let status: Int32
+    public let stdout: String
+    public let stderr: String
+}
+
+/// Runs a program to completion and captures its output.
+@discardableResult
+public func run(_ executable: String, _ arguments: [String], in directory: String? = nil) throws -> Outcome {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return Outcome(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                   stderr: String(decoding: errData, as: UTF8.self))
+}
+
+/// The `acervo` binary SwiftPM built next to the test bundle (test targets that use it depend on it).
+public let acervoBinary: String = {
+    var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    // On Linux the test runner is `<build>/AcervoPackageTests.xctest`; elsewhere it is inside a bundle.
+    while !FileManager.default.isExecutableFile(atPath: directory.appendingPathComponent("acervo").path) && directory.path != "/" {
+        directory.deleteLastPathComponent()
+    }
+    return directory.appendingPathComponent("acervo").path
+}()
+
+/// Runs the `acervo` binary.
+@discardableResult
+public func acervo(_ arguments: [String], in directory: String? = nil) throws -> Outcome {
+    try run(acervoBinary, arguments, in: directory)
+}
+
+/// Decodes what `acervo … --json` printed (dates are ISO 8601).
+public func decodeJSON<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
+    let decoder = JSONDecoder()
+    decoder.dateDecodingStrategy = .iso8601
+    return try decoder.decode(type, from: Data(text.utf8))
+}
+
+/// A fresh folder under the system temp dir; `remove()` (or deinit) deletes it, read-only objects included.
+public final class TemporaryDirectory: @unchecked Sendable {
+    public let path: String
+
+    public init(_ prefix: String = "acervo-test") {
+        path = NSTemporaryDirectory() + prefix + "-" + UUID().uuidString
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    deinit { removeTree(path) }
+}
+
+/// Deletes a folder the store wrote into: its objects are read-only, so write bits come back first.
+public func removeTree(_ path: String) {
+    _ = try? run("/bin/chmod", ["-R", "u+w", path])
+    try? FileManager.default.removeItem(atPath: path)
+}
+
+/// The repository root, found from this file's path (for the example course and the default rules).
+public let repositoryRoot: String = {
+    var url = URL(fileURLWithPath: #filePath)
+    while url.path != "/" && !FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
+        url.deleteLastPathComponent()
+    }
+    return url.path
+}()
