@@ -14,7 +14,8 @@ final class BuildSession: Sendable {
     let options: BuildOptions
     let budget: BudgetLedger
     let inFlight = InFlightActions()
-    private let index: [String: [String: Digest]]
+    /// key → the result's `out` digest (the engine's actions have that one output).
+    private let index: [String: Digest]
     private let globalLimit: AsyncSemaphore
     private let ruleLimits: [String: AsyncSemaphore]
     private let tally: Mutex<BuildSummary>
@@ -22,7 +23,7 @@ final class BuildSession: Sendable {
     /// Decisions buffered before one transaction writes them.
     static let journalBatch = 2_000
 
-    init(runID: String, items: [Item], fileDigests: [String: Digest], index: [String: [String: Digest]],
+    init(runID: String, items: [Item], fileDigests: [String: Digest], index: [String: Digest],
          traceKeys: [String: [String: String]], store: Store, options: BuildOptions, budget: BudgetLedger,
          ruleLimits: [String: AsyncSemaphore]) {
         self.runID = runID
@@ -38,10 +39,10 @@ final class BuildSession: Sendable {
         self.tally = Mutex(BuildSummary(run: runID, items: items.count))
     }
 
-    /// The outputs of a cached result, only when every output blob is still in the store.
-    func cachedOutputs(_ key: String) -> [String: Digest]? {
-        guard let outputs = index[key], !outputs.isEmpty, outputs.values.allSatisfy(store.blobs.contains) else { return nil }
-        return outputs
+    /// The output of a cached result, only when its blob is still in the store.
+    func cachedOutput(_ key: String) -> Digest? {
+        guard let output = index[key], store.blobs.contains(output) else { return nil }
+        return output
     }
 
     func previousComponents(item: String, rule: String) -> KeyComponents? {

@@ -29,12 +29,22 @@ public struct Evaluator: Sendable {
         do {
             let session = try await prepare(runID: run.id, options: options)
             reporter.started(runID: run.id, rules: pipeline.rules.map(\.name), items: session.items.count)
-            let outcomes = await withTaskGroup(of: (Item, [String: ActionState]).self) { group in
-                for item in session.items {
-                    group.addTask { (item, await evaluate(item, session: session, mode: .build(reporter, stop))) }
+            let outcomes = await withTaskGroup(of: ItemOutcome.self) { group in
+                // A window of items in flight, not all of them: enough to keep every job busy while others
+                // wait on hits, without holding ten thousand tasks' state at once.
+                var pending = session.items.makeIterator()
+                let window = max(64, options.jobs * 16)
+                for _ in 0..<window {
+                    guard let item = pending.next() else { break }
+                    group.addTask { itemOutcome(item, await evaluate(item, session: session, mode: .build(reporter, stop))) }
                 }
-                var collected: [(Item, [String: ActionState])] = []
-                for await outcome in group { collected.append(outcome) }
+                var collected: [ItemOutcome] = []
+                for await outcome in group {
+                    collected.append(outcome)
+                    if let item = pending.next() {
+                        group.addTask { itemOutcome(item, await evaluate(item, session: session, mode: .build(reporter, stop))) }
+                    }
+                }
                 return collected
             }
             try session.flush()
@@ -70,7 +80,7 @@ public struct Evaluator: Sendable {
             files[file] = try store.ingest(fileAt: pipeline.directory + "/" + file, kind: .derived).digest
         }
         return BuildSession(
-            runID: runID, items: items.sorted { $0.id < $1.id }, fileDigests: files, index: try store.actionCache.outputIndex(),
+            runID: runID, items: items.sorted { $0.id < $1.id }, fileDigests: files, index: try store.actionCache.outputIndex(named: "out"),
             traceKeys: try store.runLog.traceKeys(), store: store, options: options,
             budget: BudgetLedger(limitUSD: options.budgetUSD ?? pipeline.budgetUSD),
             ruleLimits: Dictionary(uniqueKeysWithValues: pipeline.rules.compactMap { rule in rule.concurrency.map { (rule.name, AsyncSemaphore($0)) } }))
@@ -159,7 +169,7 @@ public struct Evaluator: Sendable {
         // The trace changes only when the key does; a no-op build then writes no trace at all.
         let traceIsCurrent = session.traceKeys[item.id]?[rule.name] == key
         let trace = Trace(itemID: item.id, rule: rule.name, key: key, components: traceIsCurrent ? "" : components.json, runID: session.runID)
-        if !session.options.refresh.contains(rule.name), let outputs = session.cachedOutputs(key), let output = outputs["out"] {
+        if !session.options.refresh.contains(rule.name), let output = session.cachedOutput(key) {
             session.note(item: item.id, rule: rule.name, key: key, decision: .hit, reason: "cached", hitKey: key,
                          trace: traceIsCurrent ? nil : trace, reporter: reporter)
             return .done(output)
@@ -233,15 +243,26 @@ public struct Evaluator: Sendable {
     }
 
     /// The manifest of this build's documents; an item whose document failed tonight keeps its previous one.
-    private func snapshot(_ outcomes: [(Item, [String: ActionState])], session: BuildSession) throws -> Digest {
+    /// What the snapshot needs of an item's evaluation: its document and its attributes rule.
+    struct ItemOutcome: Sendable {
+        var item: Item
+        var document: ActionState?
+        var attributes: ActionState?
+    }
+
+    private func itemOutcome(_ item: Item, _ states: [String: ActionState]) -> ItemOutcome {
+        ItemOutcome(item: item, document: states[pipeline.documentRule], attributes: pipeline.sink["attributes"]?.string.flatMap { states[$0] })
+    }
+
+    private func snapshot(_ outcomes: [ItemOutcome], session: BuildSession) throws -> Digest {
         let previous = (try? SnapshotManifest.latest(in: store)) ?? nil
         let previousEntries = Dictionary((previous?.entries ?? []).map { ($0.itemID, $0) }, uniquingKeysWith: { $1 })
-        let attributesRule = pipeline.sink["attributes"]?.string
         var entries: [SnapshotEntry] = []
-        for (item, states) in outcomes {
-            if case .done(let document) = states[pipeline.documentRule] {
+        for outcome in outcomes {
+            let item = outcome.item
+            if case .done(let document) = outcome.document {
                 var attributes: [String: String] = [:]
-                if let attributesRule, case .done(let digest) = states[attributesRule],
+                if case .done(let digest) = outcome.attributes,
                    let extra = try? JSONDecoder().decode(JSONValue.self, from: Data(store.blobs.bytes(of: digest))).object {
                     for (name, value) in extra { attributes[name] = value.string ?? value.canonical }
                 }

@@ -66,7 +66,7 @@ extension Evaluator {
 
     func planDecision(_ rule: RuleSpec, item: Item, components: KeyComponents, session: BuildSession, collector: PlanCollector) async -> ActionState {
         let key = components.key.hex
-        if !session.options.refresh.contains(rule.name), let output = session.cachedOutputs(key)?["out"] {
+        if !session.options.refresh.contains(rule.name), let output = session.cachedOutput(key) {
             await collector.hit(rule: rule.name)
             return .done(output)
         }

@@ -207,16 +207,14 @@ extension JSONEncoder {
 }
 
 extension ActionCache {
-    /// Every result's outputs by key, read in one query: a build looks up tens of thousands of keys, and one
-    /// query per key would dominate a no-op build.
-    public func outputIndex() throws(StoreError) -> [String: [String: Digest]] {
+    /// Every result's output called `name`, by key, read in one query: a build looks up tens of thousands of
+    /// keys, and one query per key would dominate a no-op build. Results without that output are left out.
+    public func outputIndex(named name: String) throws(StoreError) -> [String: Digest] {
         try database.read { db in
-            var index: [String: [String: Digest]] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT a.key, o.name, o.digest FROM action_results a LEFT JOIN result_outputs o ON o.key = a.key") {
-                let key: String = row[0]
-                var outputs = index[key] ?? [:]
-                if let name: String = row[1], let digest: String = row[2] { outputs[name] = try Digest(parsing: digest) }
-                index[key] = outputs
+            var index: [String: Digest] = [:]
+            let rows = try Row.fetchCursor(db, sql: "SELECT key, digest FROM result_outputs WHERE name = ?", arguments: [name])
+            while let row = try rows.next() {
+                index[row[0] as String] = try Digest(parsing: row[1] as String)
             }
             return index
         }
