@@ -46,8 +46,10 @@ public struct SnapshotManifest: Sendable, Codable, Equatable {
     /// Stores the manifest, links it to its documents (so gc keeps them), and names it.
     func save(in store: Store, runID: String) throws -> Digest {
         let bytes = Array(try JSONEncoder.sorted.encode(self))
-        let digest = try store.put(bytes: bytes).digest
-        try store.link(parent: digest, children: entries.map(\.document))
+        let stored = try store.put(bytes: bytes)
+        let digest = stored.digest
+        // An unchanged knowledge base (a no-op build) has its links already.
+        if stored.isNew { try store.link(parent: digest, children: entries.map(\.document)) }
         try store.refs.set(RefTable.snapshotPrefix + runID, to: digest)
         try store.refs.set(Self.latestRef, to: digest)
         return digest

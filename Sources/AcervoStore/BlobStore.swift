@@ -37,7 +37,11 @@ public struct BlobStore: Sendable {
 
     /// Where the object with `digest` lives (whether or not it exists).
     public func path(of digest: Digest) -> String {
-        objectsPath + "/" + digest.fanOutPath
+        var path = objectsPath
+        path.reserveCapacity(objectsPath.utf8.count + 66)
+        path += "/"
+        path += digest.fanOutPath
+        return path
     }
 
     public func contains(_ digest: Digest) -> Bool {

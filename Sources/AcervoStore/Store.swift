@@ -161,6 +161,8 @@ public final class Store: Sendable {
     // MARK: Layout
 
     static func absolute(_ path: String) -> String {
+        // The common case, an absolute path with nothing to normalise, skips URL's costly standardisation.
+        if path.hasPrefix("/") && !path.contains("/.") && !path.contains("//") && !path.hasSuffix("/") { return path }
         let joined = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
         return URL(fileURLWithPath: joined).standardizedFileURL.path
     }
