@@ -59,6 +59,12 @@ public struct BuildSummary: Sendable, Codable, Equatable {
 public protocol BuildReporter: Sendable {
     func started(runID: String, rules: [String], items: Int)
     func finished(item: String, rule: String, decision: Decision, reason: String, error: String?)
+    /// Every action is decided; the snapshot comes next.
+    func allDecided()
+}
+
+extension BuildReporter {
+    public func allDecided() {}
 }
 
 public struct SilentReporter: BuildReporter {

@@ -48,6 +48,7 @@ public struct Evaluator: Sendable {
                 return collected
             }
             try session.flush()
+            reporter.allDecided()
             var summary = session.summary()
             summary.interrupted = stop.isRaised
             summary.snapshot = try snapshot(outcomes, session: session).description

@@ -45,6 +45,11 @@ final class TerminalProgress: BuildReporter {
         if let frame { write(frame) }
     }
 
+    func allDecided() {
+        let frame = state.withLock { render(&$0) }
+        write(frame)
+    }
+
     private func render(_ state: inout State) -> String {
         let elapsed = Date().timeIntervalSince(state.started)
         var out = state.drawnLines > 0 ? "\u{1B}[\(state.drawnLines)A" : ""

@@ -115,6 +115,21 @@ import Testing
         #expect(outcome.stderr.contains("unknown input `captons`; did you mean `captions`?"))
     }
 
+    @Test func `snapshots can be listed and exported as Markdown files`() throws {
+        let project = try Project()
+        let summary = try project.build()
+        let snapshots = try decodeJSON([SnapshotInfo].self, try acervo(["kb", "list", "--json"], in: project.path).stdout)
+        #expect(snapshots.map(\.name) == ["snapshots/\(summary.run)"] && snapshots.first?.documents == 5)
+
+        let exported = try acervo(["kb", "export", summary.run, project.path + "/export"], in: project.path)
+        #expect(exported.status == 0 && exported.stdout == "wrote 6 files to \(project.path)/export\n")
+        let document = try String(contentsOfFile: project.path + "/export/01-fundamentos/02-variables.md", encoding: .utf8)
+        #expect(document.hasPrefix("---\n") && document.contains("title: \"Variables y tipos de datos\""))
+        #expect(document.contains("## On-screen text") && document.contains("## Transcript") && document.contains("## Materials"))
+        let manifest = try decodeJSON(SnapshotManifest.self, try String(contentsOfFile: project.path + "/export/manifest.json", encoding: .utf8))
+        #expect(manifest.entries.count == 5)
+    }
+
     @Test func `plan, why and trace explain the build`() throws {
         let project = try Project()
         let planBefore = try acervo(["plan", "--json"], in: project.path)
