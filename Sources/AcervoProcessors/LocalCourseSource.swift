@@ -120,11 +120,12 @@ public struct LocalCourseSource: Source {
         }.sorted()
     }
 
-    /// `02-variables-y-tipos` → `variables y tipos`.
+    /// `02-variables-y-tipos` → `Variables y tipos`.
     static func title(fromFolder name: String) -> String {
         let rest = name.drop { $0.isNumber }
         let trimmed = rest.count < name.count ? rest.drop { $0 == "-" || $0 == "_" || $0 == " " || $0 == "." } : Substring(name)
-        return String(trimmed.isEmpty ? Substring(name) : trimmed).replacingOccurrences(of: "-", with: " ").replacingOccurrences(of: "_", with: " ")
+        let words = String(trimmed.isEmpty ? Substring(name) : trimmed).replacingOccurrences(of: "-", with: " ").replacingOccurrences(of: "_", with: " ")
+        return words.prefix(1).uppercased() + words.dropFirst()
     }
 
     static func order(fromFolder name: String) -> Int {
