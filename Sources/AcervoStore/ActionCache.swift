@@ -241,17 +241,34 @@ extension Store {
     /// Records a batch of decisions in one transaction.
     public func record(_ decisions: [DecisionRecord]) throws(StoreError) {
         guard !decisions.isEmpty else { return }
+        // Multi-row statements: a no-op build records one event and one hit per action, and per-row statements
+        // would cost more than the rows.
         try database.write { db in
+            for chunk in decisions.chunked(Self.rowsPerStatement) {
+                try Event.insert(chunk.map(\.event)[...], db)
+            }
+            for decision in decisions { try decision.trace?.upsert(db) }
+            var hits: [String: (count: Int, at: Double)] = [:]
             for decision in decisions {
-                try decision.event.insert(db)
-                try decision.trace?.upsert(db)
-                if let key = decision.hitKey {
-                    try db.cachedStatement(sql: "UPDATE action_results SET hit_count = hit_count + 1, last_hit_at = ? WHERE key = ?")
-                        .execute(arguments: [decision.event.at.timeIntervalSince1970, key])
-                }
+                guard let key = decision.hitKey else { continue }
+                let previous = hits[key] ?? (0, 0)
+                hits[key] = (previous.count + 1, max(previous.at, decision.event.at.timeIntervalSince1970))
+            }
+            let at = hits.values.map(\.at).max() ?? 0
+            for chunk in hits.filter({ $0.value.count == 1 }).map(\.key).chunked(Self.rowsPerStatement) {
+                let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                try db.cachedStatement(sql: "UPDATE action_results SET hit_count = hit_count + 1, last_hit_at = ? WHERE key IN (\(placeholders))")
+                    .execute(arguments: [at] + StatementArguments(Array(chunk)))
+            }
+            for (key, hit) in hits where hit.count > 1 {
+                try db.cachedStatement(sql: "UPDATE action_results SET hit_count = hit_count + ?, last_hit_at = ? WHERE key = ?")
+                    .execute(arguments: [hit.count, hit.at, key])
             }
         }
     }
+
+    /// Rows per multi-row statement: 10 columns × 90 stays under SQLite's oldest parameter limit (999).
+    static let rowsPerStatement = 90
 
     /// Commits an executed action: its result, its event and its trace, durably, in one transaction.
     public func commit(_ result: ActionResult, event: Event, trace: Trace) throws(StoreError) {
@@ -259,5 +276,12 @@ extension Store {
             try event.insert(db)
             try trace.upsert(db)
         }
+    }
+}
+
+extension Array {
+    /// Consecutive slices of at most `size` elements.
+    func chunked(_ size: Int) -> [ArraySlice<Element>] {
+        stride(from: 0, to: count, by: size).map { self[$0..<Swift.min($0 + size, count)] }
     }
 }

@@ -36,6 +36,22 @@ public struct Event: Sendable, Codable, Equatable {
     }
 
     /// Inserts the event inside a caller's transaction (e.g. the one committing the action's result).
+    /// Inserts several events with one statement.
+    static func insert(_ events: ArraySlice<Event>, _ db: Database) throws {
+        guard !events.isEmpty else { return }
+        let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        let statement = try db.cachedStatement(sql: """
+            INSERT INTO events (run_id, item_id, rule, key, decision, reason, duration_seconds, cost_usd, error, at)
+            VALUES \(Array(repeating: row, count: events.count).joined(separator: ", "))
+            """)
+        var arguments = StatementArguments()
+        for event in events {
+            arguments += [event.runID, event.itemID, event.rule, event.key, event.decision.rawValue, event.reason,
+                          event.durationSeconds, event.costUSD, event.error, event.at.timeIntervalSince1970]
+        }
+        try statement.execute(arguments: arguments)
+    }
+
     public func insert(_ db: Database) throws {
         // A cached statement: a no-op build inserts tens of thousands of these, and parsing the SQL each time
         // would cost more than the insert.

@@ -31,6 +31,8 @@ public final class Store: Sendable {
     /// to write into it rather than mix its files with a user's.
     static let knownEntries: Set<String> = [
         "objects", "tmp", "quarantine", "lock", "README.md", "acervo.sqlite", "acervo.sqlite-wal", "acervo.sqlite-shm",
+        // SQLite's rollback journal: a writer killed while creating the database, before WAL mode is on, leaves it.
+        "acervo.sqlite-journal",
     ]
 
     private init(root: String, database: MetadataDatabase) {

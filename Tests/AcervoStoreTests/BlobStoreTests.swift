@@ -93,6 +93,14 @@ import Testing
         #expect(FileSystem.entries(of: folder.path) == ["thesis.docx"])
     }
 
+    @Test func `a store whose creator was killed before WAL mode was on still opens`() throws {
+        let folder = TemporaryFolder()
+        let store = try folder.openStore()
+        // What SIGKILL during the first migration leaves: SQLite's rollback journal beside the database.
+        _ = FileManager.default.createFile(atPath: store.root + "/acervo.sqlite-journal", contents: Data())
+        #expect(try folder.openStore().put(bytes: [7]).isNew)
+    }
+
     @Test func `a folder with only the committed README becomes a store`() throws {
         let folder = TemporaryFolder()
         _ = folder.file("README.md", bytes: Array("# store\n".utf8))
