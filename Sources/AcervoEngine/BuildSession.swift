@@ -79,7 +79,7 @@ final class BuildSession: Sendable {
             defer { pending.removeAll(keepingCapacity: true) }
             return pending
         }
-        if !batch.isEmpty { try? store.record(batch) }
+        if !batch.isEmpty { write(batch) }
         reporter.finished(item: item, rule: rule, decision: decision, reason: reason, error: error)
     }
 
@@ -90,13 +90,31 @@ final class BuildSession: Sendable {
         }
     }
 
-    /// Writes the decisions still buffered.
+    /// Full batches are written on a serial queue of their own, so a build's bookkeeping (one event per action,
+    /// a hit count per reuse) overlaps with evaluating the next actions instead of stalling them, and the
+    /// blocking SQLite calls stay off the cooperative thread pool.
+    private let journalQueue = DispatchQueue(label: "acervo.journal")
+    private let journalError = Mutex<StoreError?>(nil)
+
+    private func write(_ batch: [DecisionRecord]) {
+        journalQueue.async { [self] in
+            do throws(StoreError) {
+                try store.record(batch)
+            } catch {
+                journalError.withLock { if $0 == nil { $0 = error } }
+            }
+        }
+    }
+
+    /// Writes the decisions still buffered and waits for every batch; reports the first write that failed.
     func flush() throws {
         let pending = journal.withLock { pending in
             defer { pending.removeAll() }
             return pending
         }
-        try store.record(pending)
+        write(pending)
+        journalQueue.sync {}
+        if let error = journalError.withLock({ $0 }) { throw error }
     }
 
     func summary() -> BuildSummary {
