@@ -83,9 +83,9 @@ final class BuildSession: Sendable {
         reporter.finished(item: item, rule: rule, decision: decision, reason: reason, error: error)
     }
 
-    func count(_ decision: Decision, costUSD: Double) {
+    func countExecuted(costUSD: Double) {
         tally.withLock { summary in
-            if decision == .executed { summary.executed += 1 }
+            summary.executed += 1
             summary.costUSD += costUSD
         }
     }

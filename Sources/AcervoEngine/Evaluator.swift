@@ -106,10 +106,10 @@ public struct Evaluator: Sendable {
         for rule in pipeline.rules {
             let state: ActionState
             switch (resolveInputs(rule, item: item, states: states), mode) {
-            case (.blocked(let decision, let reason), .build(let reporter, _)):
-                session.note(item: item.id, rule: rule.name, key: nil, decision: decision, reason: reason, reporter: reporter)
+            case (.blocked(let reason), .build(let reporter, _)):
+                session.note(item: item.id, rule: rule.name, key: nil, decision: .skipped, reason: reason, reporter: reporter)
                 state = reason.hasPrefix("not applicable") ? .notApplicable : .skipped
-            case (.blocked(_, let reason), .plan):
+            case (.blocked(let reason), .plan):
                 state = reason.hasPrefix("not applicable") ? .notApplicable : .skipped
             case (.pending(let upstream), .plan(let collector)):
                 await collector.add(planned(rule, item: item, session: session, reasons: [.upstreamRuns(rule: upstream)], inputs: nil))
@@ -134,7 +134,8 @@ public struct Evaluator: Sendable {
 
     enum Resolution {
         case ready([String: Digest])
-        case blocked(Decision, String)
+        /// Skipped, with the reason (a failed or skipped dependency, or a missing required input).
+        case blocked(String)
         /// An upstream rule has not produced its output yet (plans only): the first such rule.
         case pending(String)
     }
@@ -149,15 +150,15 @@ public struct Evaluator: Sendable {
                 switch upstream {
                 case .done(let digest): inputs[slot.name] = digest
                 case .notApplicable where !slot.isRequired: continue
-                case .notApplicable: return .blocked(.skipped, "not applicable: `\(reference)` does not apply to this item")
-                case .failed: return .blocked(.skipped, "dependency `\(reference)` failed")
-                case .skipped: return .blocked(.skipped, "dependency `\(reference)` was skipped")
+                case .notApplicable: return .blocked("not applicable: `\(reference)` does not apply to this item")
+                case .failed: return .blocked("dependency `\(reference)` failed")
+                case .skipped: return .blocked("dependency `\(reference)` was skipped")
                 case .pending: waitingFor = waitingFor ?? reference
                 }
             } else if let digest = item.artifacts[reference] {
                 inputs[slot.name] = digest
             } else if slot.isRequired {
-                return .blocked(.skipped, "not applicable: the item has no `\(reference)`")
+                return .blocked("not applicable: the item has no `\(reference)`")
             }
         }
         return waitingFor.map(Resolution.pending) ?? .ready(inputs)
@@ -239,7 +240,7 @@ public struct Evaluator: Sendable {
         let event = Event(runID: session.runID, itemID: input.itemID, rule: rule.name, key: key, decision: .executed,
                           reason: reason, durationSeconds: seconds, costUSD: output.costUSD)
         try store.commit(result, event: event, trace: trace)
-        session.count(.executed, costUSD: output.costUSD)
+        session.countExecuted(costUSD: output.costUSD)
         return output.output
     }
 

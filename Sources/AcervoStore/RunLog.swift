@@ -127,10 +127,6 @@ public struct RunLog: Sendable {
         }
     }
 
-    public func record(_ event: Event) throws(StoreError) {
-        try database.write { db in try event.insert(db) }
-    }
-
     public func runs(limit: Int = 50) throws(StoreError) -> [Run] {
         try database.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM runs ORDER BY started_at DESC LIMIT ?", arguments: [limit]).map(Self.run)

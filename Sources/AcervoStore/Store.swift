@@ -114,17 +114,6 @@ public final class Store: Sendable {
         return outcome
     }
 
-    /// The digest of a local file without storing it, through the stat cache.
-    public func fingerprint(fileAt path: String) throws(StoreError) -> (digest: Digest, bytesRead: Int64) {
-        let absolutePath = Self.absolute(path)
-        let before = try identity(of: absolutePath)
-        if let digest = try statCache.digest(forPath: absolutePath, identity: before) { return (digest, 0) }
-        let started = nowNanoseconds()
-        let hashed = try BlobStore.hash(fileAt: absolutePath)
-        try rememberIfStable(path: absolutePath, before: before, started: started, digest: hashed.digest)
-        return hashed
-    }
-
     /// Blobs recorded as media, with when they entered the store.
     func mediaBlobs() throws(StoreError) -> [(digest: Digest, createdAt: Date)] {
         try database.read { db in
