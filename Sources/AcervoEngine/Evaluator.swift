@@ -12,10 +12,12 @@ public struct Evaluator: Sendable {
     public let pipeline: Pipeline
     public let source: any Source
     let processors: [String: any Processor]
+    let waves: [[RuleSpec]]
 
     public init(store: Store, pipeline: Pipeline, source: any Source, processors: [any Processor]) {
         self.store = store
         self.pipeline = pipeline
+        self.waves = Self.waves(of: pipeline)
         self.source = source
         self.processors = Dictionary(processors.map { ("\($0.descriptor.id)@\($0.descriptor.major)", $0) }, uniquingKeysWith: { $1 })
     }
@@ -103,33 +105,62 @@ public struct Evaluator: Sendable {
             }
             return states
         }
-        for rule in pipeline.rules {
-            let state: ActionState
-            switch (resolveInputs(rule, item: item, states: states), mode) {
-            case (.blocked(let reason), .build(let reporter, _)):
-                session.note(item: item.id, rule: rule.name, key: nil, decision: .skipped, reason: reason, reporter: reporter)
-                state = reason.hasPrefix("not applicable") ? .notApplicable : .skipped
-            case (.blocked(let reason), .plan):
-                state = reason.hasPrefix("not applicable") ? .notApplicable : .skipped
-            case (.pending(let upstream), .plan(let collector)):
-                await collector.add(planned(rule, item: item, session: session, reasons: [.upstreamRuns(rule: upstream)], inputs: nil))
-                state = .pending
-            case (.pending, .build):
-                state = .skipped  // unreachable: a build resolves every upstream action before its dependents
-            case (.ready(let inputs), _):
-                let components = KeyComponents(
-                    processor: rule.processor.id, version: rule.processor.version, params: rule.params, inputs: inputs,
-                    files: session.fileDigests.filter { rule.files.contains($0.key) })
-                switch mode {
-                case .build(let reporter, let stop):
-                    state = await decide(rule, item: item, components: components, session: session, reporter: reporter, stop: stop)
-                case .plan(let collector):
-                    state = await planDecision(rule, item: item, components: components, session: session, collector: collector)
-                }
+        // Rules in waves: every rule of a wave reads only earlier waves, so a wave's actions run at once
+        // (within the job limits) — a lesson's audio, keyframes and captions do not wait for one another.
+        for wave in waves {
+            if wave.count == 1, let rule = wave.first {  // no group for a lone rule: a no-op build stays cheap
+                states[rule.name] = await evaluate(rule, item: item, states: states, session: session, mode: mode)
+                continue
             }
-            states[rule.name] = state
+            let decided = await withTaskGroup(of: (String, ActionState).self) { group in
+                for rule in wave {
+                    let known = states
+                    group.addTask { (rule.name, await evaluate(rule, item: item, states: known, session: session, mode: mode)) }
+                }
+                var decided: [(String, ActionState)] = []
+                for await result in group { decided.append(result) }
+                return decided
+            }
+            for (rule, state) in decided { states[rule] = state }
         }
         return states
+    }
+
+    /// The pipeline's rules grouped by depth: wave 0 reads only source artifacts, wave n reads waves < n.
+    static func waves(of pipeline: Pipeline) -> [[RuleSpec]] {
+        let names = Set(pipeline.rules.map(\.name))
+        var depth: [String: Int] = [:]
+        for rule in pipeline.rules {  // already in dependency order
+            depth[rule.name] = (rule.upstreamRules(in: names).compactMap { depth[$0] }.max() ?? -1) + 1
+        }
+        let count = (depth.values.max() ?? -1) + 1
+        return (0..<count).map { level in pipeline.rules.filter { depth[$0.name] == level } }
+    }
+
+    /// One rule of one item, given the states of the rules before it.
+    private func evaluate(_ rule: RuleSpec, item: Item, states: [String: ActionState], session: BuildSession, mode: Mode) async -> ActionState {
+        switch (resolveInputs(rule, item: item, states: states), mode) {
+        case (.blocked(let reason), .build(let reporter, _)):
+            session.note(item: item.id, rule: rule.name, key: nil, decision: .skipped, reason: reason, reporter: reporter)
+            return reason.hasPrefix("not applicable") ? .notApplicable : .skipped
+        case (.blocked(let reason), .plan):
+            return reason.hasPrefix("not applicable") ? .notApplicable : .skipped
+        case (.pending(let upstream), .plan(let collector)):
+            await collector.add(planned(rule, item: item, session: session, reasons: [.upstreamRuns(rule: upstream)], inputs: nil))
+            return .pending
+        case (.pending, .build):
+            return .skipped  // unreachable: a build decides every upstream action before its dependents
+        case (.ready(let inputs), _):
+            let components = KeyComponents(
+                processor: rule.processor.id, version: rule.processor.version, params: rule.params, inputs: inputs,
+                files: session.fileDigests.filter { rule.files.contains($0.key) })
+            switch mode {
+            case .build(let reporter, let stop):
+                return await decide(rule, item: item, components: components, session: session, reporter: reporter, stop: stop)
+            case .plan(let collector):
+                return await planDecision(rule, item: item, components: components, session: session, collector: collector)
+            }
+        }
     }
 
     enum Resolution {

@@ -89,6 +89,24 @@ import Testing
         #expect(bench.transcribe.maxRunning <= 2)
     }
 
+    @Test func `independent rules of one item run at the same time`() async throws {
+        let bench = try Workbench(rules: """
+            rules:
+              audio: { processor: test.audio@1, input: video, params: { gain: 1 } }
+              louder: { processor: test.audio@1, input: video, params: { gain: 2 } }
+              document: { processor: test.document@1, inputs: { meta: metadata, transcript: audio, summary: louder } }
+            sink: { kind: local, document: document }
+            """)
+        bench.audio = CountingProcessor("test.audio", inputs: [InputSlot("video")], params: [ParamSpec("gain", .number)],
+                                        delayNanoseconds: 200_000_000)
+        bench.lessons = [bench.lessons[0]]
+
+        let summary = try await bench.build(BuildOptions(jobs: 2))
+
+        #expect(summary.executed == 3)
+        #expect(bench.audio.maxRunning == 2, "`audio` and `louder` read only the video: they overlap")
+    }
+
     @Test func `after a stop request no new action starts and hits are still served`() async throws {
         let bench = try Workbench()
         try await bench.build()
