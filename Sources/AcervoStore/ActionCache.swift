@@ -84,7 +84,8 @@ public struct ActionCache: Sendable {
     /// Stores a result in one durable transaction, together with whatever else the caller writes (its event,
     /// its trace) so the three never disagree after a crash.
     public func commit(_ result: ActionResult, alsoIn body: (Database) throws -> Void = { _ in }) throws(StoreError) {
-        let usage = String(decoding: try! JSONEncoder.canonical.encode(result.usage), as: UTF8.self)
+        // Non-finite figures (a provider reporting NaN) cannot be JSON; they are dropped, never a crash.
+        let usage = String(decoding: try! JSONEncoder.canonical.encode(result.usage.filter { $0.value.isFinite }), as: UTF8.self)
         try database.write { db in
             try db.execute(sql: "DELETE FROM action_results WHERE key = ?", arguments: [result.key])
             try db.execute(
