@@ -59,8 +59,10 @@ final class BuildSession: Sendable {
     }
 
     /// Counts and records a decision that is not an execution (those commit with their result).
+    /// `notApplicable` marks a skip that is no problem (the item lacks an optional kind of input): it is
+    /// counted apart from skips caused by failures, budget or interruption.
     func note(item: String, rule: String, key: String?, decision: Decision, reason: String, error: String? = nil,
-              hitKey: String? = nil, trace: Trace? = nil, reporter: any BuildReporter) {
+              hitKey: String? = nil, trace: Trace? = nil, notApplicable: Bool = false, reporter: any BuildReporter) {
         tally.withLock { summary in
             switch decision {
             case .hit: summary.hits += 1
@@ -69,7 +71,7 @@ final class BuildSession: Sendable {
                 summary.failed += 1
                 summary.failures.append(FailureSummary(item: item, rule: rule, error: error ?? reason))
             case .skipped:
-                if reason.hasPrefix("not applicable") { summary.notApplicable += 1 } else { summary.skipped += 1 }
+                if notApplicable { summary.notApplicable += 1 } else { summary.skipped += 1 }
             }
         }
         let event = Event(runID: runID, itemID: item, rule: rule, key: key, decision: decision, reason: reason, error: error)

@@ -142,9 +142,14 @@ public struct Evaluator: Sendable {
         switch (resolveInputs(rule, item: item, states: states), mode) {
         case (.blocked(let reason), .build(let reporter, _)):
             session.note(item: item.id, rule: rule.name, key: nil, decision: .skipped, reason: reason, reporter: reporter)
-            return reason.hasPrefix("not applicable") ? .notApplicable : .skipped
-        case (.blocked(let reason), .plan):
-            return reason.hasPrefix("not applicable") ? .notApplicable : .skipped
+            return .skipped
+        case (.notApplicable(let reason), .build(let reporter, _)):
+            session.note(item: item.id, rule: rule.name, key: nil, decision: .skipped, reason: reason, notApplicable: true, reporter: reporter)
+            return .notApplicable
+        case (.blocked, .plan):
+            return .skipped
+        case (.notApplicable, .plan):
+            return .notApplicable
         case (.pending(let upstream), .plan(let collector)):
             await collector.add(planned(rule, item: item, session: session, reasons: [.upstreamRuns(rule: upstream)], inputs: nil))
             return .pending
@@ -165,8 +170,10 @@ public struct Evaluator: Sendable {
 
     enum Resolution {
         case ready([String: Digest])
-        /// Skipped, with the reason (a failed or skipped dependency, or a missing required input).
+        /// Skipped because a dependency failed or was skipped, with the reason.
         case blocked(String)
+        /// The item lacks a required input (a lesson without captions): not a failure, nothing to do.
+        case notApplicable(String)
         /// An upstream rule has not produced its output yet (plans only): the first such rule.
         case pending(String)
     }
@@ -181,7 +188,7 @@ public struct Evaluator: Sendable {
                 switch upstream {
                 case .done(let digest): inputs[slot.name] = digest
                 case .notApplicable where !slot.isRequired: continue
-                case .notApplicable: return .blocked("not applicable: `\(reference)` does not apply to this item")
+                case .notApplicable: return .notApplicable("not applicable: `\(reference)` does not apply to this item")
                 case .failed: return .blocked("dependency `\(reference)` failed")
                 case .skipped: return .blocked("dependency `\(reference)` was skipped")
                 case .pending: waitingFor = waitingFor ?? reference
@@ -189,7 +196,7 @@ public struct Evaluator: Sendable {
             } else if let digest = item.artifacts[reference] {
                 inputs[slot.name] = digest
             } else if slot.isRequired {
-                return .blocked("not applicable: the item has no `\(reference)`")
+                return .notApplicable("not applicable: the item has no `\(reference)`")
             }
         }
         return waitingFor.map(Resolution.pending) ?? .ready(inputs)
@@ -199,12 +206,12 @@ public struct Evaluator: Sendable {
     private func decide(_ rule: RuleSpec, item: Item, components: KeyComponents, session: BuildSession,
                         reporter: any BuildReporter, stop: StopFlag) async -> ActionState {
         let key = components.key.hex
-        // The trace changes only when the key does; a no-op build then writes no trace at all.
+        // Built only when written: the trace changes only when the key does, so a no-op build writes none.
+        let trace = { Trace(itemID: item.id, rule: rule.name, key: key, components: components.json, runID: session.runID) }
         let traceIsCurrent = session.traceKeys[item.id]?[rule.name] == key
-        let trace = Trace(itemID: item.id, rule: rule.name, key: key, components: traceIsCurrent ? "" : components.json, runID: session.runID)
         if !session.options.refresh.contains(rule.name), let output = session.cachedOutput(key) {
             session.note(item: item.id, rule: rule.name, key: key, decision: .hit, reason: "cached", hitKey: key,
-                         trace: traceIsCurrent ? nil : trace, reporter: reporter)
+                         trace: traceIsCurrent ? nil : trace(), reporter: reporter)
             return .done(output)
         }
         if stop.isRaised {
@@ -222,9 +229,7 @@ public struct Evaluator: Sendable {
             return .failed
         }
         let input = ActionInput(itemID: item.id, rule: rule.name, inputs: components.inputs, params: rule.params, files: components.files, store: store)
-        var fullTrace = trace
-        fullTrace.components = components.json
-        let committedTrace = fullTrace
+        let committedTrace = trace()
         let outcome = await session.inFlight.run(key: key, item: item.id) {
             try await execute(processor, input: input, rule: rule, key: key, reason: reason, trace: committedTrace, session: session)
         }
