@@ -55,7 +55,7 @@ public struct KeyComponents: Sendable, Equatable, Codable {
 
     /// Compact JSON for the trace table.
     var json: String {
-        String(decoding: try! JSONEncoder.sorted.encode(self), as: UTF8.self)
+        String(decoding: try! JSONEncoder.canonical.encode(self), as: UTF8.self)
     }
 
     static func decode(_ json: String) -> KeyComponents? {
@@ -69,12 +69,4 @@ public struct ActionKey: Sendable, Hashable, CustomStringConvertible {
     public static let formatVersion = "acervo-action-v1"
     public let hex: String
     public var description: String { hex }
-}
-
-extension JSONEncoder {
-    static var sorted: JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }
 }

@@ -55,7 +55,7 @@ public struct Evaluator: Sendable {
             summary.interrupted = stop.isRaised
             summary.snapshot = try snapshot(outcomes, session: session).description
             summary.durationSeconds = Date().timeIntervalSince(started)
-            try store.runLog.finish(run.id, status: Self.status(summary), summary: String(decoding: try JSONEncoder.sorted.encode(summary), as: UTF8.self))
+            try store.runLog.finish(run.id, status: Self.status(summary), summary: String(decoding: try JSONEncoder.canonical.encode(summary), as: UTF8.self))
             return summary
         } catch {
             try? store.runLog.finish(run.id, status: "error", summary: "{\"error\":\(JSONValue.string("\(error)").canonical)}")

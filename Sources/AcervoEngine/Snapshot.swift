@@ -45,7 +45,7 @@ public struct SnapshotManifest: Sendable, Codable, Equatable {
 
     /// Stores the manifest, links it to its documents (so gc keeps them), and names it.
     func save(in store: Store, runID: String) throws -> Digest {
-        let bytes = Array(try JSONEncoder.sorted.encode(self))
+        let bytes = Array(try JSONEncoder.canonical.encode(self))
         let stored = try store.put(bytes: bytes)
         let digest = stored.digest
         // An unchanged knowledge base (a no-op build) has its links already.

@@ -12,9 +12,7 @@ public struct MaterialsText: Sendable, Codable, Equatable {
     public var documents: [Document]
 
     func encoded() -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return Array(try! encoder.encode(self))
+        Array(try! JSONEncoder.canonical.encode(self))
     }
 
     static func decode(_ bytes: [UInt8]) throws -> MaterialsText {

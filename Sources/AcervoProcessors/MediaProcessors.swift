@@ -49,9 +49,7 @@ public struct MediaInfo: Sendable, Codable, Equatable {
     }
 
     func encoded() -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return Array(try! encoder.encode(self))
+        Array(try! JSONEncoder.canonical.encode(self))
     }
 }
 

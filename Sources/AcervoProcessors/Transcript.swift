@@ -1,3 +1,4 @@
+import AcervoStore
 import Foundation
 
 /// What every transcription processor produces (captions, Google STT, OpenAI-compatible): timed segments
@@ -17,9 +18,7 @@ public struct Transcript: Sendable, Codable, Equatable {
     public var text: String { segments.map(\.text).joined(separator: " ") }
 
     func encoded() -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return Array(try! encoder.encode(self))
+        Array(try! JSONEncoder.canonical.encode(self))
     }
 
     static func decode(_ bytes: [UInt8]) throws -> Transcript {

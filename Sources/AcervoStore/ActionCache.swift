@@ -199,8 +199,9 @@ public struct ActionCache: Sendable {
 }
 
 extension JSONEncoder {
-    /// Sorted keys, no whitespace: the same value always encodes to the same bytes.
-    static var canonical: JSONEncoder {
+    /// Sorted keys, no whitespace: the same value always encodes to the same bytes. Every stored JSON blob
+    /// (trees, manifests, transcripts) uses it, so equal values are equal blobs and early cutoff works.
+    public static var canonical: JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return encoder
