@@ -20,15 +20,21 @@ final class BuildSession: Sendable {
     private let ruleLimits: [String: AsyncSemaphore]
     private let tally: Mutex<BuildSummary>
     private let journal = Mutex<[DecisionRecord]>([])
+    /// Plain hits, written as one list at the end (see `HitList`).
+    private let hits = Mutex<[HitList.Entry]>([])
     /// Decisions buffered before one transaction writes them.
     static let journalBatch = 2_000
 
-    init(runID: String, items: [Item], fileDigests: [String: Digest], index: [String: Digest],
+    /// Rule → the parts of its keys every item shares.
+    let keyTemplates: [String: RuleKeyTemplate]
+
+    init(runID: String, rules: [RuleSpec], items: [Item], fileDigests: [String: Digest], index: [String: Digest],
          traceKeys: [String: [String: String]], store: Store, options: BuildOptions, budget: BudgetLedger,
          ruleLimits: [String: AsyncSemaphore]) {
         self.runID = runID
         self.items = items
         self.fileDigests = fileDigests
+        self.keyTemplates = Dictionary(uniqueKeysWithValues: rules.map { ($0.name, RuleKeyTemplate(rule: $0, fileDigests: fileDigests)) })
         self.index = index
         self.traceKeys = traceKeys
         self.store = store
@@ -85,6 +91,14 @@ final class BuildSession: Sendable {
         reporter.finished(item: item, rule: rule, decision: decision, reason: reason, error: error)
     }
 
+    /// Counts and records a hit on a result whose trace is already current: the common case of a rebuild,
+    /// listed instead of journalled.
+    func noteHit(item: String, rule: String, key: String, reporter: any BuildReporter) {
+        tally.withLock { $0.hits += 1 }
+        hits.withLock { $0.append(HitList.Entry(itemID: item, rule: rule, key: key)) }
+        reporter.finished(item: item, rule: rule, decision: .hit, reason: "cached", error: nil)
+    }
+
     func countExecuted(costUSD: Double) {
         tally.withLock { summary in
             summary.executed += 1
@@ -92,8 +106,8 @@ final class BuildSession: Sendable {
         }
     }
 
-    /// Full batches are written on a serial queue of their own, so a build's bookkeeping (one event per action,
-    /// a hit count per reuse) overlaps with evaluating the next actions instead of stalling them, and the
+    /// Full batches are written on a serial queue of their own, so a build's bookkeeping (one event per
+    /// action that is not a plain hit) overlaps with evaluating the next actions instead of stalling them, and the
     /// blocking SQLite calls stay off the cooperative thread pool.
     private let journalQueue = DispatchQueue(label: "acervo.journal")
     private let journalError = Mutex<StoreError?>(nil)
@@ -115,8 +129,10 @@ final class BuildSession: Sendable {
             return pending
         }
         write(pending)
+        let hits = self.hits.withLock { $0 }
         journalQueue.sync {}
         if let error = journalError.withLock({ $0 }) { throw error }
+        try store.recordHits(HitList(hits), run: runID)
     }
 
     func summary() -> BuildSummary {

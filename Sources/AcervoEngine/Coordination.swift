@@ -84,7 +84,7 @@ public struct RetryPolicy: Sendable {
         self.sleep = sleep
     }
 
-    func delay(afterAttempt attempt: Int, retryAfterSeconds: Double?) -> Double {
+    public func delay(afterAttempt attempt: Int, retryAfterSeconds: Double?) -> Double {
         if let retryAfterSeconds { return min(retryAfterSeconds, maxDelaySeconds) }
         let ceiling = min(maxDelaySeconds, baseDelaySeconds * pow(2, Double(attempt - 1)))
         return Double.random(in: ceiling / 2...ceiling)

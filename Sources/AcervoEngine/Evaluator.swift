@@ -71,6 +71,10 @@ public struct Evaluator: Sendable {
 
     /// Detect (list items, store their artifacts), digest the rule files, and load the cache index.
     func prepare(runID: String, options: BuildOptions) async throws -> BuildSession {
+        // The cache index and the traces (one query each, tens of thousands of rows) load on threads of
+        // their own while the source lists its items.
+        async let index = offPool { [store] in try store.actionCache.outputIndex(named: "out") }
+        async let traceKeys = offPool { [store] in try store.runLog.traceKeys() }
         var items = try await source.items(store: store)
         var seen = Set<String>()
         for index in items.indices {
@@ -82,9 +86,10 @@ public struct Evaluator: Sendable {
         for file in Set(pipeline.rules.flatMap(\.files)) {
             files[file] = try store.ingest(fileAt: pipeline.directory + "/" + file, kind: .derived).digest
         }
+
         return BuildSession(
-            runID: runID, items: items.sorted { $0.id < $1.id }, fileDigests: files, index: try store.actionCache.outputIndex(named: "out"),
-            traceKeys: try store.runLog.traceKeys(), store: store, options: options,
+            runID: runID, rules: pipeline.rules, items: items.sorted { $0.id < $1.id }, fileDigests: files, index: try await index,
+            traceKeys: try await traceKeys, store: store, options: options,
             budget: BudgetLedger(limitUSD: options.budgetUSD ?? pipeline.budgetUSD),
             ruleLimits: Dictionary(uniqueKeysWithValues: pipeline.rules.compactMap { rule in rule.concurrency.map { (rule.name, AsyncSemaphore($0)) } }))
     }
@@ -156,14 +161,12 @@ public struct Evaluator: Sendable {
         case (.pending, .build):
             return .skipped  // unreachable: a build decides every upstream action before its dependents
         case (.ready(let inputs), _):
-            let components = KeyComponents(
-                processor: rule.processor.id, version: rule.processor.version, params: rule.params, inputs: inputs,
-                files: session.fileDigests.filter { rule.files.contains($0.key) })
+            let (components, key) = session.keyTemplates[rule.name]!.action(inputs: inputs)
             switch mode {
             case .build(let reporter, let stop):
-                return await decide(rule, item: item, components: components, session: session, reporter: reporter, stop: stop)
+                return await decide(rule, item: item, components: components, key: key, session: session, reporter: reporter, stop: stop)
             case .plan(let collector):
-                return await planDecision(rule, item: item, components: components, session: session, collector: collector)
+                return await planDecision(rule, item: item, components: components, key: key, session: session, collector: collector)
             }
         }
     }
@@ -203,15 +206,17 @@ public struct Evaluator: Sendable {
     }
 
     /// Hit, run, or refuse one action.
-    private func decide(_ rule: RuleSpec, item: Item, components: KeyComponents, session: BuildSession,
+    private func decide(_ rule: RuleSpec, item: Item, components: KeyComponents, key: String, session: BuildSession,
                         reporter: any BuildReporter, stop: StopFlag) async -> ActionState {
-        let key = components.key.hex
         // Built only when written: the trace changes only when the key does, so a no-op build writes none.
         let trace = { Trace(itemID: item.id, rule: rule.name, key: key, components: components.json, runID: session.runID) }
         let traceIsCurrent = session.traceKeys[item.id]?[rule.name] == key
         if !session.options.refresh.contains(rule.name), let output = session.cachedOutput(key) {
-            session.note(item: item.id, rule: rule.name, key: key, decision: .hit, reason: "cached", hitKey: key,
-                         trace: traceIsCurrent ? nil : trace(), reporter: reporter)
+            if traceIsCurrent {
+                session.noteHit(item: item.id, rule: rule.name, key: key, reporter: reporter)
+            } else {
+                session.note(item: item.id, rule: rule.name, key: key, decision: .hit, reason: "cached", hitKey: key, trace: trace(), reporter: reporter)
+            }
             return .done(output)
         }
         if stop.isRaised {
@@ -293,8 +298,11 @@ public struct Evaluator: Sendable {
     }
 
     private func snapshot(_ outcomes: [ItemOutcome], session: BuildSession) throws -> Digest {
-        let previous = (try? SnapshotManifest.latest(in: store)) ?? nil
-        let previousEntries = Dictionary((previous?.entries ?? []).map { ($0.itemID, $0) }, uniquingKeysWith: { $1 })
+        // Read only when an item needs its previous document: decoding a large manifest is a noticeable part
+        // of a no-op build.
+        let previousEntries: [String: SnapshotEntry] = outcomes.allSatisfy({ if case .done = $0.document { true } else { false } })
+            ? [:]
+            : Dictionary(((try? SnapshotManifest.latest(in: store))??.entries ?? []).map { ($0.itemID, $0) }, uniquingKeysWith: { $1 })
         var entries: [SnapshotEntry] = []
         for outcome in outcomes {
             let item = outcome.item
@@ -313,6 +321,13 @@ public struct Evaluator: Sendable {
             }
         }
         return try SnapshotManifest(entries: entries).save(in: store, runID: session.runID)
+    }
+}
+
+/// Runs blocking work (SQLite, file I/O) on a dispatch thread, keeping the cooperative pool free.
+func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
     }
 }
 

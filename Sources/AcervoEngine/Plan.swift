@@ -64,8 +64,8 @@ extension Evaluator {
                          estimatedCostUSD: rules.reduce(0) { $0 + $1.estimatedCostUSD })
     }
 
-    func planDecision(_ rule: RuleSpec, item: Item, components: KeyComponents, session: BuildSession, collector: PlanCollector) async -> ActionState {
-        let key = components.key.hex
+    func planDecision(_ rule: RuleSpec, item: Item, components: KeyComponents, key: String, session: BuildSession,
+                      collector: PlanCollector) async -> ActionState {
         if !session.options.refresh.contains(rule.name), let output = session.cachedOutput(key) {
             await collector.hit(rule: rule.name)
             return .done(output)

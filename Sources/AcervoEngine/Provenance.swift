@@ -34,7 +34,8 @@ extension Store {
     /// The newest decision for each rule of `item`, optionally only `rule`.
     public func explain(item: String, rule: String? = nil) throws(StoreError) -> [RuleExplanation] {
         var latest: [String: RuleExplanation] = [:]
-        for event in try runLog.events(item: item) where rule == nil || event.rule == rule {
+        let events = (try runLog.events(item: item) + latestListedHits(item: item)).sorted { $0.at > $1.at }
+        for event in events where rule == nil || event.rule == rule {
             guard latest[event.rule] == nil else { continue }
             latest[event.rule] = RuleExplanation(rule: event.rule, decision: event.decision, reason: event.reason, error: event.error,
                                                  run: event.runID, at: event.at, key: event.key)
@@ -44,7 +45,8 @@ extension Store {
 
     /// How an item's document came to be: for each rule, the key, processor, inputs, outputs, cost and run.
     public func provenance(item: String) throws(StoreError) -> [ProvenanceStep] {
-        try runLog.traces(item: item).map { (trace) throws(StoreError) -> ProvenanceStep in
+        let listedHits = try listedHits()
+        return try runLog.traces(item: item).map { (trace) throws(StoreError) -> ProvenanceStep in
             let components = KeyComponents.decode(trace.components)
             let result = try actionCache.result(forKey: trace.key)
             return ProvenanceStep(
@@ -52,7 +54,8 @@ extension Store {
                 processor: components.map { "\($0.processor)@\($0.version)" } ?? result?.processor ?? "?",
                 inputs: components?.inputs ?? [:], files: components?.files ?? [:], params: components?.params ?? "{}",
                 outputs: result?.outputs ?? [:], costUSD: result?.costUSD, provider: result?.provider, model: result?.model,
-                createdAt: result?.createdAt, run: result?.runID, hits: result?.hitCount)
+                createdAt: result?.createdAt, run: result?.runID,
+                hits: result.map { $0.hitCount + (listedHits[$0.key]?.count ?? 0) })
         }
     }
 }

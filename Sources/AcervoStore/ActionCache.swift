@@ -162,8 +162,7 @@ public struct ActionCache: Sendable {
         }
     }
 
-    public func statistics() throws(StoreError) -> CacheStatistics {
-        let results = try all()
+    func statistics(of results: [ActionResult]) -> CacheStatistics {
         var rows: [String: CacheStatistics.Row] = [:]
         var total = CacheStatistics.Row(processor: "total")
         for result in results {

@@ -15,6 +15,32 @@ public struct PutOutcome: Sendable, Equatable {
     public let isNew: Bool
 }
 
+/// A directory opened on first use (it may not exist yet when the store is created) and kept open.
+final class DirectoryHandle: Sendable {
+    let path: String
+    private let opened = Atomic<Int32>(-1)
+
+    init(path: String) {
+        self.path = path
+    }
+
+    /// The descriptor, or nil when the directory cannot be opened (callers fall back to absolute paths).
+    var descriptor: Int32? {
+        let current = opened.load(ordering: .acquiring)
+        if current >= 0 { return current }
+        let fresh = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC)
+        guard fresh >= 0 else { return nil }
+        let (exchanged, winner) = opened.compareExchange(expected: -1, desired: fresh, ordering: .acquiringAndReleasing)
+        if !exchanged { close(fresh) }
+        return exchanged ? fresh : winner
+    }
+
+    deinit {
+        let descriptor = opened.load(ordering: .relaxed)
+        if descriptor >= 0 { close(descriptor) }
+    }
+}
+
 /// Immutable blobs under `objects/sha256/ab/cdef…`, written so that a reader or a crash never sees a partial
 /// object: bytes are hashed while they are copied (one pass) into `tmp/`, fsynced, made read-only, renamed
 /// into place, and the directory is fsynced so the rename itself survives a power loss.
@@ -27,8 +53,13 @@ public struct BlobStore: Sendable {
     /// starting a thread costs more than the overlap saves.
     static let pipelineThreshold: Int = 8 << 20
 
+    /// The objects folder, opened once: an existence check relative to it walks two path components
+    /// instead of the whole absolute path, and a no-op build makes one per action.
+    private let objects: DirectoryHandle
+
     public init(root: String) {
         self.root = root
+        objects = DirectoryHandle(path: root + "/objects/sha256")
     }
 
     var objectsPath: String { root + "/objects/sha256" }
@@ -45,7 +76,8 @@ public struct BlobStore: Sendable {
     }
 
     public func contains(_ digest: Digest) -> Bool {
-        FileSystem.exists(path(of: digest))
+        guard let directory = objects.descriptor else { return FileSystem.exists(path(of: digest)) }
+        return digest.fanOutPath.withCString { faccessat(directory, $0, F_OK, AT_SYMLINK_NOFOLLOW) == 0 }
     }
 
     /// Size in bytes, or `nil` when the blob is absent.

@@ -55,7 +55,7 @@ extension Store {
         roots.formUnion(pinned)
 
         let resultCutoff = policy.now.addingTimeInterval(-policy.keepResultsYoungerThanSeconds)
-        let results = try actionCache.all()
+        let results = try withListedHits(try actionCache.all())
         for result in results where max(result.createdAt, result.lastHitAt ?? .distantPast) >= resultCutoff {
             roots.formUnion(result.outputs.values)
         }

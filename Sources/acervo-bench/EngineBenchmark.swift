@@ -17,9 +17,15 @@ struct EngineBenchmark {
     var extraNoopBuilds = 0
     /// Skip the ninja reference (for profiling).
     var skipNinja = false
+    /// Keep the catalog and its store after the run, and reuse them if present: the cold build is skipped, so
+    /// the no-op build can be profiled again and again.
+    var reuse = false
 
     func run() async throws {
         let root = workDirectory + "/engine-\(items)x\(rules)"
+        if reuse, FileManager.default.fileExists(atPath: root + "/store") {
+            return try await noopOnly(root: root)
+        }
         try? shell("chmod -R u+w '\(root)' 2>/dev/null; rm -rf '\(root)'")
         try FileManager.default.createDirectory(atPath: root + "/src", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: root + "/rules", withIntermediateDirectories: true)
@@ -62,7 +68,24 @@ struct EngineBenchmark {
         print(String(format: "no-op vs ninja no-op: %.2fx (target <= 2)", noop.seconds / ninjaNoop))
         print(String(format: "engine overhead per action (cold, commit included): %.3f ms (target < 1)", overhead))
         print(String(format: "peak RSS: %.0f MiB (target < 300)", Double(usage.ru_maxrss) / 1024))
-        try? shell("chmod -R u+w '\(root)'; rm -rf '\(root)'")
+        if !reuse { try? shell("chmod -R u+w '\(root)'; rm -rf '\(root)'") }
+    }
+
+    private func noopOnly(root: String) async throws {
+        let store = try Store.open(at: root + "/store")
+        let pipeline = try RulesLoader(catalog: [InstantProcessor.descriptor], sourceArtifacts: Item.artifactNames).load(directory: root + "/rules")
+        let evaluator = Evaluator(store: store, pipeline: pipeline, source: FileSource(directory: root + "/src", count: items),
+                                  processors: [InstantProcessor()])
+        for _ in 0...extraNoopBuilds {
+            let noop = try await measure { try await evaluator.build(options: BuildOptions(jobs: 2)) }
+            guard noop.value.executed == 0 else { throw BenchmarkError.usage("the no-op build executed \(noop.value.executed) actions") }
+            var line = String(format: "no-op build: %.2f s", noop.seconds)
+            if !skipNinja {
+                let ninja = try best { try shell("cd '\(root)' && ninja -n > /dev/null") }
+                line += String(format: "; ninja no-op %.2f s; %.2fx (target <= 2)", ninja, noop.seconds / ninja)
+            }
+            print(line)
+        }
     }
 
     private func rulesYAML() -> String {

@@ -23,7 +23,8 @@ enum Entry {
             case "engine":
                 try await EngineBenchmark(
                     workDirectory: directory, items: Int(options["items"] ?? "") ?? 10_000, rules: Int(options["rules"] ?? "") ?? 8,
-                    extraNoopBuilds: Int(options["extra-noop-builds"] ?? "") ?? 0, skipNinja: options["ninja"] == "no"
+                    extraNoopBuilds: Int(options["extra-noop-builds"] ?? "") ?? 0, skipNinja: options["ninja"] == "no",
+                    reuse: options["reuse"] == "yes"
                 ).run()
             case "media":
                 try await MediaBenchmark(
@@ -34,6 +35,7 @@ enum Entry {
                 throw BenchmarkError.usage("""
                     usage: acervo-bench store [--size MiB] [--rss-size MiB] [--dir PATH]
                            acervo-bench engine [--items N] [--rules N] [--dir PATH] [--ninja no] [--extra-noop-builds N]
+                                              [--reuse yes]  (keep the catalog and store; later runs skip the cold build)
                            acervo-bench media [--minutes N] [--dir PATH]   (run from the repository root)
                     """)
             }

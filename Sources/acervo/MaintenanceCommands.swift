@@ -104,7 +104,7 @@ struct CacheCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let statistics = try options.open().actionCache.statistics()
+                let statistics = try options.open().cacheStatistics()
                 if options.json { printJSON(statistics); return }
                 let header = "processor".padding(toLength: 24, withPad: " ", startingAt: 0)
                 print("\(header) entries      bytes     hits      spent      saved")
@@ -125,7 +125,8 @@ struct CacheCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let results = try options.open().actionCache.all(processor: processor)
+                let store = try options.open()
+                let results = try store.withListedHits(try store.actionCache.all(processor: processor))
                 if options.json { printJSON(results); return }
                 for result in results {
                     print("\(result.key.prefix(16))  \(result.processor)@\(result.processorVersion)  "
@@ -144,7 +145,7 @@ struct CacheCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 let store = try options.open()
-                let result = try store.actionCache.resolve(prefix: key)
+                let result = try store.withListedHits([try store.actionCache.resolve(prefix: key)])[0]
                 if options.json { printJSON(result); return }
                 print("key        \(result.key)")
                 print("processor  \(result.processor)@\(result.processorVersion)")

@@ -32,7 +32,7 @@ struct StatusCommand: AsyncParsableCommand {
                              documents: try SnapshotManifest.load(ref.digest, from: store).entries.count)
             }
             return Status(buildRunning: running, lastRun: try store.runLog.runs(limit: 1).first, knowledgeBase: knowledgeBase,
-                          cache: try store.actionCache.statistics().total, objects: store.blobs.allObjects().digests.count)
+                          cache: try store.cacheStatistics().total, objects: store.blobs.allObjects().digests.count)
         }
         if options.json { printJSON(status); return }
         print("build running: \(status.buildRunning ?? "no")")

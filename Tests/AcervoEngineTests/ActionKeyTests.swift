@@ -1,5 +1,6 @@
 import AcervoRules
 import AcervoStore
+import Foundation
 import Testing
 @testable import AcervoEngine
 
@@ -31,6 +32,30 @@ import Testing
             + [0, 0, 0, 0, 0, 0, 0, 0]
             + [0, 0, 0, 0, 0, 0, 0, 0]
         #expect(components.canonicalBytes == expected)
+    }
+
+    @Test func `a rule's precomputed key template gives exactly the documented key`() throws {
+        let directory = NSTemporaryDirectory() + "acervo-template-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory + "/prompts", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try "Analyse.".write(toFile: directory + "/prompts/analyze.md", atomically: true, encoding: .utf8)
+        let pipeline = try RulesLoader(catalog: [
+            ProcessorDescriptor(id: "gemini.analyze", version: "1.2", inputs: [InputSlot("transcript"), InputSlot("ocr")],
+                                params: [ParamSpec("model", .string), ParamSpec("temperature", .number), ParamSpec("languages", .stringList)]),
+        ], sourceArtifacts: ["video", "captions"]).parse("""
+            rules:
+              document:
+                processor: gemini.analyze@1
+                inputs: { transcript: video, ocr: captions }
+                params: { model: gemini-2.5-flash, temperature: 0.2, languages: [es, pt] }
+                files: [prompts/analyze.md]
+            sink: { kind: local }
+            """, file: "pipeline.yaml", directory: directory)
+        let template = RuleKeyTemplate(rule: pipeline.rules[0], fileDigests: ["prompts/analyze.md": Self.prompt, "unused.md": Self.video])
+        let action = template.action(inputs: ["transcript": Self.video, "ocr": Self.prompt])
+        #expect(action.key == GoldenKeys.analyze)
+        #expect(action.components.key.hex == action.key)
+        #expect(action.components.files == ["prompts/analyze.md": Self.prompt])
     }
 
     @Test func `dictionary order and number spelling do not change a key`() {

@@ -127,7 +127,7 @@ import Testing
         #expect(try bench.events(first).count == 12)
         #expect(try bench.events(second).count == 12)
         #expect(try bench.events(second).allSatisfy { $0.decision == .hit && $0.reason == "cached" })
-        #expect(try bench.store.actionCache.statistics().total.hits == 12)
+        #expect(try bench.store.cacheStatistics().total.hits == 12)
     }
 
     @Test func `a refreshed rule runs again even on a hit`() async throws {
@@ -136,5 +136,41 @@ import Testing
         let summary = try await bench.build(BuildOptions(jobs: 2, refresh: ["summary"]))
         #expect(try bench.executed(summary) == ["m1/a:summary", "m1/b:summary", "m2/c:summary"])
         #expect(try bench.events(summary).filter { $0.decision == .executed }.allSatisfy { $0.reason == "refresh requested" })
+    }
+}
+
+/// Plain hits are kept as one content-addressed list per run, yet every decision stays readable.
+@Suite struct HitListTests {
+    @Test func `a no-op build lists its hits in one blob that identical nights share`() async throws {
+        let bench = try Workbench()
+        let cold = try await bench.build()
+        let first = try await bench.build()
+        let second = try await bench.build()
+        // Every decision of the no-op runs is still on record, as a hit with its key.
+        let events = try bench.events(second)
+        #expect(events.count == 12 && events.allSatisfy { $0.decision == .hit && $0.key?.count == 64 })
+        #expect(try bench.store.runLog.events(run: second.run).isEmpty, "no event row per plain hit")
+        let firstList = try #require(try bench.store.refs.get("hits/\(first.run)"))
+        let secondList = try #require(try bench.store.refs.get("hits/\(second.run)"))
+        #expect(firstList.digest == secondList.digest)
+        #expect(try bench.store.refs.get("hits/\(cold.run)") == nil)
+        // Hits count in the cache statistics and in `why`.
+        let stats = try bench.store.cacheStatistics()
+        #expect(stats.total.hits == 24)
+        #expect(abs(stats.total.savedUSD - 2 * 0.30) < 1e-9)
+        let why = try bench.store.explain(item: "m1/a")
+        #expect(why.count == 4 && why.allSatisfy { $0.decision == .hit && $0.run == second.run })
+    }
+
+    @Test func `gc keeps the hit lists (their refs are roots); fsck checks them`() async throws {
+        let bench = try Workbench()
+        try await bench.build()
+        let noop = try await bench.build()
+        let list = try #require(try bench.store.refs.get("hits/\(noop.run)"))
+        _ = try bench.store.collectGarbage(policy: GCPolicy(graceSeconds: 0), apply: true)
+        #expect(bench.store.blobs.contains(list.digest))
+        #expect(try bench.store.fsck(repair: false).isClean)
+        let after = try await bench.build()
+        #expect(after.executed == 0)
     }
 }

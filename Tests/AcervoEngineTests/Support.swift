@@ -141,7 +141,7 @@ final class Workbench: @unchecked Sendable {
     /// Total runs across all processors since the bench was made.
     var totalRuns: Int { processors.compactMap { $0 as? CountingProcessor }.reduce(0) { $0 + $1.runs.count } }
 
-    func events(_ summary: BuildSummary) throws -> [Event] { try store.runLog.events(run: summary.run) }
+    func events(_ summary: BuildSummary) throws -> [Event] { try store.events(run: summary.run) }
 
     /// (item, rule) pairs executed in a run.
     func executed(_ summary: BuildSummary) throws -> Set<String> {

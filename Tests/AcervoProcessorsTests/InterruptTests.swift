@@ -47,7 +47,7 @@ import Testing
         #expect(try store.fsck(repair: false).isClean)
         let stopped = try #require(try store.runLog.runs(limit: 1).first)
         #expect(stopped.status == "interrupted")
-        let stoppedEvents = try store.runLog.events(run: stopped.id)
+        let stoppedEvents = try store.events(run: stopped.id)
         let firstExecuted = Set(stoppedEvents.filter { $0.decision == .executed }.map { "\($0.itemID):\($0.rule)" })
         #expect(stoppedEvents.contains { $0.reason == "interrupted" })
 

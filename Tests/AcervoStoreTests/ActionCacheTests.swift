@@ -39,7 +39,7 @@ import Testing
         for _ in 0..<3 { try store.actionCache.recordHit(String(repeating: "1", count: 64)) }
         try store.actionCache.recordHit(String(repeating: "2", count: 64))
 
-        let stats = try store.actionCache.statistics()
+        let stats = try store.cacheStatistics()
 
         let stt = try #require(stats.processors.first { $0.processor == "google.stt" })
         #expect(stt.entries == 1 && stt.bytes == 100 && stt.hits == 3)
