@@ -14,6 +14,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         .target(name: "CAcervoShims"),
@@ -41,12 +43,24 @@ let package = Package(
                 .product(name: "Subprocess", package: "swift-subprocess"),
             ]
         ),
+        .target(
+            name: "AcervoConnectors",
+            dependencies: [
+                "AcervoEngine", "AcervoStore", "AcervoRules",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
         .executableTarget(
             name: "acervo",
             dependencies: [
                 "AcervoStore",
                 "AcervoEngine",
                 "AcervoProcessors",
+                "AcervoConnectors",
                 "AcervoRules",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -58,6 +72,19 @@ let package = Package(
         .target(
             name: "AcervoTestSupport",
             path: "Tests/AcervoTestSupport"
+        ),
+        .target(
+            name: "AcervoFakeServers",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Tests/AcervoFakeServers"
+        ),
+        .testTarget(
+            name: "AcervoConnectorsTests",
+            dependencies: ["AcervoConnectors", "AcervoEngine", "AcervoStore", "AcervoRules", "AcervoTestSupport", "AcervoFakeServers", "acervo"]
         ),
         .testTarget(
             name: "AcervoStoreTests",

@@ -1,3 +1,4 @@
+import AcervoConnectors
 import AcervoEngine
 import AcervoProcessors
 import AcervoRules
@@ -36,17 +37,24 @@ struct BuildCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Print nothing but errors (for cron).")
     var quiet = false
 
+    @Flag(name: .long, help: "Do not sync the snapshot to the OpenAI vector store even when the sink is `openai`.")
+    var noSync = false
+
     func run() async throws {
-        let summary = try await reportingSetupErrors { () async throws -> BuildSummary in
+        var syncSettings: OpenAISinkSettings?
+        var store: Store?
+        let summary = try await reportingSyncErrors { () async throws -> BuildSummary in
             guard jobs >= 1 else { throw StoreError.invalidArgument("--jobs must be at least 1") }
             let pipeline = try pipelineOptions.load()
             for rule in refresh where pipeline.rule(named: rule) == nil {
                 throw StoreError.invalidArgument("--refresh \(rule): no such rule (rules: \(pipeline.rules.map(\.name).joined(separator: ", ")))")
             }
-            let store = try options.open()
-            let lock = try StoreLock.acquire(storeRoot: store.root, purpose: "acervo build", wait: wait)
+            syncSettings = noSync ? nil : try OpenAISinkSettings(sink: pipeline.sink)
+            let opened = try options.open()
+            store = opened
+            let lock = try StoreLock.acquire(storeRoot: opened.root, purpose: "acervo build", wait: wait)
             defer { _ = lock }
-            let evaluator = try pipelineOptions.evaluator(store: store, pipeline: pipeline)
+            let evaluator = try pipelineOptions.evaluator(store: opened, pipeline: pipeline)
             let reporter: any BuildReporter
             if quiet || options.json {
                 reporter = SilentReporter()
@@ -65,12 +73,23 @@ struct BuildCommand: AsyncParsableCommand {
             defer { watcher.cancel() }
             return try await task.value
         }
+        var syncReport: SyncReport?
+        if let syncSettings, let store, let snapshot = summary.snapshot, !summary.interrupted {
+            syncReport = try await reportingSyncErrors {
+                let lock = try StoreLock.acquire(storeRoot: store.root, purpose: "acervo build (sync)", wait: wait)
+                defer { _ = lock }
+                return try await syncSnapshot(store: store, snapshot: try Digest(parsing: snapshot), settings: syncSettings,
+                                              vectorStore: nil, command: "build sync", quiet: quiet || options.json)
+            }
+        }
         if options.json {
-            printJSON(summary)
-        } else if !quiet || summary.exitCode != 0 {
+            printJSON(BuildOutput(summary: summary, sync: syncReport))
+        } else if !quiet || summary.exitCode != 0 || syncReport?.isComplete == false {
             printSummary(summary)
+            if let syncReport { printSyncReport(syncReport) }
         }
         if summary.exitCode != 0 { throw ExitCode(summary.exitCode) }
+        if syncReport?.isComplete == false { throw ExitCode(Exit.failedActions) }
     }
 
     private func printSummary(_ summary: BuildSummary) {
@@ -223,7 +242,7 @@ struct RunsCommand: AsyncParsableCommand {
         func run() async throws {
             let (found, events) = try await reportingErrors { () throws -> (Run?, [Event]) in
                 let store = try options.open()
-                return (try store.runLog.run(run), try store.runLog.events(run: run))
+                return (try store.runLog.run(run), try store.events(run: run))
             }
             guard let found else {
                 printError("acervo: no run `\(run)`; list them with `acervo runs`")

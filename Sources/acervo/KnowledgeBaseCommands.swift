@@ -5,8 +5,8 @@ import Foundation
 
 struct KnowledgeBaseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "kb", abstract: "Snapshots of the knowledge base: list, show, diff, export.",
-        subcommands: [List.self, Show.self, Diff.self, Export.self])
+        commandName: "kb", abstract: "Snapshots of the knowledge base: list, show, diff, export; sync and restore to OpenAI.",
+        subcommands: [List.self, Show.self, Diff.self, Export.self, Sync.self, Restore.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "list", abstract: "Snapshots, newest first.")

@@ -9,8 +9,14 @@ public struct Outcome: Sendable {
 
 /// Runs a program to completion and captures its output.
 @discardableResult
-public func run(_ executable: String, _ arguments: [String], in directory: String? = nil) throws -> Outcome {
+public func run(_ executable: String, _ arguments: [String], in directory: String? = nil,
+                environment: [String: String?] = [:]) throws -> Outcome {
     let process = Process()
+    if !environment.isEmpty {
+        var merged = ProcessInfo.processInfo.environment
+        for (name, value) in environment { merged[name] = value }
+        process.environment = merged
+    }
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
@@ -38,8 +44,8 @@ public let acervoBinary: String = {
 
 /// Runs the `acervo` binary.
 @discardableResult
-public func acervo(_ arguments: [String], in directory: String? = nil) throws -> Outcome {
-    try run(acervoBinary, arguments, in: directory)
+public func acervo(_ arguments: [String], in directory: String? = nil, environment: [String: String?] = [:]) throws -> Outcome {
+    try run(acervoBinary, arguments, in: directory, environment: environment)
 }
 
 /// Decodes what `acervo … --json` printed (dates are ISO 8601).

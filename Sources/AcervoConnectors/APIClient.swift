@@ -1,0 +1,275 @@
+import AcervoEngine
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// One HTTP request to a provider. Bodies are small here (JSON, a document, an audio chunk); media downloads
+/// stream instead (see `APIClient.download`).
+public struct APIRequest: Sendable {
+    public var method: String
+    public var url: String
+    public var headers: [(name: String, value: String)]
+    public var body: [UInt8]?
+    /// Until the response's head arrives; a stalled body is caught by the session's read timeout.
+    public var timeoutSeconds: Double
+
+    public init(_ method: String, _ url: String, headers: [(name: String, value: String)] = [], body: [UInt8]? = nil,
+                timeoutSeconds: Double = 60) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.timeoutSeconds = timeoutSeconds
+    }
+
+    public static func json(_ method: String, _ url: String, _ body: some Encodable, headers: [(name: String, value: String)] = [],
+                            timeoutSeconds: Double = 60) throws(ConnectorError) -> APIRequest {
+        let bytes: [UInt8]
+        do { bytes = Array(try JSONEncoder.sortedKeys.encode(body)) } catch {
+            throw ConnectorError(.configuration, provider: "request", request: "\(method) \(url)", message: "cannot encode the body: \(error)")
+        }
+        return APIRequest(method, url, headers: headers + [("Content-Type", "application/json")], body: bytes, timeoutSeconds: timeoutSeconds)
+    }
+
+    /// `POST /v1/files`: method and path only — the query may hold a key, and hosts differ between tests and
+    /// production.
+    public var label: String {
+        let path = URLComponents(string: url)?.path ?? url
+        return "\(method) \(path.isEmpty ? "/" : path)"
+    }
+}
+
+public struct APIResponse: Sendable {
+    public var status: Int
+    /// Names lowercased; repeated headers joined with ", ".
+    public var headers: [String: String]
+    public var body: [UInt8]
+
+    public var text: String { String(decoding: body, as: UTF8.self) }
+}
+
+/// The process's HTTP client: connection pools, TLS (certificates verified; there is no switch to turn that
+/// off), connect and read timeouts. Shut it down once at the end.
+public final class HTTPSession: Sendable {
+    let client: HTTPClient
+
+    /// `readTimeoutSeconds`: the longest silence while a response is arriving.
+    public init(connectTimeoutSeconds: Double = 10, readTimeoutSeconds: Double = 120) {
+        var configuration = HTTPClient.Configuration(
+            timeout: .init(connect: .milliseconds(Int64(connectTimeoutSeconds * 1000)), read: .milliseconds(Int64(readTimeoutSeconds * 1000))))
+        configuration.httpVersion = .automatic
+        client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }
+
+    public func shutdown() async {
+        try? await client.shutdown()
+    }
+}
+
+/// Sends requests to one provider: retries 429, 5xx, timeouts, dropped connections and unreadable 2xx bodies
+/// with backoff and jitter (a `Retry-After` is obeyed), never other 4xx; refreshes credentials once on a 401;
+/// keeps secrets out of every message.
+public struct APIClient: Sendable {
+    public let provider: String
+    let session: HTTPSession
+    public var retry: RetryPolicy
+    /// Headers that authorize a request (`Authorization: Bearer …`); `refresh` is true after a 401.
+    public var authorize: (@Sendable (_ refresh: Bool) async throws(ConnectorError) -> [(name: String, value: String)])?
+    /// Values scrubbed from anything a provider sends back before it reaches a message.
+    public var secrets: [Secret]
+    /// Retries and waits, for progress output (never contains a secret: it is built from labels).
+    public var log: @Sendable (String) -> Void
+    public var maxResponseBytes = 64 << 20
+
+    public init(provider: String, session: HTTPSession, retry: RetryPolicy = RetryPolicy(maxAttempts: 5),
+                secrets: [Secret] = [], log: @escaping @Sendable (String) -> Void = { _ in },
+                authorize: (@Sendable (_ refresh: Bool) async throws(ConnectorError) -> [(name: String, value: String)])? = nil) {
+        self.provider = provider
+        self.session = session
+        self.retry = retry
+        self.secrets = secrets
+        self.log = log
+        self.authorize = authorize
+    }
+
+    /// Sends `request` until a 2xx arrives that `accept` can read, or a failure that retrying cannot fix.
+    public func send<T>(_ request: APIRequest, accept: (APIResponse) throws(ConnectorError) -> T) async throws(ConnectorError) -> T {
+        var attempt = 1
+        var refreshedAfter401 = false
+        while true {
+            let outcome: Outcome
+            do {
+                outcome = try await perform(request)
+            } catch {
+                throw error
+            }
+            var retryAfter: Double?
+            var failure: ConnectorError
+            switch outcome {
+            case .response(let response) where (200..<300).contains(response.status):
+                do throws(ConnectorError) {
+                    return try accept(response)
+                } catch {
+                    failure = error
+                    guard error.kind == .badResponse else { throw error }
+                }
+            case .response(let response) where response.status == 401 && authorize != nil && !refreshedAfter401:
+                refreshedAfter401 = true
+                do { _ = try await authorize?(true) } catch { throw error }
+                log("\(provider) \(request.label): HTTP 401, credentials refreshed, retrying")
+                continue
+            case .response(let response) where response.status == 429 || response.status >= 500:
+                retryAfter = Self.retryAfterSeconds(response.headers["retry-after"])
+                failure = ConnectorError(.unavailable, provider: provider, request: request.label, status: response.status,
+                                         message: errorMessage(response))
+            case .response(let response) where response.status == 401 || response.status == 403:
+                throw ConnectorError(.authentication, provider: provider, request: request.label, status: response.status,
+                                     message: errorMessage(response))
+            case .response(let response):
+                throw ConnectorError(.rejected, provider: provider, request: request.label, status: response.status,
+                                     message: errorMessage(response))
+            case .transportFailure(let message):
+                failure = ConnectorError(.unavailable, provider: provider, request: request.label, message: message)
+            }
+            guard attempt < retry.maxAttempts, !Task.isCancelled else {
+                failure.message += attempt > 1 ? " (after \(attempt) attempts)" : ""
+                throw failure
+            }
+            let delay = retry.delay(afterAttempt: attempt, retryAfterSeconds: retryAfter)
+            log(String(format: "%@ %@: %@; retrying in %.1f s (attempt %d of %d)", provider, request.label,
+                       failure.message, delay, attempt + 1, retry.maxAttempts))
+            do { try await retry.sleep(delay) } catch {
+                throw ConnectorError(.unavailable, provider: provider, request: request.label, message: "cancelled while waiting to retry")
+            }
+            attempt += 1
+        }
+    }
+
+    /// Sends `request` and decodes its JSON answer as `T`.
+    public func json<T: Decodable>(_ request: APIRequest, as type: T.Type = T.self) async throws(ConnectorError) -> T {
+        try await send(request) { response throws(ConnectorError) in try decode(T.self, from: response, request: request) }
+    }
+
+    /// Sends `request`; any 2xx will do.
+    public func send(_ request: APIRequest) async throws(ConnectorError) -> APIResponse {
+        try await send(request) { $0 }
+    }
+
+    public func decode<T: Decodable>(_ type: T.Type, from response: APIResponse, request: APIRequest) throws(ConnectorError) -> T {
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(response.body))
+        } catch {
+            throw ConnectorError(.badResponse, provider: provider, request: request.label, status: response.status,
+                                 message: Self.explain(error, body: redact(response.text, secrets: secrets)))
+        }
+    }
+
+    enum Outcome {
+        case response(APIResponse)
+        case transportFailure(String)
+    }
+
+    private func perform(_ request: APIRequest) async throws(ConnectorError) -> Outcome {
+        var outgoing = HTTPClientRequest(url: request.url)
+        outgoing.method = HTTPMethod(rawValue: request.method)
+        outgoing.headers.add(name: "User-Agent", value: "acervo/\(AcervoConnectors.version)")
+        for header in request.headers { outgoing.headers.add(name: header.name, value: header.value) }
+        if let authorize {
+            for header in try await authorize(false) { outgoing.headers.replaceOrAdd(name: header.name, value: header.value) }
+        }
+        if let body = request.body { outgoing.body = .bytes(ByteBuffer(bytes: body)) }
+        do {
+            let response = try await session.client.execute(outgoing, timeout: .milliseconds(Int64(request.timeoutSeconds * 1000)))
+            var headers: [String: String] = [:]
+            for (name, value) in response.headers {
+                headers[name.lowercased(), default: ""] += headers[name.lowercased()] == nil ? value : ", " + value
+            }
+            let body = try await response.body.collect(upTo: maxResponseBytes)
+            return .response(APIResponse(status: Int(response.status.code), headers: headers, body: Array(buffer: body)))
+        } catch {
+            return .transportFailure(redact(Self.describe(error), secrets: secrets))
+        }
+    }
+
+    /// A short, secret-free description of a transport failure.
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? HTTPClientError {
+            switch error {
+            case .deadlineExceeded: return "no answer within the request's timeout"
+            case .readTimeout: return "the connection stalled (read timeout)"
+            case .connectTimeout: return "could not connect in time"
+            case .remoteConnectionClosed: return "the connection was closed before the answer was complete"
+            case .bodyLengthMismatch: return "the answer was truncated (body shorter than its Content-Length)"
+            case .cancelled: return "cancelled"
+            default: return "HTTP client error: \(error)"
+            }
+        }
+        if error is NIOTooManyBytesError { return "the answer is larger than the client accepts" }
+        return "connection failed: \(error)"
+    }
+
+    /// `Retry-After` as seconds (`120`) or an HTTP date.
+    static func retryAfterSeconds(_ value: String?) -> Double? {
+        guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
+        if let seconds = Double(value) { return max(0, seconds) }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        return formatter.date(from: value).map { max(0, $0.timeIntervalSinceNow) }
+    }
+
+    /// The provider's own error message when it sent one in JSON (`{"error": {"message": …}}`), else the start of
+    /// the body.
+    func errorMessage(_ response: APIResponse) -> String {
+        let text = redact(response.text, secrets: secrets)
+        if let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] {
+            if let error = object["error"] as? [String: Any], let message = error["message"] as? String { return message }
+            if let message = object["error"] as? String { return message }
+            if let message = object["message"] as? String { return message }
+        }
+        return Self.excerpt(text)
+    }
+
+    static func explain(_ error: any Error, body: String) -> String {
+        let trimmed = body.trimmingCharacters(in: .whitespacesAndNewlines)
+        if trimmed.lowercased().hasPrefix("<!doctype html") || trimmed.lowercased().hasPrefix("<html") {
+            return "an HTML page instead of JSON: \(excerpt(trimmed))"
+        }
+        switch error as? DecodingError {
+        case .keyNotFound(let key, let context)?:
+            return "the field `\(path(context.codingPath + [key]))` is missing"
+        case .valueNotFound(_, let context)?:
+            return "the field `\(path(context.codingPath))` is null"
+        case .typeMismatch(let type, let context)?:
+            return "the field `\(path(context.codingPath))` is not a \(type)"
+        case .dataCorrupted?:
+            return trimmed.isEmpty ? "an empty body instead of JSON" : "malformed JSON: \(excerpt(trimmed))"
+        default:
+            return "\(error)"
+        }
+    }
+
+    private static func path(_ keys: [any CodingKey]) -> String {
+        keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingCharacters(in: CharacterSet(charactersIn: "."))
+    }
+
+    static func excerpt(_ text: String) -> String {
+        let flat = text.replacingOccurrences(of: "\n", with: " ")
+        return flat.count > 200 ? String(flat.prefix(200)) + "…" : flat
+    }
+}
+
+public enum AcervoConnectors {
+    public static let version = "0.1.0"
+}
+
+extension JSONEncoder {
+    /// Request bodies with sorted keys: deterministic, so fakes and logs compare byte for byte.
+    static let sortedKeys: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+}

@@ -1,0 +1,136 @@
+import AcervoConnectors
+import AcervoEngine
+import AcervoProcessors
+import AcervoRules
+import AcervoStore
+import ArgumentParser
+import Foundation
+
+/// Where and how a snapshot is synced: `--vector-store` wins over pipeline.yaml's `sink.vector_store`.
+struct SyncOptions: ParsableArguments {
+    @Option(name: .long, help: "The vector store: a name (created when missing) or a vs_… id (default: sink.vector_store in pipeline.yaml).")
+    var vectorStore: String?
+
+    @Option(name: .long, help: "The rules folder whose sink settings apply (env ACERVO_RULES, default ./rules).")
+    var rules: String = ProcessInfo.processInfo.environment["ACERVO_RULES"] ?? "rules"
+
+    @Flag(name: .long, help: "Wait for a running build instead of exiting with code 4.")
+    var wait = false
+
+    /// The sink settings of the rules folder, or defaults when it does not name OpenAI.
+    func settings() throws -> OpenAISinkSettings {
+        let pipeline = try RulesLoader(catalog: Catalog.processors.map(\.descriptor), sourceArtifacts: Item.artifactNames).load(directory: rules)
+        return try OpenAISinkSettings(sink: pipeline.sink.merging(["kind": .string("openai")]) { _, openai in openai })!
+    }
+}
+
+/// Makes an OpenAI vector store match a snapshot, printing progress on stderr; shared by `build` (when the
+/// sink is OpenAI), `kb sync` and `kb restore`.
+func syncSnapshot(store: Store, snapshot: Digest, settings: OpenAISinkSettings, vectorStore: String?, command: String,
+                  quiet: Bool) async throws -> SyncReport {
+    guard let target = vectorStore ?? settings.vectorStore else {
+        throw ConnectorError(.configuration, provider: "sync", request: "",
+                             message: "no vector store: pass --vector-store NAME or set `sink: { kind: openai, vector_store: NAME }`")
+    }
+    let manifest = try SnapshotManifest.load(snapshot, from: store)
+    let session = HTTPSession()
+    let log: @Sendable (String) -> Void = { line in if !quiet { printError("acervo: \(line)") } }
+    do {
+        let client = try OpenAIVectorStores.fromEnvironment(ConnectorEnvironment(), session: session, log: log)
+        let sync = VectorStoreSync(client: client, store: store, chunking: settings.chunking)
+        let report = try await sync.sync(manifest, snapshot: snapshot, vectorStore: target, command: command, progress: log)
+        await session.shutdown()
+        return report
+    } catch {
+        await session.shutdown()
+        throw error
+    }
+}
+
+/// `build --json`: the build summary's fields, plus `sync` when the snapshot went to a vector store.
+struct BuildOutput: Encodable {
+    var summary: BuildSummary
+    var sync: SyncReport?
+
+    enum CodingKeys: String, CodingKey { case sync }
+
+    func encode(to encoder: any Encoder) throws {
+        try summary.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encodeIfPresent(sync, forKey: .sync)
+    }
+}
+
+func printSyncReport(_ report: SyncReport) {
+    print("vector store \(report.vectorStore): \(report.kept) current, \(report.uploaded.count) uploaded, "
+        + "\(report.updated.count) updated, \(report.removed.count) removed"
+        + (report.orphansDeleted > 0 ? ", \(report.orphansDeleted) orphaned uploads deleted" : "") + " (run \(report.run))")
+    for failure in report.failures { print("  failed \(failure.itemID): \(failure.error)") }
+}
+
+/// Connector and sync errors are configuration problems (exit 2) unless they concern single items.
+func reportingSyncErrors<T>(_ body: () async throws -> T) async throws -> T {
+    do {
+        return try await reportingSetupErrors(body)
+    } catch let error as ConnectorError {
+        printError("acervo: \(error)")
+        throw ExitCode(error.kind == .configuration ? Exit.usage : Exit.failedActions)
+    }
+}
+
+extension KnowledgeBaseCommand {
+    struct Sync: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "sync",
+            abstract: "Make an OpenAI vector store hold exactly a snapshot's documents (default: latest).",
+            discussion: """
+                Reconciles instead of uploading blindly: files already current are left alone, changed attributes are \
+                updated in place, missing documents are uploaded and indexed, documents the snapshot no longer has are \
+                deleted. A second sync of the same snapshot makes no write calls. Needs OPENAI_API_KEY (or \
+                OPENAI_API_KEY_FILE); OPENAI_BASE_URL points it at a compatible server.
+                """)
+        @OptionGroup var options: StoreOptions
+        @OptionGroup var sync: SyncOptions
+        @Argument(help: "latest, a snapshot ref, a run id, or a digest prefix.") var snapshot: String?
+
+        func run() async throws {
+            let report = try await reportingSyncErrors { try await runSync(snapshot ?? "latest", command: "kb sync") }
+            if options.json { printJSON(report) } else { printSyncReport(report) }
+            if !report.isComplete { throw ExitCode(Exit.failedActions) }
+        }
+
+        func runSync(_ name: String, command: String) async throws -> SyncReport {
+            let store = try options.open()
+            let lock = try StoreLock.acquire(storeRoot: store.root, purpose: "acervo \(command)", wait: sync.wait)
+            defer { _ = lock }
+            let digest = try KnowledgeBase(store: store).resolve(name)
+            return try await syncSnapshot(store: store, snapshot: digest, settings: try sync.settings(), vectorStore: sync.vectorStore,
+                                          command: command, quiet: options.json)
+        }
+    }
+
+    struct Restore: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "restore",
+            abstract: "Make an OpenAI vector store match an older snapshot, from stored documents only (no transcription or analysis).")
+        @OptionGroup var options: StoreOptions
+        @OptionGroup var sync: SyncOptions
+        @Argument(help: "The snapshot to restore: a ref, a run id, or a digest prefix.") var snapshot: String
+
+        func run() async throws {
+            let command = Sync(options: options, sync: sync, snapshot: snapshot)
+            let report = try await reportingSyncErrors { try await command.runSync(snapshot, command: "kb restore") }
+            if options.json { printJSON(report) } else { printSyncReport(report) }
+            if !report.isComplete { throw ExitCode(Exit.failedActions) }
+        }
+    }
+}
+
+extension KnowledgeBaseCommand.Sync {
+    init(options: StoreOptions, sync: SyncOptions, snapshot: String?) {
+        self.init()
+        self.options = options
+        self.sync = sync
+        self.snapshot = snapshot
+    }
+}

@@ -1,0 +1,82 @@
+import AcervoEngine
+import AcervoFakeServers
+import AcervoTestSupport
+import Foundation
+import Testing
+@testable import AcervoConnectors
+
+/// `acervo build` with an OpenAI sink, `kb sync` and `kb restore`, through the real binary against the fake.
+@Suite(.serialized) struct SyncCommandTests {
+    struct BuildOutput: Decodable {
+        var run: String
+        var executed: Int
+        var snapshot: String?
+        var sync: SyncReport?
+    }
+
+    /// The example course with pipeline.yaml's sink pointed at OpenAI.
+    final class Project {
+        private let directory = TemporaryDirectory("acervo-sync-cli")
+        var path: String { directory.path }
+
+        init() throws {
+            try FileManager.default.createDirectory(atPath: path + "/examples", withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: repositoryRoot + "/rules", toPath: path + "/rules")
+            try FileManager.default.copyItem(atPath: repositoryRoot + "/examples/course", toPath: path + "/examples/course")
+            let rules = try String(contentsOfFile: path + "/rules/pipeline.yaml", encoding: .utf8)
+            let openai = rules.replacingOccurrences(
+                of: "sink: { kind: local, document: document, attributes: class }",
+                with: "sink: { kind: openai, document: document, attributes: class, vector_store: support-kb, chunking: { max_chunk_size_tokens: 600, chunk_overlap_tokens: 200 } }")
+            #expect(openai != rules, "the default pipeline's sink line changed; update this test")
+            try openai.write(toFile: path + "/rules/pipeline.yaml", atomically: true, encoding: .utf8)
+        }
+    }
+
+    @Test func `a build with an OpenAI sink syncs its snapshot; a rebuild makes no write calls; restore brings an old one back`() async throws {
+        let fake = try await FakeOpenAI.start()
+        let project = try Project()
+        let environment: [String: String?] = ["OPENAI_API_KEY": fake.apiKey, "OPENAI_BASE_URL": fake.baseURL]
+
+        let first = try acervo(["build", "--json"], in: project.path, environment: environment)
+        #expect(first.status == 0, "\(first.stderr)")
+        let built = try decodeJSON(BuildOutput.self, first.stdout)
+        #expect(built.sync?.uploaded.count == 5)
+        let entries = fake.entries(ofStoreNamed: "support-kb")
+        #expect(entries.count == 5 && entries.allSatisfy { $0.status == "completed" && $0.chunking == ["max": 600, "overlap": 200] })
+        #expect(entries.allSatisfy { $0.attributes["school"] != nil && $0.attributes["level"] != nil && $0.attributes["item_id"] != nil })
+        #expect(!first.stderr.contains(fake.apiKey))
+
+        fake.resetCounts()
+        let second = try acervo(["build", "--json"], in: project.path, environment: environment)
+        #expect(second.status == 0, "\(second.stderr)")
+        let rebuilt = try decodeJSON(BuildOutput.self, second.stdout)
+        #expect(rebuilt.executed == 0 && rebuilt.sync?.kept == 5)
+        #expect(fake.writeCalls == 0)
+
+        // An edited caption changes one document; restoring the first snapshot brings the old one back.
+        let captions = project.path + "/examples/course/01-fundamentos/02-variables/captions.srt"
+        let original = try String(contentsOfFile: captions, encoding: .utf8)
+        try original.replacingOccurrences(of: "booleanos", with: "valores lógicos").write(toFile: captions, atomically: true, encoding: .utf8)
+        let edited = try decodeJSON(BuildOutput.self, try acervo(["build", "--json"], in: project.path, environment: environment).stdout)
+        #expect(edited.sync?.uploaded.count == 1 && edited.sync?.removed.count == 1)
+        fake.resetCounts()
+        let restore = try acervo(["kb", "restore", built.run, "--json"], in: project.path, environment: environment)
+        #expect(restore.status == 0, "\(restore.stderr)")
+        let restored = try decodeJSON(SyncReport.self, restore.stdout)
+        #expect(restored.uploaded.count == 1 && restored.removed.count == 1 && restored.kept == 4)
+        let documents = Set(fake.entries(ofStoreNamed: "support-kb").compactMap { $0.attributes["acervo_document"] })
+        let firstManifest = try acervo(["kb", "show", built.run, "--json"], in: project.path)
+        struct Manifest: Decodable { struct Entry: Decodable { var document: String }; var entries: [Entry] }
+        #expect(documents == Set(try decodeJSON(Manifest.self, firstManifest.stdout).entries.map { String($0.document.dropFirst(7)) }))
+        #expect(fake.violations.isEmpty)
+        await fake.stop()
+    }
+
+    @Test func `kb sync without an API key is a configuration error that names the variable`() throws {
+        let project = try Project()
+        #expect(try acervo(["build", "--no-sync", "--quiet"], in: project.path).status == 0)
+        let outcome = try acervo(["kb", "sync"], in: project.path, environment: ["OPENAI_API_KEY": nil, "OPENAI_API_KEY_FILE": nil])
+        #expect(outcome.status == 2)
+        #expect(outcome.stderr.contains("OpenAI: set OPENAI_API_KEY (or OPENAI_API_KEY_FILE, a file holding it) in the environment"))
+    }
+}

@@ -1,0 +1,332 @@
+import Foundation
+import Synchronization
+
+/// OpenAI's Files and Vector Stores APIs on 127.0.0.1, with state: uploaded files, vector stores, their files
+/// going `in_progress` → `completed`. Checks what it receives the way the real API would (bearer key,
+/// multipart parts, attribute limits, chunking strategy) — a violation is recorded and answered with the
+/// error the real service would send — and counts every call by route.
+public final class FakeOpenAI: Sendable {
+    public struct StoredFile: Sendable, Equatable {
+        public var id: String
+        public var filename: String
+        public var purpose: String
+        public var content: [UInt8]
+    }
+
+    public struct VectorStoreEntry: Sendable, Equatable {
+        public var fileID: String
+        public var attributes: [String: String]
+        public var status: String
+        public var pollsLeft: Int
+        public var chunking: [String: Int]
+    }
+
+    struct VectorStoreState: Sendable {
+        var id: String
+        var name: String
+        var entries: [String: VectorStoreEntry] = [:]
+        var order: [String] = []
+    }
+
+    struct State: Sendable {
+        var nextID = 1
+        var files: [String: StoredFile] = [:]
+        var fileOrder: [String] = []
+        var stores: [String: VectorStoreState] = [:]
+        var storeOrder: [String] = []
+        var calls: [String: Int] = [:]
+        var faultedCalls = 0
+        var violations: [String] = []
+        /// GETs of a vector-store file before it leaves `in_progress`.
+        var pollsBeforeDone = 1
+        /// Files whose content contains this text end `failed` instead of `completed`.
+        var failIndexingOf: String?
+        var pageSize = 100
+    }
+
+    public let apiKey: String
+    public let faults: FaultInjector?
+    private let state = Mutex(State())
+    private let server: Mutex<FakeHTTPServer?> = Mutex(nil)
+
+    public var baseURL: String { (server.withLock { $0?.baseURL } ?? "") + "/v1" }
+
+    public static func start(apiKey: String = "sk-test-\(UUID().uuidString.prefix(8))", faults: FaultInjector? = nil) async throws -> FakeOpenAI {
+        let fake = FakeOpenAI(apiKey: apiKey, faults: faults)
+        let server = try await FakeHTTPServer.start { [fake] request in fake.handle(request) }
+        fake.server.withLock { $0 = server }
+        return fake
+    }
+
+    private init(apiKey: String, faults: FaultInjector?) {
+        self.apiKey = apiKey
+        self.faults = faults
+    }
+
+    public func stop() async {
+        await server.withLock { $0 }?.stop()
+    }
+
+    // MARK: What tests read and arrange
+
+    /// Calls that reached the service (faulted ones excluded), by route: `POST /files`,
+    /// `GET /vector_stores/{id}/files`, ….
+    public var calls: [String: Int] { state.withLock { $0.calls } }
+    public var faultedCalls: Int { state.withLock { $0.faultedCalls } }
+    public var violations: [String] { state.withLock { $0.violations } }
+    /// Calls that change state (POST and DELETE).
+    public var writeCalls: Int { calls.filter { $0.key.hasPrefix("POST") || $0.key.hasPrefix("DELETE") }.values.reduce(0, +) }
+    public var files: [StoredFile] { state.withLock { state in state.fileOrder.compactMap { state.files[$0] } } }
+
+    public func entries(ofStoreNamed name: String) -> [VectorStoreEntry] {
+        state.withLock { state in
+            guard let store = state.stores.values.first(where: { $0.name == name }) else { return [] }
+            return store.order.compactMap { store.entries[$0] }
+        }
+    }
+
+    public func storeID(named name: String) -> String? {
+        state.withLock { $0.stores.values.first(where: { $0.name == name })?.id }
+    }
+
+    public func resetCounts() { state.withLock { $0.calls = [:]; $0.faultedCalls = 0 } }
+    public func setPollsBeforeDone(_ polls: Int) { state.withLock { $0.pollsBeforeDone = polls } }
+    public func failIndexing(ofContentContaining text: String?) { state.withLock { $0.failIndexingOf = text } }
+    public func setPageSize(_ size: Int) { state.withLock { $0.pageSize = size } }
+
+    /// Removes a file from a vector store the way a person in OpenAI's dashboard would.
+    public func removeByHand(fileID: String, fromStoreNamed name: String) {
+        state.withLock { state in
+            guard let id = state.stores.values.first(where: { $0.name == name })?.id else { return }
+            state.stores[id]?.entries[fileID] = nil
+            state.stores[id]?.order.removeAll { $0 == fileID }
+        }
+    }
+
+    // MARK: Serving
+
+    func handle(_ request: FakeRequest) -> FakeReply {
+        guard request.headers["authorization"] == "Bearer \(apiKey)" else {
+            return violation("\(request.method) \(request.path) without `Authorization: Bearer <key>`", status: 401,
+                             message: "Incorrect API key provided")
+        }
+        let fault = faults?.next()
+        if let fault, let reply = faults?.replyBeforeProcessing(fault) {
+            state.withLock { $0.faultedCalls += 1 }
+            return reply
+        }
+        let reply = route(request)
+        if let fault, let faults { return faults.replyAfterProcessing(fault, reply) }
+        return reply
+    }
+
+    private func count(_ route: String) { state.withLock { $0.calls[route, default: 0] += 1 } }
+
+    private func violation(_ text: String, status: Int = 400, message: String? = nil) -> FakeReply {
+        state.withLock { $0.violations.append(text) }
+        return .error(status, message ?? text)
+    }
+
+    private func route(_ request: FakeRequest) -> FakeReply {
+        var segments = request.path.split(separator: "/").map(String.init)
+        guard segments.first == "v1" else { return violation("unknown path \(request.path)", status: 404) }
+        segments.removeFirst()
+        switch (request.method, segments.count, segments.first) {
+        case ("GET", 1, "vector_stores"): count("GET /vector_stores"); return listStores(request)
+        case ("POST", 1, "vector_stores"): count("POST /vector_stores"); return createStore(request)
+        case ("GET", 3, "vector_stores") where segments[2] == "files":
+            count("GET /vector_stores/{id}/files"); return listStoreFiles(segments[1], request)
+        case ("POST", 3, "vector_stores") where segments[2] == "files":
+            count("POST /vector_stores/{id}/files"); return attach(segments[1], request)
+        case ("GET", 4, "vector_stores") where segments[2] == "files":
+            count("GET /vector_stores/{id}/files/{file}"); return poll(segments[1], segments[3])
+        case ("POST", 4, "vector_stores") where segments[2] == "files":
+            count("POST /vector_stores/{id}/files/{file}"); return updateAttributes(segments[1], segments[3], request)
+        case ("DELETE", 4, "vector_stores") where segments[2] == "files":
+            count("DELETE /vector_stores/{id}/files/{file}"); return detach(segments[1], segments[3])
+        case ("POST", 1, "files"): count("POST /files"); return upload(request)
+        case ("GET", 1, "files"): count("GET /files"); return listFiles(request)
+        case ("DELETE", 2, "files"): count("DELETE /files/{id}"); return deleteFile(segments[1])
+        default: return violation("no such endpoint: \(request.method) \(request.path)", status: 404)
+        }
+    }
+
+    private func newID(_ prefix: String) -> String {
+        state.withLock { state in
+            defer { state.nextID += 1 }
+            return "\(prefix)\(String(format: "%06d", state.nextID))"
+        }
+    }
+
+    /// A cursor page: `limit` (1…100), `after`.
+    private func page(_ ids: [String], _ request: FakeRequest, render: (String) -> Any?) -> FakeReply {
+        let pageSize = state.withLock { $0.pageSize }
+        let limit = Int(request.query["limit"] ?? "20") ?? -1
+        guard (1...100).contains(limit) else { return violation("limit must be 1…100, got \(request.query["limit"] ?? "")") }
+        var start = 0
+        if let after = request.query["after"] {
+            guard let index = ids.firstIndex(of: after) else { return violation("`after` names an unknown id \(after)") }
+            start = index + 1
+        }
+        let slice = Array(ids[min(start, ids.count)...].prefix(min(limit, pageSize)))
+        return .json(200, [
+            "object": "list", "data": slice.compactMap(render),
+            "first_id": slice.first.map { $0 as Any } ?? NSNull(), "last_id": slice.last.map { $0 as Any } ?? NSNull(),
+            "has_more": start + slice.count < ids.count,
+        ])
+    }
+
+    private func listStores(_ request: FakeRequest) -> FakeReply {
+        let (order, stores) = state.withLock { ($0.storeOrder, $0.stores) }
+        return page(order, request) { id in stores[id].map { ["id": $0.id, "object": "vector_store", "name": $0.name] } }
+    }
+
+    private func createStore(_ request: FakeRequest) -> FakeReply {
+        guard let body = request.json, let name = body["name"] as? String else {
+            return violation("POST /vector_stores needs a JSON body with a string `name`")
+        }
+        let id = newID("vs_")
+        state.withLock { state in
+            state.stores[id] = VectorStoreState(id: id, name: name)
+            state.storeOrder.append(id)
+        }
+        return .json(200, ["id": id, "object": "vector_store", "name": name, "status": "completed"])
+    }
+
+    private func render(_ entry: VectorStoreEntry, store: String) -> [String: Any] {
+        var object: [String: Any] = ["id": entry.fileID, "object": "vector_store.file", "vector_store_id": store, "status": entry.status,
+                                     "attributes": entry.attributes, "usage_bytes": entry.status == "completed" ? 1_000 : 0]
+        object["last_error"] = entry.status == "failed" ? ["code": "unsupported_file", "message": "The file could not be parsed"] : NSNull()
+        return object
+    }
+
+    private func listStoreFiles(_ storeID: String, _ request: FakeRequest) -> FakeReply {
+        guard let store = state.withLock({ $0.stores[storeID] }) else { return .error(404, "No vector store found with id '\(storeID)'.") }
+        return page(store.order, request) { id in store.entries[id].map { render($0, store: storeID) } }
+    }
+
+    private func validate(attributes: Any?) -> Result<[String: String], FakeViolation> {
+        guard let attributes = attributes as? [String: Any] else { return .failure(FakeViolation("`attributes` must be an object")) }
+        guard attributes.count <= 16 else { return .failure(FakeViolation("`attributes` has \(attributes.count) keys; at most 16 are allowed")) }
+        var strings: [String: String] = [:]
+        for (key, value) in attributes {
+            guard key.count <= 64 else { return .failure(FakeViolation("attribute key `\(key)` is longer than 64 characters")) }
+            guard let text = value as? String else { return .failure(FakeViolation("attribute `\(key)` is not a string")) }
+            guard text.count <= 512 else { return .failure(FakeViolation("attribute `\(key)` is longer than 512 characters")) }
+            strings[key] = text
+        }
+        return .success(strings)
+    }
+
+    private func attach(_ storeID: String, _ request: FakeRequest) -> FakeReply {
+        guard request.headers["content-type"]?.hasPrefix("application/json") == true, let body = request.json else {
+            return violation("POST /vector_stores/\(storeID)/files needs a JSON body")
+        }
+        guard let fileID = body["file_id"] as? String else { return violation("`file_id` is missing") }
+        let attributes: [String: String]
+        switch validate(attributes: body["attributes"]) {
+        case .success(let valid): attributes = valid
+        case .failure(let problem): return violation(problem.description)
+        }
+        guard let strategy = body["chunking_strategy"] as? [String: Any], strategy["type"] as? String == "static",
+              let staticPart = strategy["static"] as? [String: Any],
+              let size = staticPart["max_chunk_size_tokens"] as? Int, let overlap = staticPart["chunk_overlap_tokens"] as? Int else {
+            return violation("`chunking_strategy` must be {type: static, static: {max_chunk_size_tokens, chunk_overlap_tokens}}")
+        }
+        guard (100...4096).contains(size), overlap >= 0, overlap <= size / 2 else {
+            return violation("chunking: max_chunk_size_tokens must be 100…4096 and chunk_overlap_tokens at most half of it")
+        }
+        return state.withLock { state -> FakeReply in
+            guard state.stores[storeID] != nil else { return .error(404, "No vector store found with id '\(storeID)'.") }
+            guard let file = state.files[fileID] else { return .error(404, "No file found with id '\(fileID)'.") }
+            if let existing = state.stores[storeID]?.entries[fileID] { return .json(200, render(existing, store: storeID)) }
+            let failing = state.failIndexingOf.map { file.text.contains($0) } ?? false
+            var entry = VectorStoreEntry(fileID: fileID, attributes: attributes, status: "in_progress", pollsLeft: state.pollsBeforeDone,
+                                         chunking: ["max": size, "overlap": overlap])
+            if entry.pollsLeft == 0 { entry.status = failing ? "failed" : "completed" }
+            state.stores[storeID]?.entries[fileID] = entry
+            state.stores[storeID]?.order.append(fileID)
+            return .json(200, render(entry, store: storeID))
+        }
+    }
+
+    private func poll(_ storeID: String, _ fileID: String) -> FakeReply {
+        state.withLock { state -> FakeReply in
+            guard var entry = state.stores[storeID]?.entries[fileID] else { return .error(404, "No file found with id '\(fileID)' in vector store.") }
+            if entry.status == "in_progress" {
+                entry.pollsLeft -= 1
+                if entry.pollsLeft <= 0 {
+                    let failing = state.failIndexingOf.map { state.files[fileID]?.text.contains($0) ?? false } ?? false
+                    entry.status = failing ? "failed" : "completed"
+                }
+                state.stores[storeID]?.entries[fileID] = entry
+            }
+            return .json(200, render(entry, store: storeID))
+        }
+    }
+
+    private func updateAttributes(_ storeID: String, _ fileID: String, _ request: FakeRequest) -> FakeReply {
+        guard let body = request.json else { return violation("POST /vector_stores/\(storeID)/files/\(fileID) needs a JSON body") }
+        let attributes: [String: String]
+        switch validate(attributes: body["attributes"]) {
+        case .success(let valid): attributes = valid
+        case .failure(let problem): return violation(problem.description)
+        }
+        return state.withLock { state -> FakeReply in
+            guard var entry = state.stores[storeID]?.entries[fileID] else { return .error(404, "No file found with id '\(fileID)' in vector store.") }
+            entry.attributes = attributes
+            state.stores[storeID]?.entries[fileID] = entry
+            return .json(200, render(entry, store: storeID))
+        }
+    }
+
+    private func detach(_ storeID: String, _ fileID: String) -> FakeReply {
+        state.withLock { state -> FakeReply in
+            guard state.stores[storeID]?.entries[fileID] != nil else { return .error(404, "No file found with id '\(fileID)' in vector store.") }
+            state.stores[storeID]?.entries[fileID] = nil
+            state.stores[storeID]?.order.removeAll { $0 == fileID }
+            return .json(200, ["id": fileID, "object": "vector_store.file.deleted", "deleted": true])
+        }
+    }
+
+    private func upload(_ request: FakeRequest) -> FakeReply {
+        let parts: [FormPart]
+        switch parseMultipart(request.body, contentType: request.headers["content-type"]) {
+        case .success(let parsed): parts = parsed
+        case .failure(let problem): return violation("POST /files: \(problem)")
+        }
+        guard let purpose = parts.first(where: { $0.name == "purpose" })?.text, purpose == "assistants" || purpose == "user_data" else {
+            return violation("POST /files: the `purpose` part must be `assistants`")
+        }
+        guard let file = parts.first(where: { $0.name == "file" }), let filename = file.filename, !filename.isEmpty else {
+            return violation("POST /files: the `file` part with a filename is missing")
+        }
+        let id = newID("file-")
+        state.withLock { state in
+            state.files[id] = StoredFile(id: id, filename: filename, purpose: purpose, content: file.content)
+            state.fileOrder.append(id)
+        }
+        return .json(200, ["id": id, "object": "file", "bytes": file.content.count, "filename": filename, "purpose": purpose, "status": "processed"])
+    }
+
+    private func listFiles(_ request: FakeRequest) -> FakeReply {
+        let (order, files) = state.withLock { ($0.fileOrder, $0.files) }
+        let wanted = order.filter { id in request.query["purpose"].map { files[id]?.purpose == $0 } ?? true }
+        return page(wanted, request) { id in
+            files[id].map { ["id": $0.id, "object": "file", "bytes": $0.content.count, "filename": $0.filename, "purpose": $0.purpose] }
+        }
+    }
+
+    private func deleteFile(_ id: String) -> FakeReply {
+        state.withLock { state -> FakeReply in
+            guard state.files[id] != nil else { return .error(404, "No such File object: \(id)") }
+            state.files[id] = nil
+            state.fileOrder.removeAll { $0 == id }
+            return .json(200, ["id": id, "object": "file", "deleted": true])
+        }
+    }
+}
+
+extension FakeOpenAI.StoredFile {
+    public var text: String { String(decoding: content, as: UTF8.self) }
+}
