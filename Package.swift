@@ -46,7 +46,8 @@ let package = Package(
         .target(
             name: "AcervoConnectors",
             dependencies: [
-                "AcervoEngine", "AcervoStore", "AcervoRules",
+                "AcervoEngine", "AcervoStore", "AcervoRules", "AcervoProcessors",
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -76,6 +77,8 @@ let package = Package(
         .target(
             name: "AcervoFakeServers",
             dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// One HTTP request to a provider. Bodies are small here (JSON, a document, an audio chunk); media downloads
 /// stream instead (see `APIClient.download`).
@@ -62,8 +63,16 @@ public final class HTTPSession: Sendable {
         client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 
+    private let isShutDown = Atomic<Bool>(false)
+
     public func shutdown() async {
+        guard !isShutDown.exchange(true, ordering: .acquiringAndReleasing) else { return }
         try? await client.shutdown()
+    }
+
+    /// A session dropped without `shutdown()` (an error path) still releases its connections.
+    deinit {
+        if !isShutDown.load(ordering: .acquiring) { try? client.syncShutdown() }
     }
 }
 

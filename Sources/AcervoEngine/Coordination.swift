@@ -3,13 +3,13 @@ import Synchronization
 
 /// A counting semaphore for async code: limits how many actions run at once (globally and per rule)
 /// without blocking a thread while waiting.
-actor AsyncSemaphore {
+public actor AsyncSemaphore {
     private var available: Int
     private var waiters: [CheckedContinuation<Void, Never>] = []
 
-    init(_ count: Int) { available = max(1, count) }
+    public init(_ count: Int) { available = max(1, count) }
 
-    func acquire() async {
+    public func acquire() async {
         if available > 0 {
             available -= 1
             return
@@ -17,11 +17,11 @@ actor AsyncSemaphore {
         await withCheckedContinuation { waiters.append($0) }
     }
 
-    func release() {
+    public func release() {
         if waiters.isEmpty { available += 1 } else { waiters.removeFirst().resume() }
     }
 
-    func with<T: Sendable>(_ body: @Sendable () async throws -> T) async rethrows -> T {
+    public func with<T: Sendable>(_ body: @Sendable () async throws -> T) async rethrows -> T {
         await acquire()
         defer { release() }
         return try await body()

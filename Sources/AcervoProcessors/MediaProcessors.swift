@@ -16,7 +16,7 @@ public struct MediaInfo: Sendable, Codable, Equatable {
     public var hasAudio: Bool { audioCodec != nil }
 
     /// Runs ffprobe on a blob; a file it cannot read (corrupt, empty, not media) is a clear failure.
-    static func probe(_ path: String) async throws -> MediaInfo {
+    public static func probe(_ path: String) async throws -> MediaInfo {
         let output: ExternalTool.Output
         do {
             output = try await ExternalTool.run(

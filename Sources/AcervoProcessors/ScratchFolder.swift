@@ -1,10 +1,10 @@
 import Foundation
 
 /// A private temp folder for a program's output files, removed when the processor is done with it.
-final class ScratchFolder {
-    let path: String
+public final class ScratchFolder: Sendable {
+    public let path: String
 
-    init() throws {
+    public init() throws {
         path = NSTemporaryDirectory() + "acervo-work-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }

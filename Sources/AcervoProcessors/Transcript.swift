@@ -8,6 +8,33 @@ public struct Transcript: Sendable, Codable, Equatable {
         public var startSeconds: Double
         public var endSeconds: Double
         public var text: String
+        /// The recogniser's confidence (0…1), when it reports one.
+        public var confidence: Double?
+        /// Word timings, when the recogniser reports them (absent for captions: the bytes of a captions
+        /// transcript are unchanged by this field's existence).
+        public var words: [Word]?
+
+        public init(startSeconds: Double, endSeconds: Double, text: String, confidence: Double? = nil, words: [Word]? = nil) {
+            self.startSeconds = startSeconds
+            self.endSeconds = endSeconds
+            self.text = text
+            self.confidence = confidence
+            self.words = words
+        }
+    }
+
+    public struct Word: Sendable, Codable, Equatable {
+        public var text: String
+        public var startSeconds: Double
+        public var endSeconds: Double
+        public var confidence: Double?
+
+        public init(text: String, startSeconds: Double, endSeconds: Double, confidence: Double? = nil) {
+            self.text = text
+            self.startSeconds = startSeconds
+            self.endSeconds = endSeconds
+            self.confidence = confidence
+        }
     }
 
     public var language: String
@@ -15,13 +42,19 @@ public struct Transcript: Sendable, Codable, Equatable {
     public var source: String
     public var segments: [Segment]
 
+    public init(language: String, source: String, segments: [Segment]) {
+        self.language = language
+        self.source = source
+        self.segments = segments
+    }
+
     public var text: String { segments.map(\.text).joined(separator: " ") }
 
-    func encoded() -> [UInt8] {
+    public func encoded() -> [UInt8] {
         Array(try! JSONEncoder.canonical.encode(self))
     }
 
-    static func decode(_ bytes: [UInt8]) throws -> Transcript {
+    public static func decode(_ bytes: [UInt8]) throws -> Transcript {
         try JSONDecoder().decode(Transcript.self, from: Data(bytes))
     }
 }

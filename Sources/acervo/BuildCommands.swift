@@ -54,7 +54,6 @@ struct BuildCommand: AsyncParsableCommand {
             store = opened
             let lock = try StoreLock.acquire(storeRoot: opened.root, purpose: "acervo build", wait: wait)
             defer { _ = lock }
-            let evaluator = try pipelineOptions.evaluator(store: opened, pipeline: pipeline)
             let reporter: any BuildReporter
             if quiet || options.json {
                 reporter = SilentReporter()
@@ -65,13 +64,15 @@ struct BuildCommand: AsyncParsableCommand {
             }
             let stop = StopFlag()
             let buildOptions = BuildOptions(jobs: jobs, budgetUSD: budget, refresh: Set(refresh), command: "build")
-            let task = Task { try await evaluator.build(options: buildOptions, reporter: reporter, stop: stop) }
-            let watcher = SignalWatcher(onFirst: {
-                stop.raise()
-                printError("acervo: stopping — no new actions start; running ones finish (again to cancel them)")
-            }, onSecond: { task.cancel() })
-            defer { watcher.cancel() }
-            return try await task.value
+            return try await pipelineOptions.withEvaluator(store: opened, pipeline: pipeline, quiet: quiet || options.json) { evaluator in
+                let task = Task { try await evaluator.build(options: buildOptions, reporter: reporter, stop: stop) }
+                let watcher = SignalWatcher(onFirst: {
+                    stop.raise()
+                    printError("acervo: stopping — no new actions start; running ones finish (again to cancel them)")
+                }, onSecond: { task.cancel() })
+                defer { watcher.cancel() }
+                return try await task.value
+            }
         }
         var syncReport: SyncReport?
         if let syncSettings, let store, let snapshot = summary.snapshot, !summary.interrupted {
@@ -150,7 +151,9 @@ struct PlanCommand: AsyncParsableCommand {
         let plan = try await reportingSetupErrors {
             let pipeline = try pipelineOptions.load()
             let store = try options.open()
-            return try await pipelineOptions.evaluator(store: store, pipeline: pipeline).plan(options: BuildOptions(refresh: Set(refresh)))
+            return try await pipelineOptions.withEvaluator(store: store, pipeline: pipeline, quiet: true) { evaluator in
+                try await evaluator.plan(options: BuildOptions(refresh: Set(refresh)))
+            }
         }
         if options.json { printJSON(plan); return }
         for action in plan.actions {

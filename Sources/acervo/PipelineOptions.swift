@@ -1,3 +1,4 @@
+import AcervoConnectors
 import AcervoEngine
 import AcervoProcessors
 import AcervoRules
@@ -15,21 +16,39 @@ struct PipelineOptions: ParsableArguments {
 
     func load() throws -> Pipeline {
         do {
-            return try RulesLoader(catalog: Catalog.processors.map(\.descriptor), sourceArtifacts: Item.artifactNames).load(directory: rules)
+            return try RulesLoader(catalog: allDescriptors, sourceArtifacts: Item.artifactNames).load(directory: rules)
         } catch {
             printError("acervo: \(error)")
             throw ExitCode(Exit.usage)
         }
     }
 
-    func evaluator(store: Store, pipeline: Pipeline) throws -> Evaluator {
+    /// Local and cloud processors' descriptors: what rules may name.
+    var allDescriptors: [ProcessorDescriptor] { Catalog.processors.map(\.descriptor) + CloudCatalog.descriptors }
+
+    /// Runs `body` with an evaluator over local and cloud processors; the cloud processors' HTTP session is
+    /// closed when it returns. Provider retries are logged on stderr unless `quiet`.
+    func withEvaluator<T>(store: Store, pipeline: Pipeline, quiet: Bool, _ body: (Evaluator) async throws -> T) async throws -> T {
+        let context: ConnectorContext
+        let evaluator: Evaluator
         do {
+            context = ConnectorContext(prices: try PriceTable.load(rulesDirectory: rules),
+                                       log: { line in if !quiet { printError("acervo: \(line)") } })
             let override = source.map { $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0 }
             let source = try Catalog.source(for: pipeline, overridePath: override)
-            return Evaluator(store: store, pipeline: pipeline, source: source, processors: Catalog.processors)
+            evaluator = Evaluator(store: store, pipeline: pipeline, source: source,
+                                  processors: Catalog.processors + CloudCatalog.processors(context: context))
         } catch {
             printError("acervo: \(error)")
             throw ExitCode(Exit.usage)
+        }
+        do {
+            let result = try await body(evaluator)
+            await context.shutdown()
+            return result
+        } catch {
+            await context.shutdown()
+            throw error
         }
     }
 }

@@ -19,7 +19,7 @@ struct SyncOptions: ParsableArguments {
 
     /// The sink settings of the rules folder, or defaults when it does not name OpenAI.
     func settings() throws -> OpenAISinkSettings {
-        let pipeline = try RulesLoader(catalog: Catalog.processors.map(\.descriptor), sourceArtifacts: Item.artifactNames).load(directory: rules)
+        let pipeline = try RulesLoader(catalog: Catalog.processors.map(\.descriptor) + CloudCatalog.descriptors, sourceArtifacts: Item.artifactNames).load(directory: rules)
         return try OpenAISinkSettings(sink: pipeline.sink.merging(["kind": .string("openai")]) { _, openai in openai })!
     }
 }

@@ -42,6 +42,7 @@ public final class FakeOpenAI: Sendable {
         /// Files whose content contains this text end `failed` instead of `completed`.
         var failIndexingOf: String?
         var pageSize = 100
+        var transcriptionSeconds: [Double] = []
     }
 
     public let apiKey: String
@@ -144,6 +145,7 @@ public final class FakeOpenAI: Sendable {
             count("POST /vector_stores/{id}/files/{file}"); return updateAttributes(segments[1], segments[3], request)
         case ("DELETE", 4, "vector_stores") where segments[2] == "files":
             count("DELETE /vector_stores/{id}/files/{file}"); return detach(segments[1], segments[3])
+        case ("POST", 2, "audio") where segments[1] == "transcriptions": count("POST /audio/transcriptions"); return transcribe(request)
         case ("POST", 1, "files"): count("POST /files"); return upload(request)
         case ("GET", 1, "files"): count("GET /files"); return listFiles(request)
         case ("DELETE", 2, "files"): count("DELETE /files/{id}"); return deleteFile(segments[1])
@@ -308,6 +310,41 @@ public final class FakeOpenAI: Sendable {
         }
         return .json(200, ["id": id, "object": "file", "bytes": file.content.count, "filename": filename, "purpose": purpose, "status": "processed"])
     }
+
+    /// `/audio/transcriptions`: checks the multipart form like OpenAI (file ≤ 25 MB, a model, a known
+    /// response_format) and answers, for FLAC audio, a segment per 10 s and a word per second.
+    private func transcribe(_ request: FakeRequest) -> FakeReply {
+        let parts: [FormPart]
+        switch parseMultipart(request.body, contentType: request.headers["content-type"]) {
+        case .success(let parsed): parts = parsed
+        case .failure(let problem): return violation("POST /audio/transcriptions: \(problem)")
+        }
+        guard let file = parts.first(where: { $0.name == "file" }), file.filename != nil else { return violation("the `file` part is missing") }
+        guard file.content.count <= 25 << 20 else { return violation("Maximum content size limit (26214400) exceeded", status: 413) }
+        guard let model = parts.first(where: { $0.name == "model" })?.text, !model.isEmpty else { return violation("`model` is required") }
+        let format = parts.first(where: { $0.name == "response_format" })?.text ?? "json"
+        guard ["json", "verbose_json", "text"].contains(format) else { return violation("unknown response_format \(format)") }
+        guard let seconds = FakeGoogle.flacDuration(file.content) else { return violation("Invalid file format.") }
+        state.withLock { $0.transcriptionSeconds.append(seconds) }
+        var words: [[String: Any]] = []
+        var segments: [[String: Any]] = []
+        var second = 0
+        while Double(second) < seconds - 0.25 {
+            words.append(["word": "p", "start": Double(second), "end": Double(second) + 0.5])
+            if second % 10 == 0 { segments.append(["id": segments.count, "start": Double(second), "end": min(seconds, Double(second + 10)), "text": ""]) }
+            second += 1
+        }
+        for index in segments.indices {
+            let count = words.filter { ($0["start"] as! Double) >= (segments[index]["start"] as! Double) && ($0["start"] as! Double) < (segments[index]["end"] as! Double) }.count
+            segments[index]["text"] = " " + Array(repeating: "p", count: count).joined(separator: " ")
+        }
+        let text = Array(repeating: "p", count: words.count).joined(separator: " ")
+        if format != "verbose_json" { return .json(200, ["text": text]) }
+        return .json(200, ["task": "transcribe", "language": "spanish", "duration": seconds, "text": text, "segments": segments, "words": words])
+    }
+
+    /// Seconds of audio in each transcription request.
+    public var transcriptionSeconds: [Double] { state.withLock { $0.transcriptionSeconds } }
 
     private func listFiles(_ request: FakeRequest) -> FakeReply {
         let (order, files) = state.withLock { ($0.fileOrder, $0.files) }

@@ -1,0 +1,74 @@
+import AcervoEngine
+import AcervoRules
+import Foundation
+import Synchronization
+
+/// What cloud processors share in one process: the environment (keys, base URLs), one HTTP session, the
+/// price table, a Google token source, and where retries are logged. Clients are made on first use, so a
+/// pipeline that never calls a provider never needs its key — and one that does gets a configuration error
+/// naming the variable to set, on the action that needed it.
+public final class ConnectorContext: Sendable {
+    public let environment: ConnectorEnvironment
+    public let prices: PriceTable
+    public let retry: RetryPolicy
+    public let log: @Sendable (String) -> Void
+    private let session = Mutex<HTTPSession?>(nil)
+    private let google = Mutex<GoogleTokenSource?>(nil)
+
+    public init(environment: ConnectorEnvironment = ConnectorEnvironment(), prices: PriceTable = PriceTable(),
+                retry: RetryPolicy = RetryPolicy(maxAttempts: 5), log: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.environment = environment
+        self.prices = prices
+        self.retry = retry
+        self.log = log
+    }
+
+    public var httpSession: HTTPSession {
+        session.withLock { session in
+            if let session { return session }
+            let created = HTTPSession()
+            session = created
+            return created
+        }
+    }
+
+    /// Closes the HTTP session if one was opened.
+    public func shutdown() async {
+        await session.withLock { $0 }?.shutdown()
+    }
+
+    /// A client for an OpenAI-compatible API (`OPENAI_API_KEY`, `OPENAI_BASE_URL`).
+    public func openAI() throws(ConnectorError) -> (api: APIClient, baseURL: String) {
+        let key = try environment.requiredSecret("OPENAI_API_KEY", for: "OpenAI")
+        let api = APIClient(provider: "OpenAI", session: httpSession, retry: retry, secrets: [key], log: log,
+                            authorize: { _ throws(ConnectorError) in [("Authorization", "Bearer \(key.value)")] })
+        return (api, environment.baseURL("OPENAI_BASE_URL", default: OpenAIVectorStores.defaultBaseURL))
+    }
+
+    /// The service account's token source (`GOOGLE_APPLICATION_CREDENTIALS`), made once.
+    public func googleTokens() throws(ConnectorError) -> GoogleTokenSource {
+        if let existing = google.withLock({ $0 }) { return existing }
+        let source = try GoogleTokenSource(account: try ServiceAccount.fromEnvironment(environment), session: httpSession, retry: retry)
+        return google.withLock { current in
+            if let current { return current }
+            current = source
+            return source
+        }
+    }
+
+    /// A client for a Google API authorized by the service account.
+    public func googleAPI(provider: String) throws(ConnectorError) -> APIClient {
+        let tokens = try googleTokens()
+        return APIClient(provider: provider, session: httpSession, retry: retry, secrets: [tokens.account.privateKey], log: log,
+                         authorize: tokens.authorize)
+    }
+}
+
+/// The processors that call providers.
+public enum CloudCatalog {
+    public static let descriptors = [OpenAITranscriber.descriptor, GoogleSpeechTranscriber.descriptor]
+
+    public static func processors(context: ConnectorContext) -> [any Processor] {
+        [OpenAITranscriber(context: context), GoogleSpeechTranscriber(context: context)]
+    }
+}

@@ -1,0 +1,169 @@
+import Crypto
+import Foundation
+import Synchronization
+import _CryptoExtras
+
+/// Google's OAuth token endpoint and Speech-to-Text v2 `recognize` on 127.0.0.1. The token endpoint verifies
+/// the JWT the way Google does (RS256 signature against the service account's public key, `iss`, `aud`,
+/// `scope`, an `exp` at most an hour after `iat`); `recognize` accepts only tokens it issued and unexpired,
+/// checks the config and the audio (base64 FLAC, at most a minute), and answers one word per second of audio.
+public final class FakeGoogle: Sendable {
+    public let clientEmail = "acervo-test@project.iam.gserviceaccount.com"
+    public let privateKeyPEM: String
+    private let publicKey: _RSA.Signing.PublicKey
+    private let state = Mutex(State())
+    private let server = Mutex<FakeHTTPServer?>(nil)
+    public let faults: FaultInjector?
+
+    struct State: Sendable {
+        var calls: [String: Int] = [:]
+        var violations: [String] = []
+        var validTokens: Set<String> = []
+        var nextToken = 1
+        var recognizeRequests: [[String: String]] = []
+    }
+
+    public var baseURL: String { server.withLock { $0?.baseURL } ?? "" }
+    public var tokenURL: String { baseURL + "/token" }
+    public var calls: [String: Int] { state.withLock { $0.calls } }
+    public var violations: [String] { state.withLock { $0.violations } }
+    /// Per recognize call: model, languages (comma-joined), seconds of audio.
+    public var recognizeRequests: [[String: String]] { state.withLock { $0.recognizeRequests } }
+
+    public static func start(faults: FaultInjector? = nil) async throws -> FakeGoogle {
+        let fake = try FakeGoogle(faults: faults)
+        let server = try await FakeHTTPServer.start { [fake] request in fake.handle(request) }
+        fake.server.withLock { $0 = server }
+        return fake
+    }
+
+    private init(faults: FaultInjector?) throws {
+        let key = try _RSA.Signing.PrivateKey(keySize: .bits2048)
+        privateKeyPEM = key.pemRepresentation
+        publicKey = key.publicKey
+        self.faults = faults
+    }
+
+    public func stop() async { await server.withLock { $0 }?.stop() }
+
+    /// A service-account key file for this fake, written into `directory`.
+    public func writeServiceAccount(into directory: String, projectID: String = "acervo-test") throws -> String {
+        let path = directory + "/service-account.json"
+        let object: [String: Any] = ["type": "service_account", "client_email": clientEmail, "private_key": privateKeyPEM,
+                                     "token_uri": tokenURL, "project_id": projectID]
+        try JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    /// Invalidates every token issued so far: the next call with one gets a 401.
+    public func expireTokens() { state.withLock { $0.validTokens.removeAll() } }
+    public func resetCounts() { state.withLock { $0.calls = [:]; $0.recognizeRequests = [] } }
+
+    private func count(_ route: String) { state.withLock { $0.calls[route, default: 0] += 1 } }
+
+    private func violation(_ text: String, status: Int = 400) -> FakeReply {
+        state.withLock { $0.violations.append(text) }
+        return .json(status, ["error": ["code": status, "message": text, "status": "INVALID_ARGUMENT"]])
+    }
+
+    func handle(_ request: FakeRequest) -> FakeReply {
+        if let fault = faults?.next(), let reply = faults?.replyBeforeProcessing(fault) { return reply }
+        if request.method == "POST" && request.path == "/token" {
+            count("POST /token")
+            return token(request)
+        }
+        if request.method == "POST", request.path.hasPrefix("/v2/projects/"), request.path.hasSuffix(":recognize") {
+            count("POST :recognize")
+            return recognize(request)
+        }
+        return violation("no such endpoint: \(request.method) \(request.path)", status: 404)
+    }
+
+    private func token(_ request: FakeRequest) -> FakeReply {
+        guard request.headers["content-type"]?.hasPrefix("application/x-www-form-urlencoded") == true else {
+            return violation("the token request must be form-encoded")
+        }
+        var form: [String: String] = [:]
+        for pair in request.text.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).removingPercentEncoding ?? String($0) }
+            if parts.count == 2 { form[parts[0]] = parts[1] }
+        }
+        guard form["grant_type"] == "urn:ietf:params:oauth:grant-type:jwt-bearer", let assertion = form["assertion"] else {
+            return violation("grant_type must be urn:ietf:params:oauth:grant-type:jwt-bearer with an assertion")
+        }
+        let parts = assertion.split(separator: ".").map(String.init)
+        guard parts.count == 3, let header = Self.decodeJSON(parts[0]), let claims = Self.decodeJSON(parts[1]),
+              let signature = Self.base64URLDecode(parts[2]) else {
+            return .json(400, ["error": "invalid_grant", "error_description": "Invalid JWT: malformed"])
+        }
+        guard header["alg"] as? String == "RS256",
+              publicKey.isValidSignature(_RSA.Signing.RSASignature(rawRepresentation: signature), for: Array("\(parts[0]).\(parts[1])".utf8),
+                                         padding: .insecurePKCS1v1_5) else {
+            return .json(400, ["error": "invalid_grant", "error_description": "Invalid JWT Signature."])
+        }
+        let now = Date().timeIntervalSince1970
+        guard claims["iss"] as? String == clientEmail, claims["aud"] as? String == tokenURL,
+              (claims["scope"] as? String)?.contains("https://www.googleapis.com/auth/cloud-platform") == true,
+              let iat = claims["iat"] as? Double, let exp = claims["exp"] as? Double, exp - iat <= 3600, exp > now, abs(iat - now) < 300 else {
+            return violation("JWT claims wrong: \(claims)")
+        }
+        let token = state.withLock { state -> String in
+            defer { state.nextToken += 1 }
+            let token = "ya29.fake-\(state.nextToken)"
+            state.validTokens.insert(token)
+            return token
+        }
+        return .json(200, ["access_token": token, "token_type": "Bearer", "expires_in": 3599])
+    }
+
+    private func recognize(_ request: FakeRequest) -> FakeReply {
+        let bearer = request.headers["authorization"].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
+        guard let bearer, state.withLock({ $0.validTokens.contains(bearer) }) else {
+            return .json(401, ["error": ["code": 401, "message": "Request had invalid authentication credentials.", "status": "UNAUTHENTICATED"]])
+        }
+        guard let body = request.json, let config = body["config"] as? [String: Any] else { return violation("recognize needs a JSON body with `config`") }
+        guard let languages = config["languageCodes"] as? [String], !languages.isEmpty else { return violation("config.languageCodes is required") }
+        guard let model = config["model"] as? String else { return violation("config.model is required") }
+        guard config["autoDecodingConfig"] != nil || config["explicitDecodingConfig"] != nil else {
+            return violation("one of autoDecodingConfig or explicitDecodingConfig is required")
+        }
+        let features = config["features"] as? [String: Any]
+        guard features?["enableWordTimeOffsets"] as? Bool == true else { return violation("enableWordTimeOffsets was not requested") }
+        guard let content = (body["content"] as? String).flatMap({ Data(base64Encoded: $0) }) else {
+            return violation("`content` must be base64 audio")
+        }
+        guard content.count <= 10 << 20 else { return violation("Audio content is larger than 10 MB") }
+        guard let seconds = Self.flacDuration(Array(content)) else { return violation("the audio is not FLAC") }
+        guard seconds <= 60 else { return violation("Sync input too long. For audio longer than 1 min use LongRunningRecognize") }
+        state.withLock { $0.recognizeRequests.append(["model": model, "languages": languages.joined(separator: ","), "seconds": String(format: "%.1f", seconds)]) }
+        var words: [[String: Any]] = []
+        var second = 0
+        while Double(second) < seconds - 0.25 {
+            words.append(["word": "w", "startOffset": "\(second).000s", "endOffset": "\(second).500s", "confidence": 0.9])
+            second += 1
+        }
+        let result: [String: Any] = [
+            "alternatives": [["transcript": Array(repeating: "w", count: words.count).joined(separator: " "), "confidence": 0.91, "words": words]],
+            "languageCode": languages[0].lowercased(), "resultEndOffset": String(format: "%.3fs", seconds),
+        ]
+        return .json(200, ["results": words.isEmpty ? [] : [result], "metadata": ["totalBilledDuration": "\(Int(seconds.rounded(.up)))s"]])
+    }
+
+    /// Seconds of audio from a FLAC stream's STREAMINFO block.
+    public static func flacDuration(_ bytes: [UInt8]) -> Double? {
+        guard bytes.count >= 26, Array(bytes[0..<4]) == Array("fLaC".utf8) else { return nil }
+        let rate = (Int(bytes[18]) << 12) | (Int(bytes[19]) << 4) | (Int(bytes[20]) >> 4)
+        let samples = (Int(bytes[21] & 0x0F) << 32) | (Int(bytes[22]) << 24) | (Int(bytes[23]) << 16) | (Int(bytes[24]) << 8) | Int(bytes[25])
+        return rate > 0 ? Double(samples) / Double(rate) : nil
+    }
+
+    static func base64URLDecode(_ text: String) -> Data? {
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64 += "=" }
+        return Data(base64Encoded: base64)
+    }
+
+    static func decodeJSON(_ part: String) -> [String: Any]? {
+        base64URLDecode(part).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
+    }
+}
