@@ -1,3 +1,4 @@
+import AcervoEngine
 import Foundation
 
 /// A credential. Its description is a placeholder, so interpolating one into a message or a log line cannot
@@ -44,6 +45,16 @@ public struct ConnectorEnvironment: Sendable {
         var url = variables[name].flatMap { $0.isEmpty ? nil : $0 } ?? fallback
         while url.hasSuffix("/") { url.removeLast() }
         return url
+    }
+}
+
+extension ConnectorEnvironment {
+    /// Retries of provider calls: `ACERVO_RETRY_ATTEMPTS` (default 5) tries, backoff from
+    /// `ACERVO_RETRY_BASE_SECONDS` (default 1) doubling up to two minutes, with jitter.
+    public var retryPolicy: RetryPolicy {
+        RetryPolicy(maxAttempts: variables["ACERVO_RETRY_ATTEMPTS"].flatMap(Int.init).map { max(1, $0) } ?? 5,
+                    baseDelaySeconds: variables["ACERVO_RETRY_BASE_SECONDS"].flatMap(Double.init).map { max(0, $0) } ?? 1,
+                    maxDelaySeconds: 120)
     }
 }
 

@@ -22,7 +22,7 @@ public enum Catalog {
             let base = (pipeline.directory as NSString).deletingLastPathComponent
             return LocalCourseSource(path: path.hasPrefix("/") ? path : (base.isEmpty ? "." : base) + "/" + path)
         default:
-            throw SourceError("pipeline.yaml: unknown source kind `\(kind)`; this Acervo knows `local`")
+            throw SourceError("pipeline.yaml: unknown source kind `\(kind)`; this Acervo knows `local` and `hotmart`")
         }
     }
 }

@@ -15,6 +15,25 @@ public struct PutOutcome: Sendable, Equatable {
     public let isNew: Bool
 }
 
+/// Writes one object in pieces; see `BlobStore.writer()`. Not shared between tasks.
+public final class BlobWriter {
+    private let object: TemporaryObject
+
+    init(object: TemporaryObject) {
+        self.object = object
+    }
+
+    /// Bytes written since the start (or the last `restart`).
+    public var size: Int64 { object.writtenBytes }
+
+    public func append(_ bytes: UnsafeRawBufferPointer) throws(StoreError) { try object.append(bytes) }
+
+    public func restart() throws(StoreError) { try object.restart() }
+
+    /// Makes the object durable and names it by its digest.
+    public func commit() throws(StoreError) -> PutOutcome { try object.commit() }
+}
+
 /// A directory opened on first use (it may not exist yet when the store is created) and kept open.
 final class DirectoryHandle: Sendable {
     let path: String
@@ -129,6 +148,12 @@ public struct BlobStore: Sendable {
         return try writer.commit()
     }
 
+    /// A writer for bytes that arrive piece by piece and may have to start over (a download whose server
+    /// ignored a `Range`): hashed as written, committed like any other object.
+    public func writer() throws(StoreError) -> BlobWriter {
+        BlobWriter(object: try TemporaryObject(store: self))
+    }
+
     /// The digest of a file, read once, without storing it.
     public static func hash(fileAt path: String) throws(StoreError) -> (digest: Digest, bytesRead: Int64) {
         let source = try POSIXFile(path: path, flags: O_RDONLY)
@@ -238,6 +263,17 @@ final class TemporaryObject {
 
     deinit {
         if !finished { FileSystem.remove(file.path) }
+    }
+
+    var writtenBytes: Int64 { size }
+
+    /// Drops what was written: the file is emptied and the hash starts again.
+    func restart() throws(StoreError) {
+        guard ftruncate(file.descriptor, 0) == 0, lseek(file.descriptor, 0, SEEK_SET) == 0 else {
+            throw StoreError.from(errno: errno, operation: "truncate", path: file.path)
+        }
+        hasher = SHA256()
+        size = 0
     }
 
     func append(_ bytes: [UInt8]) throws(StoreError) {

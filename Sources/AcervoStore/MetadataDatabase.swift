@@ -156,6 +156,19 @@ public struct MetadataDatabase: Sendable {
                 CREATE TABLE search_collections (collection TEXT PRIMARY KEY NOT NULL, indexed_at REAL NOT NULL);
                 """)
         }
+        migrator.registerMigration("v3-downloads") { db in
+            // What a URL held when it was last fetched, so an unchanged remote file is not fetched again.
+            try db.execute(sql: """
+                CREATE TABLE downloads (
+                    url TEXT PRIMARY KEY NOT NULL,
+                    etag TEXT,
+                    last_modified TEXT,
+                    size INTEGER NOT NULL,
+                    digest TEXT NOT NULL,
+                    checked_at REAL NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 }

@@ -99,6 +99,12 @@ public final class Store: Sendable {
         try catalog(try await blobs.put(stream: stream), kind: kind)
     }
 
+    /// Commits a piecewise-written object (a download) and catalogues it like any other put.
+    @discardableResult
+    public func commit(_ writer: BlobWriter, kind: BlobKind = .media) throws(StoreError) -> PutOutcome {
+        try catalog(try writer.commit(), kind: kind)
+    }
+
     /// Stores a local file unless the stat cache proves it is unchanged and already stored; then no byte of
     /// it is read (`bytesRead == 0`).
     @discardableResult

@@ -32,10 +32,17 @@ struct PipelineOptions: ParsableArguments {
         let context: ConnectorContext
         let evaluator: Evaluator
         do {
-            context = ConnectorContext(prices: try PriceTable.load(rulesDirectory: rules),
+            let environment = ConnectorEnvironment()
+            context = ConnectorContext(environment: environment, prices: try PriceTable.load(rulesDirectory: rules), retry: environment.retryPolicy,
                                        log: { line in if !quiet { printError("acervo: \(line)") } })
             let override = source.map { $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0 }
-            let source = try Catalog.source(for: pipeline, overridePath: override)
+            let source: any Source
+            if pipeline.source["kind"]?.string == "hotmart" {
+                source = try HotmartSource(context: context, config: pipeline.source,
+                                           projectDirectory: (pipeline.directory as NSString).deletingLastPathComponent)
+            } else {
+                source = try Catalog.source(for: pipeline, overridePath: override)
+            }
             evaluator = Evaluator(store: store, pipeline: pipeline, source: source,
                                   processors: Catalog.processors + CloudCatalog.processors(context: context))
         } catch {

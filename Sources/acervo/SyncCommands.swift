@@ -36,7 +36,8 @@ func syncSnapshot(store: Store, snapshot: Digest, settings: OpenAISinkSettings, 
     let session = HTTPSession()
     let log: @Sendable (String) -> Void = { line in if !quiet { printError("acervo: \(line)") } }
     do {
-        let client = try OpenAIVectorStores.fromEnvironment(ConnectorEnvironment(), session: session, log: log)
+        let environment = ConnectorEnvironment()
+        let client = try OpenAIVectorStores.fromEnvironment(environment, session: session, retry: environment.retryPolicy, log: log)
         let sync = VectorStoreSync(client: client, store: store, chunking: settings.chunking)
         let report = try await sync.sync(manifest, snapshot: snapshot, vectorStore: target, command: command, progress: log)
         await session.shutdown()

@@ -28,6 +28,9 @@ public enum FakeReply: Sendable {
     case reset
     /// Head and a Content-Length, then only part of the body, then the connection is closed.
     case cutBody(status: Int, body: [UInt8])
+    /// Head with these headers and the full Content-Length, then only `sendBytes` of the body, then the
+    /// connection is closed (a download dropped halfway).
+    case partial(status: Int, headers: [(String, String)], body: [UInt8], sendBytes: Int)
     /// The answer after a delay (a slow provider; with a delay past the client's timeout, a timeout).
     indirect case delayed(seconds: Double, FakeReply)
 
@@ -136,6 +139,14 @@ private final class FakeRequestHandler: ChannelInboundHandler, @unchecked Sendab
             context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .init(statusCode: status), headers: headers))), promise: nil)
             context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body.prefix(body.count / 2))))), promise: nil)
             context.writeAndFlush(NIOAny(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer())))).whenComplete { _ in context.close(promise: nil) }
+        case .partial(let status, let extra, let body, let sendBytes):
+            var headers = HTTPHeaders(extra)
+            headers.replaceOrAdd(name: "Content-Length", value: "\(body.count)")
+            headers.replaceOrAdd(name: "Connection", value: "close")
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .init(statusCode: status), headers: headers))), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body.prefix(sendBytes)))))).whenComplete { _ in
+                context.close(promise: nil)
+            }
         case .respond(let status, let extra, let body):
             var headers = HTTPHeaders(extra)
             headers.replaceOrAdd(name: "Content-Length", value: "\(body.count)")
