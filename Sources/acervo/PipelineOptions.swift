@@ -38,8 +38,8 @@ struct PipelineOptions: ParsableArguments {
             let override = source.map { $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0 }
             let source: any Source
             if pipeline.source["kind"]?.string == "hotmart" {
-                source = try HotmartSource(context: context, config: pipeline.source,
-                                           projectDirectory: (pipeline.directory as NSString).deletingLastPathComponent)
+                let project = (pipeline.directory as NSString).deletingLastPathComponent
+                source = try HotmartSource(context: context, config: pipeline.source, projectDirectory: project.isEmpty ? "." : project)
             } else {
                 source = try Catalog.source(for: pipeline, overridePath: override)
             }
