@@ -12,6 +12,8 @@ public struct APIRequest: Sendable {
     public var url: String
     public var headers: [(name: String, value: String)]
     public var body: [UInt8]?
+    /// A file sent as the body, streamed in chunks (a video to upload): memory stays bounded.
+    public var bodyFile: String?
     /// Until the response's head arrives; a stalled body is caught by the session's read timeout.
     public var timeoutSeconds: Double
 
@@ -188,6 +190,12 @@ public struct APIClient: Sendable {
             for header in try await authorize(false) { outgoing.headers.replaceOrAdd(name: header.name, value: header.value) }
         }
         if let body = request.body { outgoing.body = .bytes(ByteBuffer(bytes: body)) }
+        if let path = request.bodyFile {
+            guard let size = FileSystemSize.of(path) else {
+                throw ConnectorError(.configuration, provider: provider, request: request.label, message: "cannot read `\(path)` to upload")
+            }
+            outgoing.body = .stream(FileChunks(path: path), length: .known(size))
+        }
         do {
             let response = try await session.client.execute(outgoing, timeout: .milliseconds(Int64(request.timeoutSeconds * 1000)))
             var headers: [String: String] = [:]
@@ -268,6 +276,33 @@ public struct APIClient: Sendable {
         let flat = text.replacingOccurrences(of: "\n", with: " ")
         return flat.count > 200 ? String(flat.prefix(200)) + "…" : flat
     }
+}
+
+enum FileSystemSize {
+    static func of(_ path: String) -> Int64? {
+        (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value
+    }
+}
+
+/// A file as a sequence of 1 MiB buffers, read as the upload consumes them.
+struct FileChunks: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+    let path: String
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        let handle: FileHandle?
+
+        mutating func next() async throws -> ByteBuffer? {
+            guard let handle else { throw ConnectorError(.configuration, provider: "upload", request: "", message: "the file to upload vanished") }
+            guard let data = try handle.read(upToCount: 1 << 20), !data.isEmpty else {
+                try? handle.close()
+                return nil
+            }
+            return ByteBuffer(bytes: data)
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(handle: FileHandle(forReadingAtPath: path)) }
 }
 
 public enum AcervoConnectors {

@@ -66,9 +66,12 @@ public final class ConnectorContext: Sendable {
 
 /// The processors that call providers.
 public enum CloudCatalog {
-    public static let descriptors = [OpenAITranscriber.descriptor, GoogleSpeechTranscriber.descriptor]
+    public static let descriptors = [
+        OpenAITranscriber.descriptor, GoogleSpeechTranscriber.descriptor, GeminiAnalyzer.descriptor, GeminiClassifier.descriptor,
+    ]
 
     public static func processors(context: ConnectorContext) -> [any Processor] {
-        [OpenAITranscriber(context: context), GoogleSpeechTranscriber(context: context)]
+        [OpenAITranscriber(context: context), GoogleSpeechTranscriber(context: context), GeminiAnalyzer(context: context),
+         GeminiClassifier(context: context)]
     }
 }

@@ -4,13 +4,14 @@ import AcervoStore
 import Foundation
 
 /// `document.markdown@1`: the document a support assistant searches — front matter with the attributes,
-/// then the transcript (with times), on-screen text and materials.
+/// then the analysis (summary, concepts, diagrams, code, key moments) when there is one, the transcript
+/// (with times), on-screen text and materials.
 public struct MarkdownDocument: Processor {
     public let descriptor = ProcessorDescriptor(
         id: "document.markdown", version: "1.0",
         inputs: [
             InputSlot("meta"), InputSlot("media", required: false), InputSlot("transcript", required: false), InputSlot("ocr", required: false),
-            InputSlot("materials", required: false), InputSlot("class", required: false),
+            InputSlot("materials", required: false), InputSlot("class", required: false), InputSlot("analysis", required: false),
         ])
 
     public init() {}
@@ -35,6 +36,8 @@ public struct MarkdownDocument: Processor {
         var out = "---\n"
         for (name, value) in attributes.sorted(by: { $0.key < $1.key }) { out += "\(name): \(Self.yamlQuoted(value))\n" }
         out += "---\n\n# \(title)\n"
+        // An analysis is optional: documents of pipelines without one are byte for byte what they were.
+        if let digest = action.inputs["analysis"] { out += try Analysis.decode(store.blobs.bytes(of: digest)).markdown }
         if let digest = action.inputs["transcript"] {
             let transcript = try Transcript.decode(store.blobs.bytes(of: digest))
             out += "\n## Transcript\n\n"

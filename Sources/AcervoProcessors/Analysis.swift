@@ -1,0 +1,54 @@
+import Foundation
+
+/// What a multimodal analysis of a lesson found (`gemini.analyze`): a summary, the concepts taught, diagrams
+/// described in words, code shown on screen, and moments worth jumping to. Canonical JSON, so the same
+/// analysis is always the same bytes.
+public struct Analysis: Sendable, Codable, Equatable {
+    public struct Code: Sendable, Codable, Equatable {
+        public var language: String
+        public var code: String
+        public init(language: String, code: String) {
+            self.language = language
+            self.code = code
+        }
+    }
+
+    public struct Moment: Sendable, Codable, Equatable {
+        public var seconds: Double
+        public var description: String
+        public init(seconds: Double, description: String) {
+            self.seconds = seconds
+            self.description = description
+        }
+    }
+
+    public var summary: String
+    public var concepts: [String]
+    public var diagrams: [String]
+    public var code: [Code]
+    public var keyMoments: [Moment]
+
+    public init(summary: String, concepts: [String], diagrams: [String], code: [Code], keyMoments: [Moment]) {
+        self.summary = summary
+        self.concepts = concepts
+        self.diagrams = diagrams
+        self.code = code
+        self.keyMoments = keyMoments
+    }
+
+    public func encoded() -> [UInt8] { Array(try! JSONEncoder.canonical.encode(self)) }
+
+    public static func decode(_ bytes: [UInt8]) throws -> Analysis { try JSONDecoder().decode(Analysis.self, from: Data(bytes)) }
+
+    /// The Markdown sections a document gets from it.
+    var markdown: String {
+        var out = "\n## Summary\n\n\(summary)\n"
+        if !concepts.isEmpty { out += "\n## Key concepts\n\n" + concepts.map { "- \($0)\n" }.joined() }
+        if !diagrams.isEmpty { out += "\n## Diagrams\n\n" + diagrams.map { "- \($0)\n" }.joined() }
+        if !code.isEmpty { out += "\n## Code on screen\n" + code.map { "\n```\($0.language)\n\($0.code)\n```\n" }.joined() }
+        if !keyMoments.isEmpty {
+            out += "\n## Key moments\n\n" + keyMoments.map { "- [\(MarkdownDocument.clock($0.seconds))] \($0.description)\n" }.joined()
+        }
+        return out
+    }
+}
