@@ -68,10 +68,11 @@ public final class ConnectorContext: Sendable {
 public enum CloudCatalog {
     public static let descriptors = [
         OpenAITranscriber.descriptor, GoogleSpeechTranscriber.descriptor, GeminiAnalyzer.descriptor, GeminiClassifier.descriptor,
+        GoogleVisionOCR.descriptor,
     ]
 
     public static func processors(context: ConnectorContext) -> [any Processor] {
         [OpenAITranscriber(context: context), GoogleSpeechTranscriber(context: context), GeminiAnalyzer(context: context),
-         GeminiClassifier(context: context)]
+         GeminiClassifier(context: context), GoogleVisionOCR(context: context)]
     }
 }

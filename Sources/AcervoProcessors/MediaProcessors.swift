@@ -150,22 +150,54 @@ public struct TesseractOCR: Processor {
 
     /// One frame's text, from the per-frame cache or from tesseract.
     func text(of frame: Digest, languages: [String], store: Store) async throws -> (String, Bool) {
-        let components = KeyComponents(
-            processor: "tesseract.frame", version: descriptor.version, params: ["languages": .array(languages.map(JSONValue.string))],
-            inputs: ["frame": frame], files: [:])
-        let key = components.key.hex
-        if let cached = try store.actionCache.lookup(key), let digest = cached.outputs["out"] {
-            try store.actionCache.recordHit(key)
-            return (String(decoding: try store.blobs.bytes(of: digest), as: UTF8.self), false)
-        }
+        let memo = FrameTextMemo(processor: "tesseract.frame", version: descriptor.version, languages: languages, store: store)
+        if let text = try memo.cached(frame) { return (text, false) }
         let output = try await ExternalTool.run(
             "tesseract", [store.blobs.path(of: frame), "-", "-l", languages.joined(separator: "+"), "--psm", "3"], timeoutSeconds: 120)
         let text = String(decoding: output.standardOutput, as: UTF8.self)
             .split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: "\n")
+        try memo.remember(text, for: frame)
+        return (text, true)
+    }
+}
+
+/// The text of single frames as cached actions of their own, keyed by the frame's digest, the reader and
+/// its languages: a slide that appears in many lessons is read (and, with a paid reader, paid) once.
+public struct FrameTextMemo: Sendable {
+    public let processor: String
+    public let version: String
+    public let languages: [String]
+    public let store: Store
+
+    public init(processor: String, version: String, languages: [String], store: Store) {
+        self.processor = processor
+        self.version = version
+        self.languages = languages
+        self.store = store
+    }
+
+    func key(_ frame: Digest) -> String {
+        KeyComponents(processor: processor, version: version, params: ["languages": .array(languages.map(JSONValue.string))],
+                      inputs: ["frame": frame], files: [:]).key.hex
+    }
+
+    /// Whether the frame was read before, without counting a hit (for estimates).
+    public func wasRead(_ frame: Digest) throws -> Bool {
+        try store.actionCache.lookup(key(frame)) != nil
+    }
+
+    /// The frame's text if it was read before (counted as a hit).
+    public func cached(_ frame: Digest) throws -> String? {
+        let key = key(frame)
+        guard let cached = try store.actionCache.lookup(key), let digest = cached.outputs["out"] else { return nil }
+        try store.actionCache.recordHit(key)
+        return String(decoding: try store.blobs.bytes(of: digest), as: UTF8.self)
+    }
+
+    public func remember(_ text: String, for frame: Digest, costUSD: Double = 0, provider: String? = nil) throws {
         let stored = try store.put(bytes: Array(text.utf8))
         try store.actionCache.commit(ActionResult(
-            key: key, processor: "tesseract.frame", processorVersion: descriptor.version, outputs: ["out": stored.digest],
-            toolVersion: Store.toolVersion))
-        return (text, true)
+            key: key(frame), processor: processor, processorVersion: version, outputs: ["out": stored.digest], provider: provider,
+            costUSD: costUSD, toolVersion: Store.toolVersion))
     }
 }

@@ -21,6 +21,8 @@ public final class FakeGoogle: Sendable {
         var validTokens: Set<String> = []
         var nextToken = 1
         var recognizeRequests: [[String: String]] = []
+        var imagesRead = 0
+        var languageHints: [[String]] = []
     }
 
     public var baseURL: String { server.withLock { $0?.baseURL } ?? "" }
@@ -71,6 +73,10 @@ public final class FakeGoogle: Sendable {
         if request.method == "POST" && request.path == "/token" {
             count("POST /token")
             return token(request)
+        }
+        if request.method == "POST" && request.path == "/v1/images:annotate" {
+            count("POST /v1/images:annotate")
+            return annotate(request)
         }
         if request.method == "POST", request.path.hasPrefix("/v2/projects/"), request.path.hasSuffix(":recognize") {
             count("POST :recognize")
@@ -147,6 +153,37 @@ public final class FakeGoogle: Sendable {
             "languageCode": languages[0].lowercased(), "resultEndOffset": String(format: "%.3fs", seconds),
         ]
         return .json(200, ["results": words.isEmpty ? [] : [result], "metadata": ["totalBilledDuration": "\(Int(seconds.rounded(.up)))s"]])
+    }
+
+    public var imagesRead: Int { state.withLock { $0.imagesRead } }
+    public var languageHints: [[String]] { state.withLock { $0.languageHints } }
+
+    /// Cloud Vision `images:annotate`: at most 16 PNG/JPEG images, DOCUMENT_TEXT_DETECTION; the "text" of an
+    /// image names its size, so different frames read differently.
+    private func annotate(_ request: FakeRequest) -> FakeReply {
+        let bearer = request.headers["authorization"].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
+        guard let bearer, state.withLock({ $0.validTokens.contains(bearer) }) else {
+            return .json(401, ["error": ["code": 401, "message": "Request had invalid authentication credentials.", "status": "UNAUTHENTICATED"]])
+        }
+        guard let requests = request.json?["requests"] as? [[String: Any]], !requests.isEmpty else { return violation("`requests` is required") }
+        guard requests.count <= 16 else { return violation("At most 16 images per request (got \(requests.count))") }
+        var responses: [[String: Any]] = []
+        for image in requests {
+            guard let content = ((image["image"] as? [String: Any])?["content"] as? String).flatMap({ Data(base64Encoded: $0) }),
+                  content.starts(with: [0x89, 0x50, 0x4E, 0x47]) || content.starts(with: [0xFF, 0xD8]) else {
+                return violation("image.content must be a base64 PNG or JPEG")
+            }
+            guard (image["features"] as? [[String: Any]])?.first?["type"] as? String == "DOCUMENT_TEXT_DETECTION" else {
+                return violation("features must ask for DOCUMENT_TEXT_DETECTION")
+            }
+            let hints = ((image["imageContext"] as? [String: Any])?["languageHints"] as? [String]) ?? []
+            state.withLock {
+                $0.imagesRead += 1
+                $0.languageHints.append(hints)
+            }
+            responses.append(["fullTextAnnotation": ["text": "Diapositiva \(content.count)\nlistas en python\n"]])
+        }
+        return .json(200, ["responses": responses])
     }
 
     /// Seconds of audio from a FLAC stream's STREAMINFO block.
