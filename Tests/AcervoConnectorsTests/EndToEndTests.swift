@@ -82,14 +82,20 @@ import Testing
         }
 
         struct Output: Decodable {
+            struct Failure: Decodable {
+                var item: String
+                var rule: String
+                var error: String
+            }
             var run: String
             var executed: Int
             var failed: Int
+            var failures: [Failure]
             var snapshot: String?
             var sync: SyncReport?
         }
 
-        func build() throws -> Output {
+        func build(expecting status: Int32 = 0) throws -> Output {
             let outcome = try acervo(["build", "--json"], in: directory.path + "/project", environment: [
                 "HOTMART_CLIENT_ID": hotmart.clientID, "HOTMART_CLIENT_SECRET": hotmart.clientSecret,
                 "ACERVO_HOTMART_AUTH_URL": hotmart.baseURL, "ACERVO_HOTMART_API_URL": hotmart.baseURL,
@@ -97,7 +103,7 @@ import Testing
                 "OPENAI_API_KEY": openAI.apiKey, "OPENAI_BASE_URL": openAI.baseURL,
                 "ACERVO_RETRY_ATTEMPTS": "10", "ACERVO_RETRY_BASE_SECONDS": "0.01",
             ])
-            #expect(outcome.status == 0, "\(outcome.stderr)\n\(outcome.stdout)")
+            #expect(outcome.status == status, "\(outcome.stderr)\n\(outcome.stdout)")
             for secret in [hotmart.clientSecret, openAI.apiKey] { #expect(!outcome.stderr.contains(secret) && !outcome.stdout.contains(secret)) }
             return try decodeJSON(Output.self, outcome.stdout)
         }
@@ -163,6 +169,21 @@ import Testing
         #expect(world.vectorStore() == ["hotmart/p1": "Introducción", "hotmart/p2": "Variables y tipos", "hotmart/p3": "Listas", "hotmart/p5": "Clases"])
         #expect(world.hotmart.violations.isEmpty && world.google.violations.isEmpty && world.openAI.violations.isEmpty)
         await world.close()
+    }
+
+    @Test func `a provider answering an HTML page or broken JSON fails that lesson's action with a clear error; the others go on`() async throws {
+        for poison in [FakeReply.html(200, "Service Unavailable"), .respond(status: 200, headers: [], body: Array(#"{"results": [{"alternatives": "#.utf8))] {
+            let world = try await World()
+            world.google.poisonRecognize(seconds: 5, with: poison)  // "funciones", the only 5-second lesson
+            try world.publish(Self.first)
+            let output = try world.build(expecting: 1)
+            #expect(output.failures.map { "\($0.item):\($0.rule)" } == ["hotmart/p4:transcript"])
+            let error = try #require(output.failures.first?.error)
+            #expect(error.contains("Google Speech-to-Text POST /v2/projects/acervo-test/locations/global/recognizers/_:recognize answered something unexpected (HTTP 200)"))
+            #expect(error.contains("an HTML page instead of JSON") || error.contains("malformed JSON"))
+            #expect(world.vectorStore() == ["hotmart/p1": "Introducción", "hotmart/p2": "Variables", "hotmart/p3": "Listas"])
+            await world.close()
+        }
     }
 
     @Test func `with 20 % of provider calls failing the builds end in the same state, with no duplicate uploads`() async throws {

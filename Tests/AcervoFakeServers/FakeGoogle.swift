@@ -22,6 +22,7 @@ public final class FakeGoogle: Sendable {
         var nextToken = 1
         var recognizeRequests: [[String: String]] = []
         var imagesRead = 0
+        var poisoned: [Int: FakeReply] = [:]
         var languageHints: [[String]] = []
     }
 
@@ -58,6 +59,9 @@ public final class FakeGoogle: Sendable {
     }
 
     /// Invalidates every token issued so far: the next call with one gets a 401.
+    /// Every recognize request for audio of about `seconds` gets `reply` (an HTML page, broken JSON, …).
+    public func poisonRecognize(seconds: Int, with reply: FakeReply) { state.withLock { $0.poisoned[seconds] = reply } }
+
     public func expireTokens() { state.withLock { $0.validTokens.removeAll() } }
     public func resetCounts() { state.withLock { $0.calls = [:]; $0.recognizeRequests = [] } }
 
@@ -141,6 +145,7 @@ public final class FakeGoogle: Sendable {
         guard content.count <= 10 << 20 else { return violation("Audio content is larger than 10 MB") }
         guard let seconds = Self.flacDuration(Array(content)) else { return violation("the audio is not FLAC") }
         guard seconds <= 60 else { return violation("Sync input too long. For audio longer than 1 min use LongRunningRecognize") }
+        if let poison = state.withLock({ $0.poisoned[Int(seconds.rounded())] }) { return poison }
         state.withLock { $0.recognizeRequests.append(["model": model, "languages": languages.joined(separator: ","), "seconds": String(format: "%.1f", seconds)]) }
         var words: [[String: Any]] = []
         var second = 0
