@@ -183,23 +183,43 @@ public struct Evaluator: Sendable {
 
     /// Input digests for a rule, or why it cannot run for this item.
     func resolveInputs(_ rule: RuleSpec, item: Item, states: [String: ActionState]) -> Resolution {
-        var inputs: [String: Digest] = [:]
         var waitingFor: String?
-        for slot in rule.processor.inputs {
-            guard let reference = rule.inputs[slot.name] else { continue }
-            if let upstream = states[reference] {
-                switch upstream {
-                case .done(let digest): inputs[slot.name] = digest
-                case .notApplicable where !slot.isRequired: continue
-                case .notApplicable: return .notApplicable("not applicable: `\(reference)` does not apply to this item")
-                case .failed: return .blocked("dependency `\(reference)` failed")
-                case .skipped: return .blocked("dependency `\(reference)` was skipped")
-                case .pending: waitingFor = waitingFor ?? reference
+        for reference in rule.unless {
+            switch states[reference] {
+            case .done?: return .notApplicable("not applicable: the item has `\(reference)`")
+            case .pending?: waitingFor = waitingFor ?? reference
+            case nil where item.artifacts[reference] != nil: return .notApplicable("not applicable: the item has `\(reference)`")
+            default: continue  // absent, not applicable, failed or skipped: this rule is the fallback
+            }
+        }
+        var inputs: [String: Digest] = [:]
+        slots: for slot in rule.processor.inputs {
+            guard let alternatives = rule.inputs[slot.name] else { continue }
+            // The first alternative present wins; one still undecided, failed or skipped stops the search
+            // (using a later one would make the choice depend on timing or on a failure).
+            for reference in alternatives {
+                if let upstream = states[reference] {
+                    switch upstream {
+                    case .done(let digest):
+                        inputs[slot.name] = digest
+                        continue slots
+                    case .notApplicable: continue
+                    case .failed: return .blocked("dependency `\(reference)` failed")
+                    case .skipped: return .blocked("dependency `\(reference)` was skipped")
+                    case .pending:
+                        waitingFor = waitingFor ?? reference
+                        continue slots
+                    }
+                } else if let digest = item.artifacts[reference] {
+                    inputs[slot.name] = digest
+                    continue slots
                 }
-            } else if let digest = item.artifacts[reference] {
-                inputs[slot.name] = digest
-            } else if slot.isRequired {
-                return .notApplicable("not applicable: the item has no `\(reference)`")
+            }
+            if slot.isRequired {
+                let names = alternatives.map { "`\($0)`" }.joined(separator: " or ")
+                return .notApplicable(alternatives.count == 1 && states[alternatives[0]] != nil
+                                      ? "not applicable: `\(alternatives[0])` does not apply to this item"
+                                      : "not applicable: the item has no \(names)")
             }
         }
         return waitingFor.map(Resolution.pending) ?? .ready(inputs)

@@ -11,8 +11,12 @@ public struct SourceLocation: Sendable, Equatable, CustomStringConvertible {
 public struct RuleSpec: Sendable, Equatable {
     public var name: String
     public var processor: ProcessorDescriptor
-    /// Slot → reference (a source artifact such as `video`, or a rule name).
-    public var inputs: [String: String]
+    /// Slot → references (source artifacts such as `video`, or rule names) in order of preference: the
+    /// first one present for the item is used (`transcript: [captions_text, speech]`). Usually just one.
+    public var inputs: [String: [String]]
+    /// The rule does not apply to an item that has any of these (an artifact, or a rule's output): a paid
+    /// transcription `unless: captions` never runs for a lesson whose captions are free.
+    public var unless: [String] = []
     /// Only the parameters written in the rule: defaults live in the processor, so adding a parameter with a
     /// default to a processor does not change every existing key.
     public var params: [String: JSONValue]
@@ -24,7 +28,7 @@ public struct RuleSpec: Sendable, Equatable {
 
     /// The rules this one reads from.
     public func upstreamRules(in ruleNames: Set<String>) -> [String] {
-        inputs.values.filter(ruleNames.contains).sorted()
+        Set(inputs.values.flatMap { $0 } + unless).filter(ruleNames.contains).sorted()
     }
 }
 

@@ -11,7 +11,7 @@ public struct RulesLoader: Sendable {
 
     public static let fileName = "pipeline.yaml"
     static let topLevelKeys: Set<String> = ["source", "rules", "sink", "budget_usd", "notifications"]
-    static let ruleKeys: Set<String> = ["processor", "input", "inputs", "params", "files", "concurrency"]
+    static let ruleKeys: Set<String> = ["processor", "input", "inputs", "unless", "params", "files", "concurrency"]
 
     public init(catalog: [ProcessorDescriptor], sourceArtifacts: Set<String>) {
         self.catalog = catalog
@@ -120,11 +120,24 @@ public struct RulesLoader: Sendable {
         }
         let processor = try resolveProcessor(reference, rule: name, at: context.location(processorNode))
 
-        var inputs: [String: String] = [:]
-        if let single = field("input") {
-            guard let reference = single.string else {
-                throw RulesError("rule `\(name)`: `input` must name one artifact or rule", at: context.location(single))
+        /// `name` or `[first_choice, second_choice]`.
+        func references(_ node: Node, _ what: String) throws(RulesError) -> [String] {
+            if let reference = node.string { return [reference] }
+            if case .sequence(let sequence) = node, !sequence.isEmpty {
+                var names: [String] = []
+                for item in sequence {
+                    guard let reference = item.string else { break }
+                    names.append(reference)
+                }
+                if names.count == sequence.count { return names }
             }
+            throw RulesError("rule `\(name)`: \(what) must name an artifact or a rule, or list them in order of preference",
+                             at: context.location(node), fix: "e.g. `transcript` or `[captions_text, speech]`")
+        }
+
+        var inputs: [String: [String]] = [:]
+        if let single = field("input") {
+            let reference = try references(single, "`input`")
             guard processor.inputs.count == 1 else {
                 throw RulesError("rule `\(name)`: \(processor.id) takes several inputs", at: context.location(single),
                                  fix: "use `inputs: { \(processor.inputs.map { "\($0.name): …" }.joined(separator: ", ")) }`")
@@ -139,10 +152,7 @@ public struct RulesLoader: Sendable {
                                      fix: didYouMean(key.name, among: processor.inputs.map(\.name))
                                         ?? "its inputs are \(processor.inputs.map(\.name).joined(separator: ", "))")
                 }
-                guard let reference = value.string else {
-                    throw RulesError("rule `\(name)`: input `\(key.name)` must name an artifact or a rule", at: context.location(value))
-                }
-                inputs[key.name] = reference
+                inputs[key.name] = try references(value, "input `\(key.name)`")
                 inputNodes[key.name] = value
             }
         }
@@ -150,9 +160,19 @@ public struct RulesLoader: Sendable {
             throw RulesError("rule `\(name)`: input `\(slot.name)` of \(processor.id) is not connected", at: context.location(node),
                              fix: "add `inputs: { \(slot.name): ARTIFACT_OR_RULE }`")
         }
-        context.pendingReferences.append(contentsOf: inputs.map { slot, reference in
-            (rule: name, slot: slot, reference: reference, location: context.location(inputNodes[slot] ?? field("input") ?? node))
-        })
+        for (slot, alternatives) in inputs {
+            for reference in alternatives {
+                context.pendingReferences.append(
+                    (rule: name, slot: slot, reference: reference, location: context.location(inputNodes[slot] ?? field("input") ?? node)))
+            }
+        }
+        var unless: [String] = []
+        if let unlessNode = field("unless") {
+            unless = try references(unlessNode, "`unless`")
+            for reference in unless {
+                context.pendingReferences.append((rule: name, slot: "unless", reference: reference, location: context.location(unlessNode)))
+            }
+        }
 
         var params: [String: JSONValue] = [:]
         if let paramsNode = field("params") {
@@ -199,7 +219,7 @@ public struct RulesLoader: Sendable {
             }
             concurrency = value
         }
-        return RuleSpec(name: name, processor: processor, inputs: inputs, params: params, files: files.sorted(),
+        return RuleSpec(name: name, processor: processor, inputs: inputs, unless: unless, params: params, files: files.sorted(),
                         concurrency: concurrency, location: context.location(nameNode))
     }
 

@@ -43,7 +43,7 @@ struct BuildCommand: AsyncParsableCommand {
     func run() async throws {
         var syncSettings: OpenAISinkSettings?
         var store: Store?
-        let summary = try await reportingSyncErrors { () async throws -> BuildSummary in
+        let summary = try await reportingSetupErrors { () async throws -> BuildSummary in
             guard jobs >= 1 else { throw StoreError.invalidArgument("--jobs must be at least 1") }
             let pipeline = try pipelineOptions.load()
             for rule in refresh where pipeline.rule(named: rule) == nil {
@@ -76,7 +76,7 @@ struct BuildCommand: AsyncParsableCommand {
         }
         var syncReport: SyncReport?
         if let syncSettings, let store, let snapshot = summary.snapshot, !summary.interrupted {
-            syncReport = try await reportingSyncErrors {
+            syncReport = try await reportingSetupErrors {
                 let lock = try StoreLock.acquire(storeRoot: store.root, purpose: "acervo build (sync)", wait: wait)
                 defer { _ = lock }
                 return try await syncSnapshot(store: store, snapshot: try Digest(parsing: snapshot), settings: syncSettings,

@@ -60,10 +60,15 @@ struct PipelineOptions: ParsableArguments {
     }
 }
 
-/// A source or rules problem found while detecting items is a configuration error (exit 2).
+/// A source or rules problem found while detecting items is a configuration error (exit 2); so is a
+/// provider's missing key or URL. A provider failing (a catalog that cannot be listed, a sync that cannot
+/// finish) ends the run with exit 1.
 func reportingSetupErrors<T>(_ body: () async throws -> T) async throws -> T {
     do {
         return try await reportingErrors(body)
+    } catch let error as ConnectorError {
+        printError("acervo: \(error)")
+        throw ExitCode(error.kind == .configuration ? Exit.usage : Exit.failedActions)
     } catch let error as SourceError {
         printError("acervo: \(error)")
         throw ExitCode(Exit.usage)

@@ -69,16 +69,6 @@ func printSyncReport(_ report: SyncReport) {
     for failure in report.failures { print("  failed \(failure.itemID): \(failure.error)") }
 }
 
-/// Connector and sync errors are configuration problems (exit 2) unless they concern single items.
-func reportingSyncErrors<T>(_ body: () async throws -> T) async throws -> T {
-    do {
-        return try await reportingSetupErrors(body)
-    } catch let error as ConnectorError {
-        printError("acervo: \(error)")
-        throw ExitCode(error.kind == .configuration ? Exit.usage : Exit.failedActions)
-    }
-}
-
 extension KnowledgeBaseCommand {
     struct Sync: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -95,7 +85,7 @@ extension KnowledgeBaseCommand {
         @Argument(help: "latest, a snapshot ref, a run id, or a digest prefix.") var snapshot: String?
 
         func run() async throws {
-            let report = try await reportingSyncErrors { try await runSync(snapshot ?? "latest", command: "kb sync") }
+            let report = try await reportingSetupErrors { try await runSync(snapshot ?? "latest", command: "kb sync") }
             if options.json { printJSON(report) } else { printSyncReport(report) }
             if !report.isComplete { throw ExitCode(Exit.failedActions) }
         }
@@ -120,7 +110,7 @@ extension KnowledgeBaseCommand {
 
         func run() async throws {
             let command = Sync(options: options, sync: sync, snapshot: snapshot)
-            let report = try await reportingSyncErrors { try await command.runSync(snapshot, command: "kb restore") }
+            let report = try await reportingSetupErrors { try await command.runSync(snapshot, command: "kb restore") }
             if options.json { printJSON(report) } else { printSyncReport(report) }
             if !report.isComplete { throw ExitCode(Exit.failedActions) }
         }

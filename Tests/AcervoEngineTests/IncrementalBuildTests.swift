@@ -174,3 +174,42 @@ import Testing
         #expect(after.executed == 0)
     }
 }
+
+/// Free inputs first: a rule can prefer one upstream over another, and a paid rule can step aside.
+@Suite struct AlternativeInputTests {
+    @Test func `a paid transcription runs only for lessons without captions, and documents take whichever transcript exists`() async throws {
+        let bench = try Workbench()
+        let fromCaptions = CountingProcessor("test.captions", inputs: [InputSlot("captions")])
+        let speech = CountingProcessor("test.stt", inputs: [InputSlot("audio")], costUSD: 0.05)
+        let document = CountingProcessor("test.doc", inputs: [InputSlot("transcript")])
+        try bench.writeRules("""
+            rules:
+              audio: { processor: test.audio@1, input: video }
+              captions_text: { processor: test.captions@1, input: captions }
+              speech: { processor: test.stt@1, input: audio, unless: captions }
+              document: { processor: test.doc@1, input: [captions_text, speech] }
+            sink: { kind: local, document: document }
+            """)
+        let processors: [any Processor] = [bench.audio, fromCaptions, speech, document]
+        let evaluator = { () throws -> Evaluator in
+            let pipeline = try RulesLoader(catalog: processors.map(\.descriptor), sourceArtifacts: Item.artifactNames).load(directory: bench.folder + "/rules")
+            return Evaluator(store: bench.store, pipeline: pipeline, source: MemorySource(lessons: bench.lessons), processors: processors)
+        }
+        let summary = try await evaluator().build(options: BuildOptions(jobs: 2))
+        // m1/b has captions: transcribed for free; m1/a and m2/c pay for speech.
+        #expect(Set(speech.runs) == ["m1/a", "m2/c"])
+        #expect(fromCaptions.runs == ["m1/b"])
+        #expect(Set(document.runs) == ["m1/a", "m1/b", "m2/c"])
+        #expect(abs(summary.costUSD - 0.10) < 1e-9)
+        #expect(summary.failed == 0 && summary.skipped == 0)
+        let skipped = try bench.events(summary).first { $0.itemID == "m1/b" && $0.rule == "speech" }
+        #expect(skipped?.reason == "not applicable: the item has `captions`")
+
+        // Captions added to a lesson later: its document switches to them, and speech is not paid again.
+        bench.lessons[0].files["captions"] = Array("WEBVTT A".utf8)
+        let after = try await evaluator().build(options: BuildOptions(jobs: 2))
+        #expect(Set(speech.runs) == ["m1/a", "m2/c"])
+        #expect(fromCaptions.runs == ["m1/b", "m1/a"])
+        #expect(after.costUSD == 0)
+    }
+}

@@ -39,7 +39,7 @@ import Testing
         #expect(pipeline.rules.map(\.name) == ["audio", "transcript", "document", "analysis"])
         #expect(pipeline.budgetUSD == 12.5)
         let audio = try #require(pipeline.rule(named: "audio"))
-        #expect(audio.inputs == ["video": "video"])
+        #expect(audio.inputs == ["video": ["video"]])
         #expect(audio.params == ["rate": .number(16000), "codec": .string("flac")])
         #expect(audio.concurrency == 2)
         #expect(pipeline.rule(named: "analysis")?.files == ["prompts/analyze.md"])
@@ -179,5 +179,38 @@ import Testing
             "a": .string("línea \"dos\"\n\u{1}"),
         ])
         #expect(value.canonical == #"{"a":"línea \"dos\"\n\u0001","b":[1,0.5,0,true,null]}"#)
+    }
+}
+
+@Suite struct AlternativeReferenceTests {
+    let catalog = [
+        ProcessorDescriptor(id: "t.stt", version: "1.0", inputs: [InputSlot("audio")]),
+        ProcessorDescriptor(id: "t.doc", version: "1.0", inputs: [InputSlot("transcript")]),
+    ]
+
+    @Test func `an input may list alternatives in order of preference, and a rule may step aside with unless`() throws {
+        let pipeline = try RulesLoader(catalog: catalog, sourceArtifacts: ["video", "captions", "metadata"]).parse("""
+            rules:
+              speech: { processor: t.stt@1, input: video, unless: captions }
+              document: { processor: t.doc@1, input: [captions, speech] }
+            sink: { kind: local }
+            """, file: "pipeline.yaml", directory: "/tmp")
+        #expect(pipeline.rule(named: "document")?.inputs == ["transcript": ["captions", "speech"]])
+        #expect(pipeline.rule(named: "speech")?.unless == ["captions"])
+        #expect(pipeline.rules.map(\.name) == ["speech", "document"])
+    }
+
+    @Test func `an unknown name in unless is reported with its line and a suggestion`() {
+        let error = #expect(throws: RulesError.self) {
+            try RulesLoader(catalog: catalog, sourceArtifacts: ["video", "captions", "metadata"]).parse("""
+                rules:
+                  speech: { processor: t.stt@1, input: video, unless: caption }
+                  document: { processor: t.doc@1, input: speech }
+                sink: { kind: local }
+                """, file: "pipeline.yaml", directory: "/tmp")
+        }
+        #expect(error?.description.contains("pipeline.yaml:2") == true)
+        #expect(error?.description.contains("unknown input `caption`") == true)
+        #expect(error?.description.contains("captions") == true)
     }
 }
