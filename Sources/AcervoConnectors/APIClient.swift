@@ -131,7 +131,7 @@ public struct APIClient: Sendable {
                 log("\(provider) \(request.label): HTTP 401, credentials refreshed, retrying")
                 continue
             case .response(let response) where response.status == 429 || response.status >= 500:
-                retryAfter = Self.retryAfterSeconds(response.headers["retry-after"])
+                retryAfter = Self.waitSeconds(response.headers)
                 failure = ConnectorError(.unavailable, provider: provider, request: request.label, status: response.status,
                                          message: errorMessage(response))
             case .response(let response) where response.status == 401 || response.status == 403:
@@ -224,6 +224,21 @@ public struct APIClient: Sendable {
         }
         if error is NIOTooManyBytesError { return "the answer is larger than the client accepts" }
         return "connection failed: \(error)"
+    }
+
+    /// How long the provider asked to wait: `Retry-After`, else the rate-limit reset (`RateLimit-Reset`,
+    /// `RateLimit: …, reset=N`, or `X-RateLimit-Reset` in seconds or as a Unix time).
+    static func waitSeconds(_ headers: [String: String]) -> Double? {
+        if let seconds = retryAfterSeconds(headers["retry-after"]) { return seconds }
+        if let reset = headers["ratelimit-reset"].flatMap({ Double($0.trimmingCharacters(in: .whitespaces)) }) { return max(0, reset) }
+        if let combined = headers["ratelimit"], let range = combined.range(of: "reset=") {
+            let digits = combined[range.upperBound...].prefix { $0.isNumber || $0 == "." }
+            if let reset = Double(digits) { return max(0, reset) }
+        }
+        if let reset = headers["x-ratelimit-reset"].flatMap({ Double($0.trimmingCharacters(in: .whitespaces)) }) {
+            return reset > 1_000_000_000 ? max(0, reset - Date().timeIntervalSince1970) : max(0, reset)
+        }
+        return nil
     }
 
     /// `Retry-After` as seconds (`120`) or an HTTP date.

@@ -58,7 +58,8 @@ public struct Downloader: Sendable {
                                          message: "received \(writer.size) bytes where \(expectedSize) were expected")
                 }
                 let stored: PutOutcome
-                do { stored = try store.commit(writer, kind: .media) } catch {
+                // fsync of a large file: not on the cooperative pool.
+                do { stored = try await offPool { [store] in try store.commit(writer, kind: .media) } } catch {
                     throw ConnectorError(.configuration, provider: api.provider, request: label, message: "cannot store the download: \(error)")
                 }
                 if let expectedDigest, stored.digest != expectedDigest {

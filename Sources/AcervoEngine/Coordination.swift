@@ -90,3 +90,10 @@ public struct RetryPolicy: Sendable {
         return Double.random(in: ceiling / 2...ceiling)
     }
 }
+
+/// Runs blocking work (SQLite, file I/O, fsync) on a dispatch thread, keeping the cooperative pool free.
+public func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+    }
+}

@@ -344,13 +344,6 @@ public struct Evaluator: Sendable {
     }
 }
 
-/// Runs blocking work (SQLite, file I/O) on a dispatch thread, keeping the cooperative pool free.
-func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
-    }
-}
-
 /// Why a paid action was not started.
 struct BudgetRefusal: Error, CustomStringConvertible {
     var estimateUSD: Double

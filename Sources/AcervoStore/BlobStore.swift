@@ -15,8 +15,9 @@ public struct PutOutcome: Sendable, Equatable {
     public let isNew: Bool
 }
 
-/// Writes one object in pieces; see `BlobStore.writer()`. Not shared between tasks.
-public final class BlobWriter {
+/// Writes one object in pieces; see `BlobStore.writer()`. Owned by one task at a time, which may hand it to a
+/// dispatch thread for the fsync of `commit` while it waits — hence `@unchecked Sendable`.
+public final class BlobWriter: @unchecked Sendable {
     private let object: TemporaryObject
 
     init(object: TemporaryObject) {

@@ -187,7 +187,7 @@ struct APIClientTests {
         await server.server.stop()
     }
 
-    @Test("Retry-After as an HTTP date")
+    @Test("Retry-After as seconds or an HTTP date; rate-limit reset headers when it is absent")
     func retryAfterDate() {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
@@ -196,6 +196,11 @@ struct APIClientTests {
         let seconds = APIClient.retryAfterSeconds(formatter.string(from: Date().addingTimeInterval(30)))
         #expect(seconds.map { $0 > 25 && $0 <= 30 } == true)
         #expect(APIClient.retryAfterSeconds("12") == 12)
+        #expect(APIClient.waitSeconds(["ratelimit-reset": "30"]) == 30)
+        #expect(APIClient.waitSeconds(["ratelimit": "limit=100, remaining=0, reset=45"]) == 45)
+        #expect(APIClient.waitSeconds(["x-ratelimit-reset": "20", "retry-after": "3"]) == 3)
+        let epoch = APIClient.waitSeconds(["x-ratelimit-reset": String(Int(Date().timeIntervalSince1970) + 60)])
+        #expect(epoch.map { $0 > 55 && $0 <= 60 } == true)
         #expect(APIClient.retryAfterSeconds("soon") == nil)
     }
 
