@@ -10,7 +10,7 @@ struct Acervo: AsyncParsableCommand {
         version: Store.toolVersion,
         subcommands: [
             BuildCommand.self, PlanCommand.self, StatusCommand.self, WhyCommand.self, RunsCommand.self, TraceCommand.self,
-            KnowledgeBaseCommand.self, SearchCommand.self, CacheCommand.self, FsckCommand.self, GCCommand.self,
+            KnowledgeBaseCommand.self, SearchCommand.self, AskCommand.self, CacheCommand.self, FsckCommand.self, GCCommand.self,
             PutCommand.self, CatCommand.self, PinCommand.self, TortureCommand.self,
         ]
     )

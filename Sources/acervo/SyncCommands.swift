@@ -125,3 +125,53 @@ extension KnowledgeBaseCommand.Sync {
         self.snapshot = snapshot
     }
 }
+
+/// `acervo ask`: the knowledge base as the support assistants see it.
+struct AskCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ask",
+        abstract: "Ask the vector store a question the way a support assistant does (Responses API, file_search).")
+    @OptionGroup var sync: SyncOptions
+    @Flag(name: .long, help: "Print JSON for scripts.") var json = false
+    @Argument(help: "The question.") var question: [String]
+    @Option(name: .long, help: "The model that answers.") var model = "gpt-4.1-mini"
+    @Option(name: .long, help: "Only files of this school.") var school: String?
+    @Option(name: .long, help: "Only files of this topic.") var topic: String?
+    @Option(name: .long, help: "Only files of this level.") var level: String?
+    @Option(name: .long, help: "Only files of this course.") var course: String?
+    @Option(name: .long, help: "Only files in this language.") var language: String?
+
+    func run() async throws {
+        let answer = try await reportingSetupErrors { () async throws -> KnowledgeBaseQuestion.Answer in
+            let settings = try sync.settings()
+            guard let target = sync.vectorStore ?? settings.vectorStore else {
+                throw ConnectorError(.configuration, provider: "ask", request: "", message: "pass --vector-store NAME or set sink.vector_store")
+            }
+            let environment = ConnectorEnvironment()
+            let session = HTTPSession()
+            do {
+                let stores = try OpenAIVectorStores.fromEnvironment(environment, session: session, retry: environment.retryPolicy)
+                guard let store = try await stores.vectorStores().first(where: { $0.id == target || $0.name == target }) else {
+                    throw ConnectorError(.configuration, provider: "OpenAI", request: "GET /vector_stores", message: "no vector store `\(target)`; sync one first")
+                }
+                var filters: [String: String] = [:]
+                for (name, value) in [("school", school), ("topic", topic), ("level", level), ("course", course), ("language", language)] {
+                    if let value { filters[name] = value }
+                }
+                let answer = try await KnowledgeBaseQuestion(api: stores.api, baseURL: stores.baseURL)
+                    .ask(question.joined(separator: " "), vectorStore: store.id, model: model, filters: filters)
+                await session.shutdown()
+                return answer
+            } catch {
+                await session.shutdown()
+                throw error
+            }
+        }
+        if json { printJSON(answer); return }
+        print(answer.text)
+        if !answer.sources.isEmpty { print("\nsources:") }
+        for source in answer.sources {
+            print("  \(source.itemID ?? source.fileID)  \(source.title.map { "\"\($0)\"" } ?? "")  \(source.score.map { String(format: "%.2f", $0) } ?? "")")
+        }
+    }
+}

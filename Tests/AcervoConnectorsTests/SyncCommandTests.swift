@@ -69,6 +69,15 @@ import Testing
         struct Manifest: Decodable { struct Entry: Decodable { var document: String }; var entries: [Entry] }
         #expect(documents == Set(try decodeJSON(Manifest.self, firstManifest.stdout).entries.map { String($0.document.dropFirst(7)) }))
         #expect(fake.violations.isEmpty)
+
+        // The support assistants' view: a question answered from the vector store, filtered on attributes.
+        let ask = try acervo(["ask", "¿Qué", "son", "las", "variables?", "--school", "tecnologia", "--json"], in: project.path, environment: environment)
+        #expect(ask.status == 0, "\(ask.stderr)")
+        let answer = try decodeJSON(KnowledgeBaseQuestion.Answer.self, ask.stdout)
+        #expect(answer.sources.first?.itemID == "01-fundamentos/02-variables")
+        #expect(answer.text.contains("Variables"))
+        #expect(fake.lastFilters == ["school": "tecnologia"])
+        #expect(fake.violations.isEmpty)
         await fake.stop()
     }
 

@@ -43,6 +43,7 @@ public final class FakeOpenAI: Sendable {
         var failIndexingOf: String?
         var pageSize = 100
         var transcriptionSeconds: [Double] = []
+        var lastFilters: [String: String]?
     }
 
     public let apiKey: String
@@ -146,6 +147,7 @@ public final class FakeOpenAI: Sendable {
         case ("DELETE", 4, "vector_stores") where segments[2] == "files":
             count("DELETE /vector_stores/{id}/files/{file}"); return detach(segments[1], segments[3])
         case ("POST", 2, "audio") where segments[1] == "transcriptions": count("POST /audio/transcriptions"); return transcribe(request)
+        case ("POST", 1, "responses"): count("POST /responses"); return respond(request)
         case ("POST", 1, "files"): count("POST /files"); return upload(request)
         case ("GET", 1, "files"): count("GET /files"); return listFiles(request)
         case ("DELETE", 2, "files"): count("DELETE /files/{id}"); return deleteFile(segments[1])
@@ -341,6 +343,64 @@ public final class FakeOpenAI: Sendable {
         let text = Array(repeating: "p", count: words.count).joined(separator: " ")
         if format != "verbose_json" { return .json(200, ["text": text]) }
         return .json(200, ["task": "transcribe", "language": "spanish", "duration": seconds, "text": text, "segments": segments, "words": words])
+    }
+
+    /// The filters last received by `/responses`, as sent.
+    public var lastFilters: [String: String]? { state.withLock { $0.lastFilters } }
+
+    /// `/responses` with one `file_search` tool: checks the tool's shape and its attribute filters (`eq`,
+    /// combined with `and` / `or`), ranks the store's matching files by words shared with the question, and
+    /// answers with the best file's first heading.
+    private func respond(_ request: FakeRequest) -> FakeReply {
+        guard let body = request.json, body["model"] is String, let question = body["input"] as? String else {
+            return violation("/responses needs `model` and `input`")
+        }
+        guard let tools = body["tools"] as? [[String: Any]], tools.count == 1, tools[0]["type"] as? String == "file_search",
+              let ids = tools[0]["vector_store_ids"] as? [String], let storeID = ids.first else {
+            return violation("the tool must be {type: file_search, vector_store_ids: [...]}")
+        }
+        var conditions: [String: String] = [:]
+        if let filters = tools[0]["filters"] as? [String: Any] {
+            func collect(_ filter: [String: Any]) -> Bool {
+                switch filter["type"] as? String {
+                case "eq":
+                    guard let key = filter["key"] as? String, let value = filter["value"] as? String else { return false }
+                    conditions[key] = value
+                    return true
+                case "and":
+                    return (filter["filters"] as? [[String: Any]])?.allSatisfy(collect) ?? false
+                default:
+                    return false
+                }
+            }
+            guard collect(filters) else { return violation("filters must be {type: eq, key, value} or {type: and, filters: [...]}") }
+        }
+        state.withLock { $0.lastFilters = conditions }
+        let (store, files) = state.withLock { ($0.stores[storeID], $0.files) }
+        guard let store else { return .error(404, "Vector store \(storeID) not found") }
+        let words = Set(question.lowercased().split { !$0.isLetter }.map(String.init))
+        let ranked = store.order.compactMap { store.entries[$0] }
+            .filter { entry in conditions.allSatisfy { entry.attributes[$0.key] == $0.value } }
+            .map { entry -> (VectorStoreEntry, Double) in
+                let text = files[entry.fileID]?.text.lowercased() ?? ""
+                let shared = words.filter { text.contains($0) }.count
+                return (entry, Double(shared) / Double(max(1, words.count)))
+            }
+            .filter { $0.1 > 0 }.sorted { $0.1 > $1.1 }
+        let results: [[String: Any]] = ranked.prefix(5).map { entry, score in
+            ["file_id": entry.fileID, "filename": files[entry.fileID]?.filename ?? "", "score": score, "attributes": entry.attributes,
+             "text": String(files[entry.fileID]?.text.prefix(200) ?? "")]
+        }
+        let best = ranked.first.flatMap { files[$0.0.fileID]?.text.split(separator: "\n").first { $0.hasPrefix("# ") } }
+        let answer = best.map { "Según la lección \($0.dropFirst(2)): …" } ?? "No encontré esa información en el material del curso."
+        return .json(200, [
+            "id": "resp_1", "object": "response", "status": "completed",
+            "output": [
+                ["type": "file_search_call", "id": "fs_1", "status": "completed", "queries": [question], "results": results],
+                ["type": "message", "id": "msg_1", "role": "assistant", "content": [["type": "output_text", "text": answer, "annotations": []]]],
+            ],
+            "usage": ["input_tokens": 1200, "output_tokens": 40, "total_tokens": 1240],
+        ])
     }
 
     /// Seconds of audio in each transcription request.

@@ -1,0 +1,88 @@
+import AcervoEngine
+import AcervoRules
+import Foundation
+
+/// What the support assistants do with the knowledge base, for checking it: a question answered by the
+/// Responses API with the `file_search` tool over the vector store, filtered on file attributes.
+public struct KnowledgeBaseQuestion: Sendable {
+    public struct Answer: Sendable, Codable, Equatable {
+        public struct Source: Sendable, Codable, Equatable {
+            public var fileID: String
+            public var itemID: String?
+            public var title: String?
+            public var score: Double?
+        }
+        public var text: String
+        public var sources: [Source]
+        public var inputTokens: Int
+        public var outputTokens: Int
+    }
+
+    let api: APIClient
+    let baseURL: String
+
+    public init(api: APIClient, baseURL: String) {
+        self.api = api
+        self.baseURL = baseURL
+    }
+
+    /// `{type: eq, key, value}`, or several combined with `and`.
+    static func filters(_ attributes: [String: String]) -> JSONValue? {
+        let clauses = attributes.sorted { $0.key < $1.key }.map { key, value in
+            JSONValue.object(["type": .string("eq"), "key": .string(key), "value": .string(value)])
+        }
+        if clauses.count > 1 { return .object(["type": .string("and"), "filters": .array(clauses)]) }
+        return clauses.first
+    }
+
+    struct Response: Decodable {
+        struct Output: Decodable {
+            struct Result: Decodable {
+                var fileID: String
+                var score: Double?
+                var attributes: [String: JSONValue]?
+                enum CodingKeys: String, CodingKey {
+                    case fileID = "file_id"
+                    case score, attributes
+                }
+            }
+            struct Content: Decodable {
+                var type: String
+                var text: String?
+            }
+            var type: String
+            var results: [Result]?
+            var content: [Content]?
+        }
+        struct Usage: Decodable {
+            var inputTokens: Int?
+            var outputTokens: Int?
+            enum CodingKeys: String, CodingKey {
+                case inputTokens = "input_tokens"
+                case outputTokens = "output_tokens"
+            }
+        }
+        var output: [Output]
+        var usage: Usage?
+    }
+
+    public func ask(_ question: String, vectorStore: String, model: String, filters attributes: [String: String],
+                    maxResults: Int = 5) async throws(ConnectorError) -> Answer {
+        var tool: [String: JSONValue] = [
+            "type": .string("file_search"), "vector_store_ids": .array([.string(vectorStore)]), "max_num_results": .number(Double(maxResults)),
+        ]
+        if let filters = Self.filters(attributes) { tool["filters"] = filters }
+        let body: JSONValue = .object([
+            "model": .string(model), "input": .string(question), "tools": .array([.object(tool)]),
+            "include": .array([.string("file_search_call.results")]),
+        ])
+        let response = try await api.json(try .json("POST", "\(baseURL)/responses", body, timeoutSeconds: 120), as: Response.self)
+        let text = response.output.filter { $0.type == "message" }.flatMap { $0.content ?? [] }
+            .filter { $0.type == "output_text" }.compactMap(\.text).joined(separator: "\n")
+        let sources = response.output.filter { $0.type == "file_search_call" }.flatMap { $0.results ?? [] }.map { result in
+            Answer.Source(fileID: result.fileID, itemID: result.attributes?["item_id"]?.string, title: result.attributes?["title"]?.string,
+                          score: result.score)
+        }
+        return Answer(text: text, sources: sources, inputTokens: response.usage?.inputTokens ?? 0, outputTokens: response.usage?.outputTokens ?? 0)
+    }
+}
