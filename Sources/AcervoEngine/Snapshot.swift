@@ -50,8 +50,7 @@ public struct SnapshotManifest: Sendable, Codable, Equatable {
         let digest = stored.digest
         // An unchanged knowledge base (a no-op build) has its links already.
         if stored.isNew { try store.link(parent: digest, children: entries.map(\.document)) }
-        try store.refs.set(RefTable.snapshotPrefix + runID, to: digest)
-        try store.refs.set(Self.latestRef, to: digest)
+        try store.refs.set([(RefTable.snapshotPrefix + runID, digest), (Self.latestRef, digest)])
         return digest
     }
 }

@@ -23,15 +23,28 @@ public struct RefTable: Sendable {
     public static let snapshotPrefix = "snapshots/"
 
     public func set(_ name: String, to digest: Digest, at date: Date = Date()) throws(StoreError) {
+        try set([(name, digest)], at: date)
+    }
+
+    /// Several refs in one transaction (one fsync): a build names its snapshot twice and its hit list once.
+    public func set(_ refs: [(name: String, digest: Digest)], at date: Date = Date()) throws(StoreError) {
+        guard !refs.isEmpty else { return }
         try database.write { db in
-            try db.execute(
-                sql: "INSERT OR REPLACE INTO refs (name, digest, updated_at) VALUES (?, ?, ?)",
-                arguments: [name, digest.description, date.timeIntervalSince1970])
+            for ref in refs {
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO refs (name, digest, updated_at) VALUES (?, ?, ?)",
+                    arguments: [ref.name, ref.digest.description, date.timeIntervalSince1970])
+            }
         }
     }
 
+    /// One ref by name (an indexed lookup: a store gathers two refs per run).
     public func get(_ name: String) throws(StoreError) -> Ref? {
-        try all().first { $0.name == name }
+        try database.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM refs WHERE name = ?", arguments: [name]).map { row in
+                Ref(name: row["name"], digest: try Digest(parsing: row["digest"]), updatedAt: Date(timeIntervalSince1970: row["updated_at"]))
+            }
+        }
     }
 
     public func delete(_ name: String) throws(StoreError) {

@@ -43,12 +43,19 @@ struct EngineBenchmark {
         let cold = try await measure { try await evaluator.build(options: BuildOptions(jobs: 1)) }
         let processorSeconds = try store.runLog.events(run: cold.value.run).reduce(0) { $0 + $1.durationSeconds }
         let options = BuildOptions(jobs: 2)
-        let noop = try await measure { try await evaluator.build(options: options) }
-        guard noop.value.executed == 0 else { throw BenchmarkError.usage("the no-op build executed \(noop.value.executed) actions") }
+        // Best of three, as for ninja: the first no-op after a cold build also stores its hit list, which the
+        // nights after it share; both figures are printed.
+        var noops: [Double] = []
+        for _ in 0..<3 {
+            let noop = try await measure { try await evaluator.build(options: options) }
+            guard noop.value.executed == 0 else { throw BenchmarkError.usage("the no-op build executed \(noop.value.executed) actions") }
+            noops.append(noop.seconds)
+        }
+        let noop = (first: noops[0], best: noops.min()!)
         let actions = Double(items * rules)
         for _ in 0..<extraNoopBuilds { _ = try await evaluator.build(options: options) }
         if skipNinja {
-            print(String(format: "cold %.2f s (processors %.2f s), no-op %.2f s", cold.seconds, processorSeconds, noop.seconds))
+            print(String(format: "cold %.2f s (processors %.2f s), no-op %.2f s (first %.2f s)", cold.seconds, processorSeconds, noop.best, noop.first))
             return
         }
 
@@ -62,10 +69,10 @@ struct EngineBenchmark {
         print("catalog: \(items) items × \(rules) rules = \(Int(actions)) actions, instant processor")
         print(String(format: "cold build:   %7.2f s  (--jobs 1; %.3f ms per action, of which the processor's own %.3f ms)",
                      cold.seconds, cold.seconds / actions * 1000, processorSeconds / actions * 1000))
-        print(String(format: "no-op build:  %7.2f s  (--jobs 2)", noop.seconds))
+        print(String(format: "no-op build:  %7.2f s  (--jobs 2, best of 3; the first after the cold build: %.2f s)", noop.best, noop.first))
         print(String(format: "ninja cold:   %7.2f s  (spawns a process per edge)", ninjaCold))
-        print(String(format: "ninja no-op:  %7.2f s", ninjaNoop))
-        print(String(format: "no-op vs ninja no-op: %.2fx (target <= 2)", noop.seconds / ninjaNoop))
+        print(String(format: "ninja no-op:  %7.2f s  (best of 3)", ninjaNoop))
+        print(String(format: "no-op vs ninja no-op: %.2fx (target <= 2)", noop.best / ninjaNoop))
         print(String(format: "engine overhead per action (cold, commit included): %.3f ms (target < 1)", overhead))
         print(String(format: "peak RSS: %.0f MiB (target < 300)", Double(usage.ru_maxrss) / 1024))
         if !reuse { try? shell("chmod -R u+w '\(root)'; rm -rf '\(root)'") }
