@@ -57,8 +57,10 @@ public struct APIResponse: Sendable {
 public final class HTTPSession: Sendable {
     let client: HTTPClient
 
-    /// `readTimeoutSeconds`: the longest silence while a response is arriving.
-    public init(connectTimeoutSeconds: Double = 10, readTimeoutSeconds: Double = 120) {
+    /// `readTimeoutSeconds`: the longest silence on a connection, before the answer's head as well as inside
+    /// its body. Generous by default: Gemini may think about a long video for minutes before it answers, and
+    /// a timeout there would pay for the same analysis twice. Downloads use a session with a short one.
+    public init(connectTimeoutSeconds: Double = 10, readTimeoutSeconds: Double = 900) {
         var configuration = HTTPClient.Configuration(
             timeout: .init(connect: .milliseconds(Int64(connectTimeoutSeconds * 1000)), read: .milliseconds(Int64(readTimeoutSeconds * 1000))))
         configuration.httpVersion = .automatic

@@ -13,6 +13,7 @@ public final class ConnectorContext: Sendable {
     public let retry: RetryPolicy
     public let log: @Sendable (String) -> Void
     private let session = Mutex<HTTPSession?>(nil)
+    private let downloads = Mutex<HTTPSession?>(nil)
     private let google = Mutex<GoogleTokenSource?>(nil)
 
     public init(environment: ConnectorEnvironment = ConnectorEnvironment(), prices: PriceTable = PriceTable(),
@@ -32,9 +33,21 @@ public final class ConnectorContext: Sendable {
         }
     }
 
-    /// Closes the HTTP session if one was opened.
+    /// For media downloads: a connection silent for a minute is dropped and the download resumed, instead of
+    /// waiting as long as an API call may legitimately take.
+    public var downloadSession: HTTPSession {
+        downloads.withLock { session in
+            if let session { return session }
+            let created = HTTPSession(readTimeoutSeconds: 60)
+            session = created
+            return created
+        }
+    }
+
+    /// Closes the HTTP sessions that were opened.
     public func shutdown() async {
         await session.withLock { $0 }?.shutdown()
+        await downloads.withLock { $0 }?.shutdown()
     }
 
     /// A client for an OpenAI-compatible API (`OPENAI_API_KEY`, `OPENAI_BASE_URL`).

@@ -204,7 +204,7 @@ public struct HotmartSource: Source {
         }
         try refuseSuddenShrink(to: lessons.count, store: store)
         let downloader = Downloader(
-            api: APIClient(provider: "media", session: context.httpSession, retry: context.retry, log: context.log), store: store)
+            api: APIClient(provider: "media", session: context.downloadSession, retry: context.retry, log: context.log), store: store)
         return try await withThrowingTaskGroup(of: Item.self) { group in
             var pending = lessons.makeIterator()
             var items: [Item] = []
