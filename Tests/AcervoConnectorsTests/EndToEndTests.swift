@@ -147,6 +147,8 @@ import Testing
         #expect(world.google.calls["POST :recognize"] == 4)
         #expect(world.openAI.calls["POST /files"] == 4)
         #expect(world.media.totalRequests == 4)
+        // Two pages of lessons for the first module (the fake pages by two), one for the second.
+        #expect(world.hotmart.calls["GET /modules/{id}/pages"] == 3 && world.hotmart.calls["GET /modules"] == 1)
         #expect(world.vectorStore() == ["hotmart/p1": "Introducción", "hotmart/p2": "Variables", "hotmart/p3": "Listas", "hotmart/p4": "Funciones"])
         let attributes = try #require(world.openAI.entries(ofStoreNamed: "support-kb").first { $0.attributes["item_id"] == "hotmart/p2" }?.attributes)
         #expect(attributes["course"] == "Python desde cero" && attributes["module"] == "Módulo 1" && attributes["lesson"] == "Variables")
@@ -168,6 +170,24 @@ import Testing
         #expect(changed.sync?.removed == ["hotmart/p1", "hotmart/p2", "hotmart/p4"])
         #expect(world.vectorStore() == ["hotmart/p1": "Introducción", "hotmart/p2": "Variables y tipos", "hotmart/p3": "Listas", "hotmart/p5": "Clases"])
         #expect(world.hotmart.violations.isEmpty && world.google.violations.isEmpty && world.openAI.violations.isEmpty)
+        await world.close()
+    }
+
+    @Test func `a catalog that suddenly loses most of its lessons is refused, and the vector store is left alone`() async throws {
+        let world = try await World()
+        try world.publish(Self.first)
+        _ = try world.build()
+        try world.publish([Self.first[0]])
+        world.resetCounts()
+        let outcome = try acervo(["build"], in: world.directory.path + "/project", environment: [
+            "HOTMART_CLIENT_ID": world.hotmart.clientID, "HOTMART_CLIENT_SECRET": world.hotmart.clientSecret,
+            "ACERVO_HOTMART_AUTH_URL": world.hotmart.baseURL, "ACERVO_HOTMART_API_URL": world.hotmart.baseURL,
+            "OPENAI_API_KEY": world.openAI.apiKey, "OPENAI_BASE_URL": world.openAI.baseURL,
+        ])
+        #expect(outcome.status == 1)
+        #expect(outcome.stderr.contains("the catalog shrank from 4 to 1 lessons; if that is intended, raise `source.max_shrink`"), "\(outcome.stderr)")
+        #expect(world.openAI.writeCalls == 0)
+        #expect(world.vectorStore().count == 4)
         await world.close()
     }
 
