@@ -2,7 +2,6 @@ import AcervoEngine
 import AcervoRules
 import Crypto
 import Foundation
-import Synchronization
 import _CryptoExtras
 
 /// A Google service account's key file (`GOOGLE_APPLICATION_CREDENTIALS`), the fields a token needs.
@@ -64,9 +63,7 @@ public final class GoogleTokenSource: Sendable {
     let scope: String
     private let api: APIClient
     private let signingKey: _RSA.Signing.PrivateKey
-    private let cached = Mutex<(token: Secret, expires: Date)?>(nil)
-    /// Serialises refreshes so that many actions waiting on an expired token ask for one new token, not many.
-    private let refreshing = AsyncSemaphore(1)
+    private let cache = AccessTokenCache()
 
     public init(account: ServiceAccount, session: HTTPSession, scope: String = GoogleTokenSource.cloudPlatformScope,
                 retry: RetryPolicy = RetryPolicy(maxAttempts: 5)) throws(ConnectorError) {
@@ -103,52 +100,24 @@ public final class GoogleTokenSource: Sendable {
             .replacingOccurrences(of: "=", with: "")
     }
 
-    struct TokenResponse: Decodable {
-        var accessToken: String
-        var expiresIn: Double
-        enum CodingKeys: String, CodingKey {
-            case accessToken = "access_token"
-            case expiresIn = "expires_in"
-        }
-    }
-
     /// A valid access token; `refresh` forces a new one (after a 401).
     public func token(refresh: Bool = false) async throws(ConnectorError) -> Secret {
-        if !refresh, let current = cached.withLock({ $0 }), current.expires > Date() { return current.token }
-        await refreshing.acquire()
-        let result: Result<Secret, ConnectorError>
-        do throws(ConnectorError) { result = .success(try await fetch(refresh: refresh)) } catch { result = .failure(error) }
-        await refreshing.release()
-        return try result.get()
-    }
-
-    private func fetch(refresh: Bool) async throws(ConnectorError) -> Secret {
-        // Another waiter may have refreshed it meanwhile.
-        if !refresh, let current = cached.withLock({ $0 }), current.expires > Date() { return current.token }
-        let form = "grant_type=" + Self.formEncode("urn:ietf:params:oauth:grant-type:jwt-bearer") + "&assertion=" + (try assertion())
-        let request = APIRequest("POST", account.tokenURI, headers: [("Content-Type", "application/x-www-form-urlencoded")], body: Array(form.utf8))
-        let response: TokenResponse
-        do throws(ConnectorError) {
-            response = try await api.json(request)
-        } catch {
-            guard error.kind == .rejected || error.kind == .authentication else { throw error }
-            throw ConnectorError(.authentication, provider: "Google OAuth", request: request.label, status: error.status,
-                                 message: "\(error.message) — check the service account key and that it is enabled")
+        try await cache.token(refresh: refresh) { () async throws(ConnectorError) -> AccessTokenResponse in
+            let form = "grant_type=" + formEncode("urn:ietf:params:oauth:grant-type:jwt-bearer") + "&assertion=" + (try assertion())
+            let request = APIRequest("POST", account.tokenURI, headers: [("Content-Type", "application/x-www-form-urlencoded")],
+                                     body: Array(form.utf8))
+            do throws(ConnectorError) {
+                return try await api.json(request)
+            } catch {
+                guard error.kind == .rejected || error.kind == .authentication else { throw error }
+                throw ConnectorError(.authentication, provider: "Google OAuth", request: request.label, status: error.status,
+                                     message: "\(error.message) — check the service account key and that it is enabled")
+            }
         }
-        let token = Secret(response.accessToken)
-        // A minute of margin: a token must not expire between this check and the request using it.
-        cached.withLock { $0 = (token, Date().addingTimeInterval(max(0, response.expiresIn - 60))) }
-        return token
     }
 
     /// An `authorize` function for `APIClient`.
     public var authorize: @Sendable (Bool) async throws(ConnectorError) -> [(name: String, value: String)] {
         { [self] refresh throws(ConnectorError) in [("Authorization", "Bearer \(try await token(refresh: refresh).value)")] }
-    }
-
-    static func formEncode(_ text: String) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
     }
 }

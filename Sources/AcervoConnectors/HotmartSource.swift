@@ -2,7 +2,6 @@ import AcervoEngine
 import AcervoRules
 import AcervoStore
 import Foundation
-import Synchronization
 
 /// Hotmart's OAuth client-credentials token: `POST /security/oauth/token?grant_type=client_credentials&…` with
 /// `Authorization: Basic …`; cached until a minute before it expires, refreshed on a 401.
@@ -12,8 +11,7 @@ final class HotmartToken: Sendable {
     let basic: Secret
     let authURL: String
     let api: APIClient
-    private let cached = Mutex<(token: Secret, expires: Date)?>(nil)
-    private let refreshing = AsyncSemaphore(1)
+    private let cache = AccessTokenCache()
 
     init(environment: ConnectorEnvironment, session: HTTPSession, retry: RetryPolicy, log: @escaping @Sendable (String) -> Void) throws(ConnectorError) {
         clientID = try environment.requiredSecret("HOTMART_CLIENT_ID", for: "Hotmart")
@@ -24,36 +22,17 @@ final class HotmartToken: Sendable {
         api = APIClient(provider: "Hotmart OAuth", session: session, retry: retry, secrets: [clientSecret, basic], log: log)
     }
 
-    struct Response: Decodable {
-        var accessToken: String
-        var expiresIn: Double
-        enum CodingKeys: String, CodingKey {
-            case accessToken = "access_token"
-            case expiresIn = "expires_in"
-        }
-    }
-
     func token(refresh: Bool) async throws(ConnectorError) -> Secret {
-        if !refresh, let current = cached.withLock({ $0 }), current.expires > Date() { return current.token }
-        await refreshing.acquire()
-        let result: Result<Secret, ConnectorError>
-        do throws(ConnectorError) {
-            if !refresh, let current = cached.withLock({ $0 }), current.expires > Date() {
-                result = .success(current.token)
-            } else {
-                let query = "grant_type=client_credentials&client_id=\(GoogleTokenSource.formEncode(clientID.value))&client_secret=\(GoogleTokenSource.formEncode(clientSecret.value))"
-                let response: Response = try await api.json(APIRequest("POST", "\(authURL)/security/oauth/token?\(query)",
-                                                                       headers: [("Authorization", "Basic \(basic.value)")]))
-                let token = Secret(response.accessToken)
-                cached.withLock { $0 = (token, Date().addingTimeInterval(max(0, response.expiresIn - 60))) }
-                result = .success(token)
+        try await cache.token(refresh: refresh) { () async throws(ConnectorError) -> AccessTokenResponse in
+            let query = "grant_type=client_credentials&client_id=\(formEncode(clientID.value))&client_secret=\(formEncode(clientSecret.value))"
+            do throws(ConnectorError) {
+                return try await api.json(APIRequest("POST", "\(authURL)/security/oauth/token?\(query)",
+                                                     headers: [("Authorization", "Basic \(basic.value)")]))
+            } catch {
+                guard error.kind == .rejected else { throw error }
+                throw ConnectorError(.authentication, provider: "Hotmart", request: error.request, status: error.status, message: error.message)
             }
-        } catch {
-            result = .failure(error.kind == .rejected ? ConnectorError(.authentication, provider: "Hotmart", request: error.request,
-                                                                      status: error.status, message: error.message) : error)
         }
-        await refreshing.release()
-        return try result.get()
     }
 }
 
@@ -185,7 +164,7 @@ public struct HotmartSource: Source {
         var seen = Set<String>()
         repeat {
             var page = url + (url.contains("?") ? "&" : "?") + "max_results=50"
-            if let token { page += "&page_token=" + GoogleTokenSource.formEncode(token) }
+            if let token { page += "&page_token=" + formEncode(token) }
             let response = try await api.json(APIRequest("GET", page), as: Page<Element>.self)
             elements += response.items
             token = response.pageInfo?.nextPageToken.flatMap { $0.isEmpty || !seen.insert($0).inserted ? nil : $0 }
@@ -195,7 +174,7 @@ public struct HotmartSource: Source {
 
     public func items(store: Store) async throws -> [Item] {
         let (api, base) = try api()
-        let club = "subdomain=" + GoogleTokenSource.formEncode(subdomain)
+        let club = "subdomain=" + formEncode(subdomain)
         let modules = try await all(api, "\(base)\(modulesPath)?\(club)", as: Module.self)
         var lessons: [(module: Module, lesson: Lesson)] = []
         for module in modules.sorted(by: { ($0.sequence ?? 0, $0.moduleID) < ($1.sequence ?? 0, $1.moduleID) }) {
