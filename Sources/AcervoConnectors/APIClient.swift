@@ -111,12 +111,7 @@ public struct APIClient: Sendable {
         var attempt = 1
         var refreshedAfter401 = false
         while true {
-            let outcome: Outcome
-            do {
-                outcome = try await perform(request)
-            } catch {
-                throw error
-            }
+            let outcome = try await perform(request)
             var retryAfter: Double?
             var failure: ConnectorError
             switch outcome {
@@ -129,7 +124,7 @@ public struct APIClient: Sendable {
                 }
             case .response(let response) where response.status == 401 && authorize != nil && !refreshedAfter401:
                 refreshedAfter401 = true
-                do { _ = try await authorize?(true) } catch { throw error }
+                _ = try await authorize?(true)
                 log("\(provider) \(request.label): HTTP 401, credentials refreshed, retrying")
                 continue
             case .response(let response) where response.status == 429 || response.status >= 500:
@@ -145,18 +140,24 @@ public struct APIClient: Sendable {
             case .transportFailure(let message):
                 failure = ConnectorError(.unavailable, provider: provider, request: request.label, message: message)
             }
-            guard attempt < retry.maxAttempts, !Task.isCancelled else {
+            guard try await waitToRetry(after: attempt, request.label, because: failure.message, retryAfter: retryAfter) else {
                 failure.message += attempt > 1 ? " (after \(attempt) attempts)" : ""
                 throw failure
             }
-            let delay = retry.delay(afterAttempt: attempt, retryAfterSeconds: retryAfter)
-            log(String(format: "%@ %@: %@; retrying in %.1f s (attempt %d of %d)", provider, request.label,
-                       failure.message, delay, attempt + 1, retry.maxAttempts))
-            do { try await retry.sleep(delay) } catch {
-                throw ConnectorError(.unavailable, provider: provider, request: request.label, message: "cancelled while waiting to retry")
-            }
             attempt += 1
         }
+    }
+
+    /// Waits before the attempt after `attempt` (the provider's delay if it gave one, else backoff with
+    /// jitter) and logs why; false when the attempts are used up or the task is cancelled.
+    func waitToRetry(after attempt: Int, _ label: String, because reason: String, retryAfter: Double? = nil) async throws(ConnectorError) -> Bool {
+        guard attempt < retry.maxAttempts, !Task.isCancelled else { return false }
+        let delay = retry.delay(afterAttempt: attempt, retryAfterSeconds: retryAfter)
+        log(String(format: "%@ %@: %@; retrying in %.1f s (attempt %d of %d)", provider, label, reason, delay, attempt + 1, retry.maxAttempts))
+        do { try await retry.sleep(delay) } catch {
+            throw ConnectorError(.unavailable, provider: provider, request: label, message: "cancelled while waiting to retry")
+        }
+        return true
     }
 
     /// Sends `request` and decodes its JSON answer as `T`.

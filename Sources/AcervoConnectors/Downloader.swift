@@ -70,14 +70,10 @@ public struct Downloader: Sendable {
                                                              size: stored.size, digest: stored.digest))
                 return Fetched(digest: stored.digest, size: stored.size, bytesTransferred: transferred)
             case .retry(let message, let retryAfter):
-                guard attempt < api.retry.maxAttempts, !Task.isCancelled else {
+                guard try await api.waitToRetry(after: attempt, label, because: "\(message), resuming at byte \(writer.size)",
+                                                retryAfter: retryAfter) else {
                     throw ConnectorError(.unavailable, provider: api.provider, request: label,
                                          message: "\(message) (after \(attempt) attempts, \(writer.size) bytes received)")
-                }
-                let delay = api.retry.delay(afterAttempt: attempt, retryAfterSeconds: retryAfter)
-                api.log(String(format: "%@ %@: %@; resuming at byte %lld in %.1f s", api.provider, label, message, writer.size, delay))
-                do { try await api.retry.sleep(delay) } catch {
-                    throw ConnectorError(.unavailable, provider: api.provider, request: label, message: "cancelled")
                 }
                 attempt += 1
             }

@@ -129,7 +129,7 @@ public struct OpenAIVectorStores: Sendable {
             } catch {
                 guard error.kind == .unavailable || error.kind == .badResponse, attempt < api.retry.maxAttempts else { throw error }
                 if let created = try await vectorStores().first(where: { $0.name == name }) { return created }
-                do { try await api.retry.sleep(api.retry.delay(afterAttempt: attempt, retryAfterSeconds: nil)) } catch _ { throw error }
+                guard try await api.waitToRetry(after: attempt, "POST /vector_stores", because: error.message) else { throw error }
                 attempt += 1
             }
         }
