@@ -52,10 +52,13 @@ public final class ConnectorContext: Sendable {
 
     /// A client for an OpenAI-compatible API (`OPENAI_API_KEY`, `OPENAI_BASE_URL`).
     public func openAI() throws(ConnectorError) -> (api: APIClient, baseURL: String) {
-        let key = try environment.requiredSecret("OPENAI_API_KEY", for: "OpenAI")
-        let api = APIClient(provider: "OpenAI", session: httpSession, retry: retry, secrets: [key], log: log,
-                            authorize: { _ throws(ConnectorError) in [("Authorization", "Bearer \(key.value)")] })
-        return (api, environment.baseURL("OPENAI_BASE_URL", default: OpenAIVectorStores.defaultBaseURL))
+        let client = try vectorStores()
+        return (client.api, client.baseURL)
+    }
+
+    /// OpenAI's Files and Vector Stores APIs on this context's session.
+    public func vectorStores() throws(ConnectorError) -> OpenAIVectorStores {
+        try OpenAIVectorStores.fromEnvironment(environment, session: httpSession, retry: retry, log: log)
     }
 
     /// The service account's token source (`GOOGLE_APPLICATION_CREDENTIALS`), made once.

@@ -16,7 +16,7 @@ struct PipelineOptions: ParsableArguments {
 
     func load() throws -> Pipeline {
         do {
-            return try RulesLoader(catalog: allDescriptors, sourceArtifacts: Item.artifactNames).load(directory: rules)
+            return try RulesLoader(catalog: Self.allDescriptors, sourceArtifacts: Item.artifactNames).load(directory: rules)
         } catch {
             printError("acervo: \(error)")
             throw ExitCode(Exit.usage)
@@ -24,17 +24,23 @@ struct PipelineOptions: ParsableArguments {
     }
 
     /// Local and cloud processors' descriptors: what rules may name.
-    var allDescriptors: [ProcessorDescriptor] { Catalog.processors.map(\.descriptor) + CloudCatalog.descriptors }
+    static var allDescriptors: [ProcessorDescriptor] { Catalog.processors.map(\.descriptor) + CloudCatalog.descriptors }
 
-    /// Runs `body` with an evaluator over local and cloud processors; the cloud processors' HTTP session is
+    /// Runs `body` with an evaluator over local and cloud processors; the cloud processors' HTTP sessions are
     /// closed when it returns. Provider retries are logged on stderr unless `quiet`.
     func withEvaluator<T>(store: Store, pipeline: Pipeline, quiet: Bool, _ body: (Evaluator) async throws -> T) async throws -> T {
-        let context: ConnectorContext
-        let evaluator: Evaluator
+        let prices: PriceTable
+        do { prices = try PriceTable.load(rulesDirectory: rules) } catch {
+            printError("acervo: \(error)")
+            throw ExitCode(Exit.usage)
+        }
+        return try await withConnectors(prices: prices, quiet: quiet) { context in
+            try await body(try evaluator(store: store, pipeline: pipeline, context: context))
+        }
+    }
+
+    private func evaluator(store: Store, pipeline: Pipeline, context: ConnectorContext) throws -> Evaluator {
         do {
-            let environment = ConnectorEnvironment()
-            context = ConnectorContext(environment: environment, prices: try PriceTable.load(rulesDirectory: rules), retry: environment.retryPolicy,
-                                       log: { line in if !quiet { printError("acervo: \(line)") } })
             let override = source.map { $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0 }
             let source: any Source
             if pipeline.source["kind"]?.string == "hotmart" {
@@ -43,20 +49,28 @@ struct PipelineOptions: ParsableArguments {
             } else {
                 source = try Catalog.source(for: pipeline, overridePath: override)
             }
-            evaluator = Evaluator(store: store, pipeline: pipeline, source: source,
-                                  processors: Catalog.processors + CloudCatalog.processors(context: context))
+            return Evaluator(store: store, pipeline: pipeline, source: source,
+                             processors: Catalog.processors + CloudCatalog.processors(context: context))
         } catch {
             printError("acervo: \(error)")
             throw ExitCode(Exit.usage)
         }
-        do {
-            let result = try await body(evaluator)
-            await context.shutdown()
-            return result
-        } catch {
-            await context.shutdown()
-            throw error
-        }
+    }
+}
+
+/// Runs `body` with the process's connectors (keys and endpoints from the environment, retries as
+/// `ACERVO_RETRY_*` say, retries logged on stderr unless `quiet`), closing their HTTP sessions afterwards.
+func withConnectors<T>(prices: PriceTable = PriceTable(), quiet: Bool, _ body: (ConnectorContext) async throws -> T) async throws -> T {
+    let environment = ConnectorEnvironment()
+    let context = ConnectorContext(environment: environment, prices: prices, retry: environment.retryPolicy,
+                                   log: { line in if !quiet { printError("acervo: \(line)") } })
+    do {
+        let result = try await body(context)
+        await context.shutdown()
+        return result
+    } catch {
+        await context.shutdown()
+        throw error
     }
 }
 

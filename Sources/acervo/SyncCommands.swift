@@ -19,7 +19,7 @@ struct SyncOptions: ParsableArguments {
 
     /// The sink settings of the rules folder, or defaults when it does not name OpenAI.
     func settings() throws -> OpenAISinkSettings {
-        let pipeline = try RulesLoader(catalog: Catalog.processors.map(\.descriptor) + CloudCatalog.descriptors, sourceArtifacts: Item.artifactNames).load(directory: rules)
+        let pipeline = try RulesLoader(catalog: PipelineOptions.allDescriptors, sourceArtifacts: Item.artifactNames).load(directory: rules)
         return try OpenAISinkSettings(sink: pipeline.sink.merging(["kind": .string("openai")]) { _, openai in openai })!
     }
 }
@@ -33,18 +33,9 @@ func syncSnapshot(store: Store, snapshot: Digest, settings: OpenAISinkSettings, 
                              message: "no vector store: pass --vector-store NAME or set `sink: { kind: openai, vector_store: NAME }`")
     }
     let manifest = try SnapshotManifest.load(snapshot, from: store)
-    let session = HTTPSession()
-    let log: @Sendable (String) -> Void = { line in if !quiet { printError("acervo: \(line)") } }
-    do {
-        let environment = ConnectorEnvironment()
-        let client = try OpenAIVectorStores.fromEnvironment(environment, session: session, retry: environment.retryPolicy, log: log)
-        let sync = VectorStoreSync(client: client, store: store, chunking: settings.chunking)
-        let report = try await sync.sync(manifest, snapshot: snapshot, vectorStore: target, command: command, progress: log)
-        await session.shutdown()
-        return report
-    } catch {
-        await session.shutdown()
-        throw error
+    return try await withConnectors(quiet: quiet) { context in
+        let sync = VectorStoreSync(client: try context.vectorStores(), store: store, chunking: settings.chunking)
+        return try await sync.sync(manifest, snapshot: snapshot, vectorStore: target, command: command, progress: context.log)
     }
 }
 
@@ -147,10 +138,8 @@ struct AskCommand: AsyncParsableCommand {
             guard let target = sync.vectorStore ?? settings.vectorStore else {
                 throw ConnectorError(.configuration, provider: "ask", request: "", message: "pass --vector-store NAME or set sink.vector_store")
             }
-            let environment = ConnectorEnvironment()
-            let session = HTTPSession()
-            do {
-                let stores = try OpenAIVectorStores.fromEnvironment(environment, session: session, retry: environment.retryPolicy)
+            return try await withConnectors(quiet: true) { context in
+                let stores = try context.vectorStores()
                 guard let store = try await stores.vectorStores().first(where: { $0.id == target || $0.name == target }) else {
                     throw ConnectorError(.configuration, provider: "OpenAI", request: "GET /vector_stores", message: "no vector store `\(target)`; sync one first")
                 }
@@ -158,13 +147,8 @@ struct AskCommand: AsyncParsableCommand {
                 for (name, value) in [("school", school), ("topic", topic), ("level", level), ("course", course), ("language", language)] {
                     if let value { filters[name] = value }
                 }
-                let answer = try await KnowledgeBaseQuestion(api: stores.api, baseURL: stores.baseURL)
+                return try await KnowledgeBaseQuestion(api: stores.api, baseURL: stores.baseURL)
                     .ask(question.joined(separator: " "), vectorStore: store.id, model: model, filters: filters)
-                await session.shutdown()
-                return answer
-            } catch {
-                await session.shutdown()
-                throw error
             }
         }
         if json { printJSON(answer); return }
