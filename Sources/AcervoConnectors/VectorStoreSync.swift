@@ -191,7 +191,8 @@ public struct VectorStoreSync: Sendable {
         report.removed.sort()
         report.failures.sort { $0.itemID < $1.itemID }
         state.records.withLock { decisions in
-            for entry in manifest.entries where !decisions.contains(where: { $0.event.itemID == entry.itemID }) {
+            let decided = Set(decisions.map(\.event.itemID))
+            for entry in manifest.entries where !decided.contains(entry.itemID) {
                 decisions.append(DecisionRecord(event: Event(runID: runID, itemID: entry.itemID, rule: "sync", key: nil, decision: .hit, reason: "current in \(vectorStore.id)")))
             }
         }
@@ -217,15 +218,12 @@ public struct VectorStoreSync: Sendable {
     }
 
     private func perform(_ work: Work, vectorStore: String, state: SyncState, progress: @Sendable (String) -> Void) async throws {
-        func record(_ item: String, _ decision: Decision, _ reason: String, _ error: String?) {
-            state.record(item, decision, reason, error: error)
-        }
         switch work {
         case .remove(let label, let fileID):
             try await client.detach(fileID, from: vectorStore)
             try await client.delete(file: fileID)
             state.report.withLock { $0.removed.append(label) }
-            record(label, .executed, "removed: not in the snapshot", nil)
+            state.record(label, .executed, "removed: not in the snapshot")
             progress("removed \(label)")
         case .update(let entry, let fileID):
             let file = try await client.update(fileID, in: vectorStore, attributes: attributes(of: entry))
@@ -234,7 +232,7 @@ public struct VectorStoreSync: Sendable {
                 $0.updated.append(entry.itemID)
                 $0.usageBytes += done.usageBytes ?? 0
             }
-            record(entry.itemID, .executed, "attributes updated", nil)
+            state.record(entry.itemID, .executed, "attributes updated")
             progress("updated \(entry.itemID)")
         case .wait(let entry, let fileID):
             let done = try await waitUntilIndexed(try await client.file(fileID, in: vectorStore), vectorStore: vectorStore, item: entry.itemID)
@@ -261,7 +259,7 @@ public struct VectorStoreSync: Sendable {
                 $0.uploaded.append(entry.itemID)
                 $0.usageBytes += done.usageBytes ?? 0
             }
-            record(entry.itemID, .executed, "uploaded \(entry.document.description.prefix(19))", nil)
+            state.record(entry.itemID, .executed, "uploaded \(entry.document.description.prefix(19))")
             progress("uploaded \(entry.itemID)")
         }
     }

@@ -7,7 +7,6 @@ import Synchronization
 final class BuildSession: Sendable {
     let runID: String
     let items: [Item]
-    let fileDigests: [String: Digest]
     /// item → rule → the key recorded at the last decision.
     let traceKeys: [String: [String: String]]
     let store: Store
@@ -33,7 +32,6 @@ final class BuildSession: Sendable {
          ruleLimits: [String: AsyncSemaphore]) {
         self.runID = runID
         self.items = items
-        self.fileDigests = fileDigests
         self.keyTemplates = Dictionary(uniqueKeysWithValues: rules.map { ($0.name, RuleKeyTemplate(rule: $0, fileDigests: fileDigests)) })
         self.index = index
         self.traceKeys = traceKeys

@@ -85,7 +85,7 @@ extension Evaluator {
             let known = inputs ?? session.previousComponents(item: item.id, rule: rule.name)?.inputs
             if let known {
                 let input = ActionInput(itemID: item.id, rule: rule.name, inputs: known, params: rule.params,
-                                        files: session.fileDigests.filter { rule.files.contains($0.key) }, store: store)
+                                        files: session.keyTemplates[rule.name]?.files ?? [:], store: store)
                 estimate = try? await processor.estimateCostUSD(input)
             } else {
                 estimate = nil
