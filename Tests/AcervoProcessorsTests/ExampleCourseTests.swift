@@ -13,9 +13,7 @@ import Testing
         var path: String { directory.path }
 
         init() throws {
-            try FileManager.default.createDirectory(atPath: path + "/examples", withIntermediateDirectories: true)
-            try FileManager.default.copyItem(atPath: repositoryRoot + "/rules", toPath: path + "/rules")
-            try FileManager.default.copyItem(atPath: repositoryRoot + "/examples/course", toPath: path + "/examples/course")
+            try copyExampleProject(into: path)
         }
 
         func build() throws -> BuildSummary {

@@ -81,3 +81,11 @@ public let repositoryRoot: String = {
     }
     return url.path
 }()
+
+/// Copies the repository's `rules/` and `examples/course/` into `directory`, a project folder whose edits
+/// touch nothing committed.
+public func copyExampleProject(into directory: String) throws {
+    try FileManager.default.createDirectory(atPath: directory + "/examples", withIntermediateDirectories: true)
+    try FileManager.default.copyItem(atPath: repositoryRoot + "/rules", toPath: directory + "/rules")
+    try FileManager.default.copyItem(atPath: repositoryRoot + "/examples/course", toPath: directory + "/examples/course")
+}
