@@ -1,12 +1,14 @@
 // swift-tools-version:6.1
 import PackageDescription
 
+// The module graph (docs/architecture.md): dependencies point one way, from the CLI down to the store.
 let package = Package(
     name: "Acervo",
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "acervo", targets: ["acervo"]),
         .library(name: "AcervoStore", targets: ["AcervoStore"]),
+        .library(name: "AcervoApp", targets: ["AcervoApp"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -27,27 +29,13 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
-        .target(
-            name: "AcervoRules",
-            dependencies: [.product(name: "Yams", package: "Yams")]
-        ),
-        .target(
-            name: "AcervoEngine",
-            dependencies: ["AcervoStore", "AcervoRules"]
-        ),
-        .target(
-            name: "AcervoProcessors",
-            dependencies: [
-                "AcervoEngine", "AcervoStore", "AcervoRules",
-                .product(name: "Yams", package: "Yams"),
-                .product(name: "Subprocess", package: "swift-subprocess"),
-            ]
-        ),
+        .target(name: "AcervoRules", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(name: "AcervoFormats", dependencies: ["AcervoStore"]),
+        .target(name: "AcervoEngine", dependencies: ["AcervoStore", "AcervoRules"]),
         .target(
             name: "AcervoConnectors",
             dependencies: [
-                "AcervoEngine", "AcervoStore", "AcervoRules", "AcervoProcessors",
-                .product(name: "Yams", package: "Yams"),
+                "AcervoStore", "AcervoRules",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -55,25 +43,34 @@ let package = Package(
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),
-        .executableTarget(
-            name: "acervo",
+        .target(
+            name: "AcervoProcessors",
             dependencies: [
-                "AcervoStore",
-                "AcervoEngine",
-                "AcervoProcessors",
-                "AcervoConnectors",
-                "AcervoRules",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "AcervoEngine", "AcervoStore", "AcervoRules", "AcervoFormats", "AcervoConnectors",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
             ]
         ),
+        .target(
+            name: "AcervoSources",
+            dependencies: ["AcervoEngine", "AcervoStore", "AcervoRules", "AcervoConnectors", .product(name: "Yams", package: "Yams")]
+        ),
+        .target(name: "AcervoSinks", dependencies: ["AcervoEngine", "AcervoStore", "AcervoRules", "AcervoConnectors"]),
+        .target(
+            name: "AcervoApp",
+            dependencies: ["AcervoStore", "AcervoRules", "AcervoEngine", "AcervoConnectors", "AcervoProcessors", "AcervoSources", "AcervoSinks"]
+        ),
+        .executableTarget(
+            name: "acervo",
+            dependencies: ["AcervoApp", "AcervoStore", "AcervoEngine", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        // Crash-test tooling, outside the binary users install: a writer that tests kill at random moments.
+        .executableTarget(name: "acervo-torture", dependencies: ["AcervoStore"]),
         .executableTarget(
             name: "acervo-bench",
-            dependencies: ["AcervoStore", "AcervoEngine", "AcervoRules", "AcervoProcessors"]
+            dependencies: ["AcervoApp", "AcervoStore", "AcervoEngine", "AcervoRules"]
         ),
-        .target(
-            name: "AcervoTestSupport",
-            path: "Tests/AcervoTestSupport"
-        ),
+        .target(name: "AcervoTestSupport", path: "Tests/AcervoTestSupport"),
         .target(
             name: "AcervoFakeServers",
             dependencies: [
@@ -85,25 +82,23 @@ let package = Package(
             ],
             path: "Tests/AcervoFakeServers"
         ),
+        // Test targets depend on what they test; only the CLI's own tests need the whole `acervo` binary.
+        .testTarget(name: "AcervoStoreTests", dependencies: ["AcervoStore", "AcervoTestSupport", "acervo-torture"]),
+        .testTarget(name: "AcervoRulesTests", dependencies: ["AcervoRules"]),
+        .testTarget(name: "AcervoEngineTests", dependencies: ["AcervoEngine", "AcervoStore", "AcervoRules", "AcervoTestSupport"]),
         .testTarget(
             name: "AcervoConnectorsTests",
-            dependencies: ["AcervoConnectors", "AcervoEngine", "AcervoStore", "AcervoRules", "AcervoTestSupport", "AcervoFakeServers", "acervo"]
-        ),
-        .testTarget(
-            name: "AcervoStoreTests",
-            dependencies: ["AcervoStore", "AcervoTestSupport", "acervo"]
-        ),
-        .testTarget(
-            name: "AcervoRulesTests",
-            dependencies: ["AcervoRules"]
+            dependencies: ["AcervoConnectors", "AcervoStore", "AcervoTestSupport", "AcervoFakeServers"]
         ),
         .testTarget(
             name: "AcervoProcessorsTests",
-            dependencies: ["AcervoProcessors", "AcervoEngine", "AcervoStore", "AcervoRules", "AcervoTestSupport", "acervo"]
+            dependencies: ["AcervoProcessors", "AcervoFormats", "AcervoEngine", "AcervoStore", "AcervoRules", "AcervoConnectors",
+                           "AcervoTestSupport", "AcervoFakeServers"]
         ),
         .testTarget(
-            name: "AcervoEngineTests",
-            dependencies: ["AcervoEngine", "AcervoStore", "AcervoRules", "AcervoTestSupport"]
+            name: "AcervoAppTests",
+            dependencies: ["AcervoApp", "AcervoSources", "AcervoSinks", "AcervoProcessors", "AcervoFormats", "AcervoEngine", "AcervoStore",
+                           "AcervoRules", "AcervoConnectors", "AcervoTestSupport", "AcervoFakeServers", "acervo", "acervo-torture"]
         ),
     ],
     swiftLanguageModes: [.v6]

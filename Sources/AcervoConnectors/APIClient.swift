@@ -1,4 +1,4 @@
-import AcervoEngine
+import AcervoStore
 import AsyncHTTPClient
 import Foundation
 import NIOCore
@@ -8,7 +8,7 @@ import Synchronization
 /// One HTTP request to a provider. Bodies are small here (JSON, a document, an audio chunk); media downloads
 /// stream instead (see `APIClient.download`).
 public struct APIRequest: Sendable {
-    public var method: String
+    public var method: HTTPMethod
     public var url: String
     public var headers: [(name: String, value: String)]
     public var body: [UInt8]?
@@ -17,7 +17,7 @@ public struct APIRequest: Sendable {
     /// Until the response's head arrives; a stalled body is caught by the session's read timeout.
     public var timeoutSeconds: Double
 
-    public init(_ method: String, _ url: String, headers: [(name: String, value: String)] = [], body: [UInt8]? = nil,
+    public init(_ method: HTTPMethod, _ url: String, headers: [(name: String, value: String)] = [], body: [UInt8]? = nil,
                 timeoutSeconds: Double = 60) {
         self.method = method
         self.url = url
@@ -26,7 +26,7 @@ public struct APIRequest: Sendable {
         self.timeoutSeconds = timeoutSeconds
     }
 
-    public static func json(_ method: String, _ url: String, _ body: some Encodable, headers: [(name: String, value: String)] = [],
+    public static func json(_ method: HTTPMethod, _ url: String, _ body: some Encodable, headers: [(name: String, value: String)] = [],
                             timeoutSeconds: Double = 60) throws(ConnectorError) -> APIRequest {
         let bytes: [UInt8]
         do { bytes = Array(try JSONEncoder.sortedKeys.encode(body)) } catch {
@@ -151,13 +151,22 @@ public struct APIClient: Sendable {
     /// Waits before the attempt after `attempt` (the provider's delay if it gave one, else backoff with
     /// jitter) and logs why; false when the attempts are used up or the task is cancelled.
     func waitToRetry(after attempt: Int, _ label: String, because reason: String, retryAfter: Double? = nil) async throws(ConnectorError) -> Bool {
-        guard attempt < retry.maxAttempts, !Task.isCancelled else { return false }
+        if Task.isCancelled { throw ConnectorError(.cancelled, provider: provider, request: label, message: "cancelled") }
+        guard attempt < retry.maxAttempts else { return false }
         let delay = retry.delay(afterAttempt: attempt, retryAfterSeconds: retryAfter)
         log(String(format: "%@ %@: %@; retrying in %.1f s (attempt %d of %d)", provider, label, reason, delay, attempt + 1, retry.maxAttempts))
         do { try await retry.sleep(delay) } catch {
-            throw ConnectorError(.unavailable, provider: provider, request: label, message: "cancelled while waiting to retry")
+            throw ConnectorError(.cancelled, provider: provider, request: label, message: "cancelled while waiting to retry")
         }
         return true
+    }
+
+    /// Waits between polls of a long operation (a file being processed, a file being indexed); a cancelled
+    /// task stops waiting at once, with a cancellation error rather than another request.
+    public func pause(seconds: Double, _ label: String) async throws(ConnectorError) {
+        do { try await Task.sleep(nanoseconds: UInt64(max(0, seconds) * 1e9)) } catch {
+            throw ConnectorError(.cancelled, provider: provider, request: label, message: "cancelled while waiting for the provider")
+        }
     }
 
     /// Sends `request` and decodes its JSON answer as `T`.
@@ -186,7 +195,7 @@ public struct APIClient: Sendable {
 
     private func perform(_ request: APIRequest) async throws(ConnectorError) -> Outcome {
         var outgoing = HTTPClientRequest(url: request.url)
-        outgoing.method = HTTPMethod(rawValue: request.method)
+        outgoing.method = request.method
         outgoing.headers.add(name: "User-Agent", value: "acervo/\(AcervoConnectors.version)")
         for header in request.headers { outgoing.headers.add(name: header.name, value: header.value) }
         if let authorize {
@@ -267,7 +276,8 @@ public struct APIClient: Sendable {
         return Self.excerpt(text)
     }
 
-    static func explain(_ error: any Error, body: String) -> String {
+    /// Why a body could not be decoded, in words (a missing field, an HTML page, malformed JSON).
+    public static func explain(_ error: any Error, body: String) -> String {
         let trimmed = body.trimmingCharacters(in: .whitespacesAndNewlines)
         if trimmed.lowercased().hasPrefix("<!doctype html") || trimmed.lowercased().hasPrefix("<html") {
             return "an HTML page instead of JSON: \(excerpt(trimmed))"

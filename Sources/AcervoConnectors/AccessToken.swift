@@ -1,4 +1,4 @@
-import AcervoEngine
+import AcervoStore
 import Foundation
 import Synchronization
 
@@ -47,7 +47,7 @@ final class AccessTokenCache: Sendable {
 }
 
 /// A value for a query string or a form body (`application/x-www-form-urlencoded`).
-func formEncode(_ text: String) -> String {
+public func formEncode(_ text: String) -> String {
     var allowed = CharacterSet.alphanumerics
     allowed.insert(charactersIn: "-._~")
     return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text

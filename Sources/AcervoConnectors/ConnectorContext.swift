@@ -1,25 +1,22 @@
-import AcervoEngine
-import AcervoRules
+import AcervoStore
 import Foundation
 import Synchronization
 
-/// What cloud processors share in one process: the environment (keys, base URLs), one HTTP session, the
-/// price table, a Google token source, and where retries are logged. Clients are made on first use, so a
+/// What provider clients share in one process: the environment (keys, base URLs), one HTTP session (and one
+/// for downloads), a Google token source, the retry policy, and where retries are logged. Clients are made on first use, so a
 /// pipeline that never calls a provider never needs its key — and one that does gets a configuration error
 /// naming the variable to set, on the action that needed it.
 public final class ConnectorContext: Sendable {
     public let environment: ConnectorEnvironment
-    public let prices: PriceTable
     public let retry: RetryPolicy
     public let log: @Sendable (String) -> Void
     private let session = Mutex<HTTPSession?>(nil)
     private let downloads = Mutex<HTTPSession?>(nil)
     private let google = Mutex<GoogleTokenSource?>(nil)
 
-    public init(environment: ConnectorEnvironment = ConnectorEnvironment(), prices: PriceTable = PriceTable(),
-                retry: RetryPolicy = RetryPolicy(maxAttempts: 5), log: @escaping @Sendable (String) -> Void = { _ in }) {
+    public init(environment: ConnectorEnvironment = ConnectorEnvironment(), retry: RetryPolicy = RetryPolicy(maxAttempts: 5),
+                log: @escaping @Sendable (String) -> Void = { _ in }) {
         self.environment = environment
-        self.prices = prices
         self.retry = retry
         self.log = log
     }
@@ -77,18 +74,5 @@ public final class ConnectorContext: Sendable {
         let tokens = try googleTokens()
         return APIClient(provider: provider, session: httpSession, retry: retry, secrets: [tokens.account.privateKey], log: log,
                          authorize: tokens.authorize)
-    }
-}
-
-/// The processors that call providers.
-public enum CloudCatalog {
-    public static let descriptors = [
-        OpenAITranscriber.descriptor, GoogleSpeechTranscriber.descriptor, GeminiAnalyzer.descriptor, GeminiClassifier.descriptor,
-        GoogleVisionOCR.descriptor,
-    ]
-
-    public static func processors(context: ConnectorContext) -> [any Processor] {
-        [OpenAITranscriber(context: context), GoogleSpeechTranscriber(context: context), GeminiAnalyzer(context: context),
-         GeminiClassifier(context: context), GoogleVisionOCR(context: context)]
     }
 }

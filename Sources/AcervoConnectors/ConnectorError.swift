@@ -16,6 +16,8 @@ public struct ConnectorError: Error, CustomStringConvertible, Sendable, Equatabl
         case failed
         /// Missing configuration: a key, a URL, a file.
         case configuration
+        /// The task was cancelled (Ctrl-C twice, a server shutting down) while the call was under way.
+        case cancelled
     }
 
     public var kind: Kind
@@ -43,6 +45,7 @@ public struct ConnectorError: Error, CustomStringConvertible, Sendable, Equatabl
         case .badResponse: return "\(subject) answered something unexpected\(status): \(message)"
         case .failed: return "\(subject): \(message)"
         case .configuration: return "\(provider): \(message)"
+        case .cancelled: return "\(subject): \(message)"
         }
     }
 }

@@ -1,4 +1,3 @@
-import AcervoEngine
 import AcervoStore
 import AsyncHTTPClient
 import Foundation
@@ -32,14 +31,18 @@ public struct Downloader: Sendable {
     }
 
     public func fetch(_ url: String, expectedDigest: Digest? = nil, expectedSize: Int64? = nil) async throws(ConnectorError) -> Fetched {
-        let label = APIRequest("GET", url).label
-        if let expectedDigest, store.blobs.contains(expectedDigest) {
-            return Fetched(digest: expectedDigest, size: store.blobs.size(of: expectedDigest) ?? 0, bytesTransferred: 0)
+        let label = APIRequest(.GET, url).label
+        if let expectedDigest, await store.blobs.contains(expectedDigest) {
+            return Fetched(digest: expectedDigest, size: await store.blobs.size(of: expectedDigest) ?? 0, bytesTransferred: 0)
         }
-        let cached = (try? store.downloads.record(for: url)) ?? nil
-        let usableCache = cached.flatMap { store.blobs.contains($0.digest) ? $0 : nil }
-        let writer: BlobWriter
-        do { writer = try store.blobs.writer() } catch {
+        var usableCache: DownloadRecord?
+        do {
+            if let cached = try await store.downloads.downloadRecord(for: url), await store.blobs.contains(cached.digest) { usableCache = cached }
+        } catch {
+            throw ConnectorError(.configuration, provider: api.provider, request: label, message: "cannot read the store's download records: \(error)")
+        }
+        let writer: any BlobWriter
+        do { writer = try await store.blobs.writer() } catch {
             throw ConnectorError(.configuration, provider: api.provider, request: label, message: "cannot write into the store: \(error)")
         }
         var validators: (etag: String?, lastModified: String?) = (nil, nil)
@@ -58,16 +61,21 @@ public struct Downloader: Sendable {
                                          message: "received \(writer.size) bytes where \(expectedSize) were expected")
                 }
                 let stored: PutOutcome
-                // fsync of a large file: not on the cooperative pool.
-                do { stored = try await offPool { [store] in try store.commit(writer, kind: .media) } } catch {
+                do { stored = try await store.commit(writer, kind: .media) } catch {
                     throw ConnectorError(.configuration, provider: api.provider, request: label, message: "cannot store the download: \(error)")
                 }
                 if let expectedDigest, stored.digest != expectedDigest {
                     throw ConnectorError(.badResponse, provider: api.provider, request: label,
                                          message: "the file's digest is \(stored.digest), not the expected \(expectedDigest)")
                 }
-                try? store.downloads.remember(DownloadRecord(url: url, etag: validators.etag, lastModified: validators.lastModified,
-                                                             size: stored.size, digest: stored.digest))
+                do {
+                    try await store.downloads.rememberDownload(
+                        DownloadRecord(url: url, etag: validators.etag, lastModified: validators.lastModified, size: stored.size, digest: stored.digest),
+                        at: Date())
+                } catch {
+                    // The file is stored; only the shortcut for next time (a 304) is lost, so the lesson goes on.
+                    api.log("\(api.provider) \(label): stored, but its validators could not be recorded (\(error)); it will be fetched again")
+                }
                 return Fetched(digest: stored.digest, size: stored.size, bytesTransferred: transferred)
             case .retry(let message, let retryAfter):
                 guard try await api.waitToRetry(after: attempt, label, because: "\(message), resuming at byte \(writer.size)",
@@ -81,7 +89,7 @@ public struct Downloader: Sendable {
     }
 
     /// One request: resumes from what `writer` holds, streams the body into it.
-    private func attempt(_ url: String, label: String, writer: BlobWriter, cached: DownloadRecord?,
+    private func attempt(_ url: String, label: String, writer: any BlobWriter, cached: DownloadRecord?,
                          validators: inout (etag: String?, lastModified: String?), transferred: inout Int64) async throws(ConnectorError) -> Attempt {
         var request = HTTPClientRequest(url: url)
         request.headers.add(name: "User-Agent", value: "acervo/\(AcervoConnectors.version)")

@@ -1,4 +1,4 @@
-import AcervoEngine
+import AcervoStore
 import AcervoRules
 import Crypto
 import Foundation
@@ -104,7 +104,7 @@ public final class GoogleTokenSource: Sendable {
     public func token(refresh: Bool = false) async throws(ConnectorError) -> Secret {
         try await cache.token(refresh: refresh) { () async throws(ConnectorError) -> AccessTokenResponse in
             let form = "grant_type=" + formEncode("urn:ietf:params:oauth:grant-type:jwt-bearer") + "&assertion=" + (try assertion())
-            let request = APIRequest("POST", account.tokenURI, headers: [("Content-Type", "application/x-www-form-urlencoded")],
+            let request = APIRequest(.POST, account.tokenURI, headers: [("Content-Type", "application/x-www-form-urlencoded")],
                                      body: Array(form.utf8))
             do throws(ConnectorError) {
                 return try await api.json(request)

@@ -1,4 +1,4 @@
-import AcervoEngine
+import AcervoStore
 import AcervoRules
 import Foundation
 
@@ -76,7 +76,7 @@ public struct KnowledgeBaseQuestion: Sendable {
             "model": .string(model), "input": .string(question), "tools": .array([.object(tool)]),
             "include": .array([.string("file_search_call.results")]),
         ])
-        let response = try await api.json(try .json("POST", "\(baseURL)/responses", body, timeoutSeconds: 120), as: Response.self)
+        let response = try await api.json(try .json(.POST, "\(baseURL)/responses", body, timeoutSeconds: 120), as: Response.self)
         let text = response.output.filter { $0.type == "message" }.flatMap { $0.content ?? [] }
             .filter { $0.type == "output_text" }.compactMap(\.text).joined(separator: "\n")
         let sources = response.output.filter { $0.type == "file_search_call" }.flatMap { $0.results ?? [] }.map { result in

@@ -1,4 +1,4 @@
-import AcervoEngine
+import AcervoStore
 import AcervoRules
 import Foundation
 
@@ -39,16 +39,7 @@ public struct OpenAIFile: Sendable, Codable, Equatable {
     public var purpose: String?
 }
 
-/// How OpenAI cuts a document into chunks before embedding it; part of what makes an uploaded file current.
-public struct ChunkingStrategy: Sendable, Equatable, Codable {
-    public var maxChunkSizeTokens: Int
-    public var chunkOverlapTokens: Int
-
-    public init(maxChunkSizeTokens: Int = 800, chunkOverlapTokens: Int = 400) {
-        self.maxChunkSizeTokens = maxChunkSizeTokens
-        self.chunkOverlapTokens = chunkOverlapTokens
-    }
-
+extension Chunking {
     /// The request's `chunking_strategy` object.
     var json: JSONValue {
         .object(["type": .string("static"), "static": .object([
@@ -57,8 +48,8 @@ public struct ChunkingStrategy: Sendable, Equatable, Codable {
         ])])
     }
 
-    /// Stored as an attribute, so a changed strategy re-uploads files chunked the old way.
-    var label: String { "static/\(maxChunkSizeTokens)/\(chunkOverlapTokens)" }
+    /// Stored as a file attribute, so a changed strategy re-uploads files chunked the old way.
+    public var label: String { "static/\(maxChunkSizeTokens)/\(chunkOverlapTokens)" }
 }
 
 /// OpenAI's Files and Vector Stores APIs — the calls a sync needs, nothing more.
@@ -103,7 +94,7 @@ public struct OpenAIVectorStores: Sendable {
         repeat {
             var url = "\(baseURL)\(path)?limit=100\(query)"
             if let after { url += "&after=\(after.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? after)" }
-            let page = try await api.json(APIRequest("GET", url), as: Page<Element>.self)
+            let page = try await api.json(APIRequest(.GET, url), as: Page<Element>.self)
             elements += page.data
             let last = page.lastID ?? page.data.last.map(id)
             after = (page.hasMore ?? false) && last != nil && last != after ? last : nil
@@ -125,7 +116,7 @@ public struct OpenAIVectorStores: Sendable {
         var attempt = 1
         while true {
             do throws(ConnectorError) {
-                return try await once.json(try .json("POST", "\(baseURL)/vector_stores", body))
+                return try await once.json(try .json(.POST, "\(baseURL)/vector_stores", body))
             } catch {
                 guard error.kind == .unavailable || error.kind == .badResponse, attempt < api.retry.maxAttempts else { throw error }
                 if let created = try await vectorStores().first(where: { $0.name == name }) { return created }
@@ -157,7 +148,7 @@ public struct OpenAIVectorStores: Sendable {
     }
 
     public func file(_ fileID: String, in vectorStore: String) async throws(ConnectorError) -> VectorStoreFile {
-        try await api.json(APIRequest("GET", "\(baseURL)/vector_stores/\(vectorStore)/files/\(fileID)"))
+        try await api.json(APIRequest(.GET, "\(baseURL)/vector_stores/\(vectorStore)/files/\(fileID)"))
     }
 
     /// Uploaded files with purpose `assistants`.
@@ -169,25 +160,25 @@ public struct OpenAIVectorStores: Sendable {
         var form = MultipartForm()
         form.add(field: "purpose", "assistants")
         form.add(file: "file", filename: filename, contentType: contentType, content)
-        return try await api.json(APIRequest("POST", "\(baseURL)/files", headers: [("Content-Type", form.contentType)], body: form.body,
+        return try await api.json(APIRequest(.POST, "\(baseURL)/files", headers: [("Content-Type", form.contentType)], body: form.body,
                                              timeoutSeconds: 300))
     }
 
     /// Adds an uploaded file to a vector store; OpenAI then chunks and embeds it (`in_progress` → `completed`).
     public func attach(_ fileID: String, to vectorStore: String, attributes: [String: String],
-                       chunking: ChunkingStrategy) async throws(ConnectorError) -> VectorStoreFile {
+                       chunking: Chunking) async throws(ConnectorError) -> VectorStoreFile {
         let body: JSONValue = .object([
             "file_id": .string(fileID),
             "attributes": .object(attributes.mapValues(JSONValue.string)),
             "chunking_strategy": chunking.json,
         ])
-        return try await api.json(try .json("POST", "\(baseURL)/vector_stores/\(vectorStore)/files", body))
+        return try await api.json(try .json(.POST, "\(baseURL)/vector_stores/\(vectorStore)/files", body))
     }
 
     /// Replaces a vector-store file's attributes (no re-embedding).
     public func update(_ fileID: String, in vectorStore: String, attributes: [String: String]) async throws(ConnectorError) -> VectorStoreFile {
         let body: JSONValue = .object(["attributes": .object(attributes.mapValues(JSONValue.string))])
-        return try await api.json(try .json("POST", "\(baseURL)/vector_stores/\(vectorStore)/files/\(fileID)", body))
+        return try await api.json(try .json(.POST, "\(baseURL)/vector_stores/\(vectorStore)/files/\(fileID)", body))
     }
 
     /// Removes a file from a vector store; one already gone counts as removed.
@@ -202,7 +193,7 @@ public struct OpenAIVectorStores: Sendable {
 
     private func deleteIgnoringMissing(_ url: String) async throws(ConnectorError) {
         do throws(ConnectorError) {
-            _ = try await api.send(APIRequest("DELETE", url))
+            _ = try await api.send(APIRequest(.DELETE, url))
         } catch {
             // A retried DELETE whose first attempt succeeded, or a file removed by hand.
             guard error.kind == .rejected, error.status == 404 else { throw error }

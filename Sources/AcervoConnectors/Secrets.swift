@@ -1,4 +1,4 @@
-import AcervoEngine
+import AcervoStore
 import Foundation
 
 /// A credential. Its description is a placeholder, so interpolating one into a message or a log line cannot

@@ -36,12 +36,12 @@ public struct KeyComponents: Sendable, Equatable, Codable {
         return bytes
     }
 
-    public var key: ActionKey { ActionKey(hex: Digest.of(canonicalBytes).hex) }
+    public var key: ActionKey { ActionKey(Digest.of(canonicalBytes)) }
 
     /// The fields before the inputs: format, processor, version, params.
     static func head(processor: String, version: String, params: String) -> [UInt8] {
         var bytes: [UInt8] = []
-        for text in [ActionKey.formatVersion, processor, version, params] { append(field: text, to: &bytes) }
+        for text in [KeyComponents.formatVersion, processor, version, params] { append(field: text, to: &bytes) }
         return bytes
     }
 
@@ -63,6 +63,10 @@ public struct KeyComponents: Sendable, Equatable, Codable {
             append(field: digest.description, to: &bytes)
         }
     }
+
+    /// The first field of every key's encoding. Bumping it would change every key and make every user pay
+    /// again: don't.
+    public static let formatVersion = "acervo-action-v1"
 
     /// Compact JSON for the trace table.
     var json: String {
@@ -96,20 +100,12 @@ struct RuleKeyTemplate: Sendable {
     }
 
     /// The components and key of this rule's action on `inputs` — the same key `KeyComponents.key` computes.
-    func action(inputs: [String: Digest]) -> (components: KeyComponents, key: String) {
+    func action(inputs: [String: Digest]) -> (components: KeyComponents, key: ActionKey) {
         var bytes = head
         bytes.reserveCapacity(head.count + tail.count + inputs.count * 96 + 8)
         KeyComponents.append(pairs: inputs, to: &bytes)
         bytes += tail
         let components = KeyComponents(processor: processor, version: version, canonicalParams: params, inputs: inputs, files: files)
-        return (components, Digest.of(bytes).hex)
+        return (components, ActionKey(Digest.of(bytes)))
     }
-}
-
-/// The SHA-256 of an action's canonical encoding, in hex.
-public struct ActionKey: Sendable, Hashable, CustomStringConvertible {
-    /// Bumping this would change every key and make every user pay again: don't.
-    public static let formatVersion = "acervo-action-v1"
-    public let hex: String
-    public var description: String { hex }
 }

@@ -11,15 +11,13 @@ public struct BuildOptions: Sendable {
     /// Rules to recompute even on a cache hit (for nondeterministic processors the user wants redone).
     public var refresh: Set<String>
     public var retry: RetryPolicy
-    public var command: String
 
     public init(jobs: Int = ProcessInfo.processInfo.activeProcessorCount, budgetUSD: Double? = nil, refresh: Set<String> = [],
-                retry: RetryPolicy = RetryPolicy(), command: String = "build") {
+                retry: RetryPolicy = RetryPolicy()) {
         self.jobs = jobs
         self.budgetUSD = budgetUSD
         self.refresh = refresh
         self.retry = retry
-        self.command = command
     }
 }
 
@@ -28,6 +26,12 @@ public struct FailureSummary: Sendable, Codable, Equatable {
     public var item: String
     public var rule: String
     public var error: String
+
+    public init(item: String, rule: String, error: String) {
+        self.item = item
+        self.rule = rule
+        self.error = error
+    }
 }
 
 /// What a build did. `acervo build --json` prints this as its last line.
@@ -48,17 +52,23 @@ public struct BuildSummary: Sendable, Codable, Equatable {
     public var durationSeconds = 0.0
     public var failures: [FailureSummary] = []
 
-    /// The CLI contract: 3 budget reached, 1 failed actions or interrupted, 0 success.
-    public var exitCode: Int32 {
-        if budgetReached { return 3 }
-        return failed > 0 || interrupted ? 1 : 0
+    public init(run: String, items: Int) {
+        self.run = run
+        self.items = items
+    }
+
+    /// How the run ended, as the journal records it.
+    public var status: RunStatus {
+        if budgetReached { return .budget }
+        if interrupted { return .interrupted }
+        return failed > 0 ? .failed : .ok
     }
 }
 
 /// Receives progress as the build goes; the CLI draws it, tests ignore it.
 public protocol BuildReporter: Sendable {
     func started(runID: String, rules: [String], items: Int)
-    func finished(item: String, rule: String, decision: Decision, reason: String, error: String?)
+    func finished(item: String, rule: String, decision: Decision, reason: DecisionReason, error: String?)
     /// Every action is decided; the snapshot comes next.
     func allDecided()
 }
@@ -70,7 +80,7 @@ extension BuildReporter {
 public struct SilentReporter: BuildReporter {
     public init() {}
     public func started(runID: String, rules: [String], items: Int) {}
-    public func finished(item: String, rule: String, decision: Decision, reason: String, error: String?) {}
+    public func finished(item: String, rule: String, decision: Decision, reason: DecisionReason, error: String?) {}
 }
 
 /// The state of one (item, rule) within a run.

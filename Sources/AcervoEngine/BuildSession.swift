@@ -8,27 +8,25 @@ final class BuildSession: Sendable {
     let runID: String
     let items: [Item]
     /// item → rule → the key recorded at the last decision.
-    let traceKeys: [String: [String: String]]
+    let traceKeys: [String: [String: ActionKey]]
     let store: Store
     let options: BuildOptions
     let budget: BudgetLedger
     let inFlight = InFlightActions()
     /// key → the result's `out` digest (the engine's actions have that one output).
-    private let index: [String: Digest]
+    private let index: [ActionKey: Digest]
     private let globalLimit: AsyncSemaphore
     private let ruleLimits: [String: AsyncSemaphore]
     private let tally: Mutex<BuildSummary>
-    private let journal = Mutex<[DecisionRecord]>([])
+    private let journal: JournalWriter
     /// Plain hits, written as one list at the end (see `HitList`).
     private let hits = Mutex<[HitList.Entry]>([])
-    /// Decisions buffered before one transaction writes them.
-    static let journalBatch = 2_000
 
     /// Rule → the parts of its keys every item shares.
     let keyTemplates: [String: RuleKeyTemplate]
 
-    init(runID: String, rules: [RuleSpec], items: [Item], fileDigests: [String: Digest], index: [String: Digest],
-         traceKeys: [String: [String: String]], store: Store, options: BuildOptions, budget: BudgetLedger,
+    init(runID: String, rules: [RuleSpec], items: [Item], fileDigests: [String: Digest], index: [ActionKey: Digest],
+         traceKeys: [String: [String: ActionKey]], store: Store, options: BuildOptions, budget: BudgetLedger,
          ruleLimits: [String: AsyncSemaphore]) {
         self.runID = runID
         self.items = items
@@ -41,16 +39,17 @@ final class BuildSession: Sendable {
         self.globalLimit = AsyncSemaphore(options.jobs)
         self.ruleLimits = ruleLimits
         self.tally = Mutex(BuildSummary(run: runID, items: items.count))
+        self.journal = JournalWriter(journal: store.journal)
     }
 
     /// The output of a cached result, only when its blob is still in the store.
-    func cachedOutput(_ key: String) -> Digest? {
-        guard let output = index[key], store.blobs.contains(output) else { return nil }
+    func cachedOutput(_ key: ActionKey) async -> Digest? {
+        guard let output = index[key], await store.blobs.contains(output) else { return nil }
         return output
     }
 
-    func previousComponents(item: String, rule: String) -> KeyComponents? {
-        guard traceKeys[item]?[rule] != nil, let trace = try? store.runLog.trace(item: item, rule: rule) else { return nil }
+    func previousComponents(item: String, rule: String) async throws(StoreError) -> KeyComponents? {
+        guard traceKeys[item]?[rule] != nil, let trace = try await store.journal.trace(item: item, rule: rule) else { return nil }
         return KeyComponents.decode(trace.components)
     }
 
@@ -62,39 +61,33 @@ final class BuildSession: Sendable {
         return try await globalLimit.with(body)
     }
 
-    /// Counts and records a decision that is not an execution (those commit with their result).
-    /// `notApplicable` marks a skip that is no problem (the item lacks an optional kind of input): it is
+    /// Counts and records a decision that is not an execution (those commit with their result). A skip
+    /// whose reason is "not applicable" is no problem (the item lacks an optional kind of input): it is
     /// counted apart from skips caused by failures, budget or interruption.
-    func note(item: String, rule: String, key: String?, decision: Decision, reason: String, error: String? = nil,
-              hitKey: String? = nil, trace: Trace? = nil, notApplicable: Bool = false, reporter: any BuildReporter) {
+    func note(item: String, rule: String, key: ActionKey?, decision: Decision, reason: DecisionReason, error: String? = nil,
+              hitKey: ActionKey? = nil, trace: Trace? = nil, reporter: any BuildReporter) {
         tally.withLock { summary in
             switch decision {
             case .hit: summary.hits += 1
             case .executed: summary.executed += 1
             case .failed:
                 summary.failed += 1
-                summary.failures.append(FailureSummary(item: item, rule: rule, error: error ?? reason))
+                summary.failures.append(FailureSummary(item: item, rule: rule, error: error ?? reason.description))
             case .skipped:
-                if notApplicable { summary.notApplicable += 1 } else { summary.skipped += 1 }
+                if reason.isNotApplicable { summary.notApplicable += 1 } else { summary.skipped += 1 }
             }
         }
         let event = Event(runID: runID, itemID: item, rule: rule, key: key, decision: decision, reason: reason, error: error)
-        let batch: [DecisionRecord] = journal.withLock { pending in
-            pending.append(DecisionRecord(event: event, hitKey: hitKey, trace: trace))
-            guard pending.count >= Self.journalBatch else { return [] }
-            defer { pending.removeAll(keepingCapacity: true) }
-            return pending
-        }
-        if !batch.isEmpty { write(batch) }
+        journal.append(DecisionRecord(event: event, hitKey: hitKey, trace: trace))
         reporter.finished(item: item, rule: rule, decision: decision, reason: reason, error: error)
     }
 
     /// Counts and records a hit on a result whose trace is already current: the common case of a rebuild,
     /// listed instead of journalled.
-    func noteHit(item: String, rule: String, key: String, reporter: any BuildReporter) {
+    func noteHit(item: String, rule: String, key: ActionKey, reporter: any BuildReporter) {
         tally.withLock { $0.hits += 1 }
         hits.withLock { $0.append(HitList.Entry(itemID: item, rule: rule, key: key)) }
-        reporter.finished(item: item, rule: rule, decision: .hit, reason: "cached", error: nil)
+        reporter.finished(item: item, rule: rule, decision: .hit, reason: .cached, error: nil)
     }
 
     func countExecuted(costUSD: Double) {
@@ -104,33 +97,11 @@ final class BuildSession: Sendable {
         }
     }
 
-    /// Full batches are written on a serial queue of their own, so a build's bookkeeping (one event per
-    /// action that is not a plain hit) overlaps with evaluating the next actions instead of stalling them, and the
-    /// blocking SQLite calls stay off the cooperative thread pool.
-    private let journalQueue = DispatchQueue(label: "acervo.journal")
-    private let journalError = Mutex<StoreError?>(nil)
-
-    private func write(_ batch: [DecisionRecord]) {
-        journalQueue.async { [self] in
-            do throws(StoreError) {
-                try store.record(batch)
-            } catch {
-                journalError.withLock { if $0 == nil { $0 = error } }
-            }
-        }
-    }
-
-    /// Writes the decisions still buffered and waits for every batch; reports the first write that failed.
-    func flush() throws {
-        let pending = journal.withLock { pending in
-            defer { pending.removeAll() }
-            return pending
-        }
-        write(pending)
-        let hits = self.hits.withLock { $0 }
-        journalQueue.sync {}
-        if let error = journalError.withLock({ $0 }) { throw error }
-        try store.recordHits(HitList(hits), run: runID)
+    /// Writes the decisions still buffered, waits for every batch, and stores the hit list; reports the first
+    /// write that failed.
+    func flush() async throws(StoreError) {
+        try await journal.finish()
+        try await store.recordHits(HitList(hits.withLock { $0 }), run: runID)
     }
 
     func summary() -> BuildSummary {
@@ -141,14 +112,61 @@ final class BuildSession: Sendable {
     }
 }
 
+/// Decisions buffered and written in batches by one task of their own, in order, so a build's bookkeeping
+/// (one event per action that is not a plain hit) overlaps with evaluating the next actions instead of
+/// stalling them.
+final class JournalWriter: Sendable {
+    /// Decisions buffered before one write records them.
+    static let batchSize = 2_000
+    private let pending = Mutex<[DecisionRecord]>([])
+    private let batches: AsyncStream<[DecisionRecord]>.Continuation
+    private let writer: Task<StoreError?, Never>
+
+    init(journal: any RunJournal) {
+        let (stream, continuation) = AsyncStream<[DecisionRecord]>.makeStream()
+        batches = continuation
+        writer = Task {
+            var failure: StoreError?
+            for await batch in stream where failure == nil {
+                do throws(StoreError) { try await journal.record(batch) } catch { failure = error }
+            }
+            return failure
+        }
+    }
+
+    /// A session that is never flushed (a plan) still ends its writer.
+    deinit { batches.finish() }
+
+    func append(_ record: DecisionRecord) {
+        let full: [DecisionRecord] = pending.withLock { pending in
+            pending.append(record)
+            guard pending.count >= Self.batchSize else { return [] }
+            defer { pending.removeAll(keepingCapacity: true) }
+            return pending
+        }
+        if !full.isEmpty { batches.yield(full) }
+    }
+
+    /// Writes what is buffered and waits for every batch; throws the first write's failure.
+    func finish() async throws(StoreError) {
+        let rest = pending.withLock { pending in
+            defer { pending.removeAll() }
+            return pending
+        }
+        if !rest.isEmpty { batches.yield(rest) }
+        batches.finish()
+        if let failure = await writer.value { throw failure }
+    }
+}
+
 /// Actions of this build, by key: when two items need the same action (the same video in two lessons), the
 /// second waits for the first instead of paying again. Finished actions keep only their output digest.
 actor InFlightActions {
-    private var running: [String: (item: String, task: Task<Digest, any Error>)] = [:]
-    private var finished: [String: (item: String, output: Digest)] = [:]
+    private var running: [ActionKey: (item: String, task: Task<Digest, any Error>)] = [:]
+    private var finished: [ActionKey: (item: String, output: Digest)] = [:]
 
     /// The output, and the item whose action produced it when that was another item's.
-    func run(key: String, item: String, _ body: @escaping @Sendable () async throws -> Digest) async -> Result<(Digest, String?), any Error> {
+    func run(key: ActionKey, item: String, _ body: @escaping @Sendable () async throws -> Digest) async -> Result<(Digest, String?), any Error> {
         if let done = finished[key] { return .success((done.output, done.item)) }
         if let existing = running[key] {
             do { return .success((try await existing.task.value, existing.item)) } catch { return .failure(error) }

@@ -6,12 +6,13 @@ import Synchronization
 /// The make-style evaluator: for every item, every rule in dependency order — compute the key, reuse the
 /// result on a hit, run the processor on a miss, commit the moment it ends — then a snapshot of the documents.
 ///
-/// It knows nothing of Google or OpenAI: processors and the source are handed in.
+/// It knows nothing of Google or OpenAI: processors and the source are handed in, and the run it records
+/// into is started and finished by its caller.
 public struct Evaluator: Sendable {
     public let store: Store
     public let pipeline: Pipeline
     public let source: any Source
-    let processors: [String: any Processor]
+    let processors: [ProcessorReference: any Processor]
     let waves: [[RuleSpec]]
 
     public init(store: Store, pipeline: Pipeline, source: any Source, processors: [any Processor]) {
@@ -19,72 +20,65 @@ public struct Evaluator: Sendable {
         self.pipeline = pipeline
         self.waves = Self.waves(of: pipeline)
         self.source = source
-        self.processors = Dictionary(processors.map { ("\($0.descriptor.id)@\($0.descriptor.major)", $0) }, uniquingKeysWith: { $1 })
+        self.processors = Dictionary(processors.map { ($0.descriptor.reference, $0) }, uniquingKeysWith: { $1 })
     }
 
-    /// Runs a build. Throws only when the build cannot start (rules, source, store); action failures are
-    /// recorded, counted in the summary, and never stop the other items.
-    public func build(options: BuildOptions = BuildOptions(), reporter: any BuildReporter = SilentReporter(),
+    /// Runs a build into `run` (started by the caller, which also finishes it). Throws only when the build
+    /// cannot start or cannot snapshot (rules, source, store); action failures are recorded, counted in the
+    /// summary, and never stop the other items.
+    public func build(run: Run, options: BuildOptions = BuildOptions(), reporter: any BuildReporter = SilentReporter(),
                       stop: StopFlag = StopFlag()) async throws -> BuildSummary {
-        let started = Date()
-        let run = try store.runLog.start(command: options.command, toolVersion: Store.toolVersion, at: started)
-        do {
-            let session = try await prepare(runID: run.id, options: options)
-            reporter.started(runID: run.id, rules: pipeline.rules.map(\.name), items: session.items.count)
-            let outcomes = await withTaskGroup(of: ItemOutcome.self) { group in
-                // A window of items in flight, not all of them: enough to keep every job busy while others
-                // wait on hits, without holding ten thousand tasks' state at once.
-                var pending = session.items.makeIterator()
-                let window = max(64, options.jobs * 16)
-                for _ in 0..<window {
-                    guard let item = pending.next() else { break }
+        let session = try await prepare(runID: run.id, options: options)
+        reporter.started(runID: run.id, rules: pipeline.rules.map(\.name), items: session.items.count)
+        let outcomes = await withTaskGroup(of: ItemOutcome.self) { group in
+            // A window of items in flight, not all of them: enough to keep every job busy while others
+            // wait on hits, without holding ten thousand tasks' state at once.
+            var pending = session.items.makeIterator()
+            let window = max(64, options.jobs * 16)
+            for _ in 0..<window {
+                guard let item = pending.next() else { break }
+                group.addTask { itemOutcome(item, await evaluate(item, session: session, mode: .build(reporter, stop))) }
+            }
+            var collected: [ItemOutcome] = []
+            for await outcome in group {
+                collected.append(outcome)
+                if let item = pending.next() {
                     group.addTask { itemOutcome(item, await evaluate(item, session: session, mode: .build(reporter, stop))) }
                 }
-                var collected: [ItemOutcome] = []
-                for await outcome in group {
-                    collected.append(outcome)
-                    if let item = pending.next() {
-                        group.addTask { itemOutcome(item, await evaluate(item, session: session, mode: .build(reporter, stop))) }
-                    }
-                }
-                return collected
             }
-            try session.flush()
-            reporter.allDecided()
-            var summary = session.summary()
-            summary.interrupted = stop.isRaised
-            summary.snapshot = try snapshot(outcomes, session: session).description
-            summary.durationSeconds = Date().timeIntervalSince(started)
-            try store.runLog.finish(run.id, status: Self.status(summary), summary: String(decoding: try JSONEncoder.canonical.encode(summary), as: UTF8.self))
-            return summary
-        } catch {
-            try? store.runLog.finish(run.id, status: "error", summary: "{\"error\":\(JSONValue.string("\(error)").canonical)}")
-            throw error
+            return collected
         }
+        try await session.flush()
+        reporter.allDecided()
+        var summary = session.summary()
+        summary.interrupted = stop.isRaised
+        summary.snapshot = try await snapshot(outcomes, session: session).description
+        summary.durationSeconds = Date().timeIntervalSince(run.startedAt)
+        return summary
     }
 
-    private static func status(_ summary: BuildSummary) -> String {
-        if summary.budgetReached { return "budget" }
-        if summary.interrupted { return "interrupted" }
-        return summary.failed > 0 ? "failed" : "ok"
-    }
-
-    /// Detect (list items, store their artifacts), digest the rule files, and load the cache index.
+    /// Detect (list items, store their artifacts), digest the rule files, and load the cache index. Every paid
+    /// rule must be priced first.
     func prepare(runID: String, options: BuildOptions) async throws -> BuildSession {
-        // The cache index and the traces (one query each, tens of thousands of rows) load on threads of
-        // their own while the source lists its items.
-        async let index = offPool { [store] in try store.actionCache.outputIndex(named: "out") }
-        async let traceKeys = offPool { [store] in try store.runLog.traceKeys() }
+        for rule in pipeline.rules where rule.processor.isPaid {
+            do { try processors[rule.processor.reference]?.checkPrices(params: rule.params) } catch {
+                throw PricingError(rule: rule.name, processor: rule.processor.reference, problem: "\(error)")
+            }
+        }
+        // The cache index and the traces (one read each, tens of thousands of rows) load while the source
+        // lists its items.
+        async let index = store.actionCache.outputIndex(named: "out")
+        async let traceKeys = store.journal.traceKeys()
         var items = try await source.items(store: store)
         var seen = Set<String>()
         for index in items.indices {
             guard seen.insert(items[index].id).inserted else { throw EngineError.duplicateItem(items[index].id) }
             let metadata = Array(JSONValue.object(items[index].metadata).canonical.utf8)
-            items[index].artifacts["metadata"] = try store.put(bytes: metadata).digest
+            items[index].artifacts["metadata"] = try await store.put(bytes: metadata).digest
         }
         var files: [String: Digest] = [:]
         for file in Set(pipeline.rules.flatMap(\.files)) {
-            files[file] = try store.ingest(fileAt: pipeline.directory + "/" + file, kind: .derived).digest
+            files[file] = try await store.ingest(fileAt: pipeline.directory + "/" + file, kind: .derived).digest
         }
 
         return BuildSession(
@@ -105,8 +99,7 @@ public struct Evaluator: Sendable {
         var states: [String: ActionState] = [:]
         if let problem = item.detectionError {
             if case .build(let reporter, _) = mode {
-                session.note(item: item.id, rule: "detect", key: nil, decision: .failed, reason: "the source could not read this item",
-                             error: problem, reporter: reporter)
+                session.note(item: item.id, rule: "detect", key: nil, decision: .failed, reason: .unreadableItem, error: problem, reporter: reporter)
             }
             return states
         }
@@ -149,14 +142,14 @@ public struct Evaluator: Sendable {
             session.note(item: item.id, rule: rule.name, key: nil, decision: .skipped, reason: reason, reporter: reporter)
             return .skipped
         case (.notApplicable(let reason), .build(let reporter, _)):
-            session.note(item: item.id, rule: rule.name, key: nil, decision: .skipped, reason: reason, notApplicable: true, reporter: reporter)
+            session.note(item: item.id, rule: rule.name, key: nil, decision: .skipped, reason: .notApplicable(reason), reporter: reporter)
             return .notApplicable
         case (.blocked, .plan):
             return .skipped
         case (.notApplicable, .plan):
             return .notApplicable
         case (.pending(let upstream), .plan(let collector)):
-            await collector.add(planned(rule, item: item, session: session, reasons: [.upstreamRuns(rule: upstream)], inputs: nil))
+            await collector.add(planned(rule, item: item, session: session, reasons: [.upstreamRuns(rule: upstream)], inputs: nil, collector: collector))
             return .pending
         case (.pending, .build):
             return .skipped  // unreachable: a build decides every upstream action before its dependents
@@ -174,9 +167,9 @@ public struct Evaluator: Sendable {
     enum Resolution {
         case ready([String: Digest])
         /// Skipped because a dependency failed or was skipped, with the reason.
-        case blocked(String)
+        case blocked(DecisionReason)
         /// The item lacks a required input (a lesson without captions): not a failure, nothing to do.
-        case notApplicable(String)
+        case notApplicable(NotApplicableReason)
         /// An upstream rule has not produced its output yet (plans only): the first such rule.
         case pending(String)
     }
@@ -186,9 +179,9 @@ public struct Evaluator: Sendable {
         var waitingFor: String?
         for reference in rule.unless {
             switch states[reference] {
-            case .done?: return .notApplicable("not applicable: the item has `\(reference)`")
+            case .done?: return .notApplicable(.stepsAsideFor(reference))
             case .pending?: waitingFor = waitingFor ?? reference
-            case nil where item.artifacts[reference] != nil: return .notApplicable("not applicable: the item has `\(reference)`")
+            case nil where item.artifacts[reference] != nil: return .notApplicable(.stepsAsideFor(reference))
             default: continue  // absent, not applicable, failed or skipped: this rule is the fallback
             }
         }
@@ -204,8 +197,8 @@ public struct Evaluator: Sendable {
                         inputs[slot.name] = digest
                         continue slots
                     case .notApplicable: continue
-                    case .failed: return .blocked("dependency `\(reference)` failed")
-                    case .skipped: return .blocked("dependency `\(reference)` was skipped")
+                    case .failed: return .blocked(.dependencyFailed(rule: reference))
+                    case .skipped: return .blocked(.dependencySkipped(rule: reference))
                     case .pending:
                         waitingFor = waitingFor ?? reference
                         continue slots
@@ -216,41 +209,41 @@ public struct Evaluator: Sendable {
                 }
             }
             if slot.isRequired {
-                let names = alternatives.map { "`\($0)`" }.joined(separator: " or ")
                 return .notApplicable(alternatives.count == 1 && states[alternatives[0]] != nil
-                                      ? "not applicable: `\(alternatives[0])` does not apply to this item"
-                                      : "not applicable: the item has no \(names)")
+                                      ? .upstreamNotApplicable(alternatives[0]) : .missingInput(alternatives))
             }
         }
         return waitingFor.map(Resolution.pending) ?? .ready(inputs)
     }
 
     /// Hit, run, or refuse one action.
-    private func decide(_ rule: RuleSpec, item: Item, components: KeyComponents, key: String, session: BuildSession,
+    private func decide(_ rule: RuleSpec, item: Item, components: KeyComponents, key: ActionKey, session: BuildSession,
                         reporter: any BuildReporter, stop: StopFlag) async -> ActionState {
         // Built only when written: the trace changes only when the key does, so a no-op build writes none.
         let trace = { Trace(itemID: item.id, rule: rule.name, key: key, components: components.json, runID: session.runID) }
         let traceIsCurrent = session.traceKeys[item.id]?[rule.name] == key
-        if !session.options.refresh.contains(rule.name), let output = session.cachedOutput(key) {
+        if !session.options.refresh.contains(rule.name), let output = await session.cachedOutput(key) {
             if traceIsCurrent {
                 session.noteHit(item: item.id, rule: rule.name, key: key, reporter: reporter)
             } else {
-                session.note(item: item.id, rule: rule.name, key: key, decision: .hit, reason: "cached", hitKey: key, trace: trace(), reporter: reporter)
+                session.note(item: item.id, rule: rule.name, key: key, decision: .hit, reason: .cached, hitKey: key, trace: trace(), reporter: reporter)
             }
             return .done(output)
         }
         if stop.isRaised {
-            session.note(item: item.id, rule: rule.name, key: key, decision: .skipped, reason: "interrupted", reporter: reporter)
+            session.note(item: item.id, rule: rule.name, key: key, decision: .skipped, reason: .interrupted, reporter: reporter)
             return .skipped
         }
-        let reasons: [RunReason] = session.options.refresh.contains(rule.name)
-            ? [.refreshRequested]
-            : RunReason.explain(previous: session.previousComponents(item: item.id, rule: rule.name), current: components,
-                                itemIsKnown: session.traceKeys[item.id] != nil)
-        let reason = reasons.map(\.description).joined(separator: "; ")
-        guard let processor = processors["\(rule.processor.id)@\(rule.processor.major)"] else {
+        let reason: DecisionReason
+        do {
+            reason = .changed(try await reasons(rule, item: item, components: components, session: session))
+        } catch {
+            session.note(item: item.id, rule: rule.name, key: key, decision: .failed, reason: .changed([]), error: "\(error)", reporter: reporter)
+            return .failed
+        }
+        guard let processor = processors[rule.processor.reference] else {
             session.note(item: item.id, rule: rule.name, key: key, decision: .failed, reason: reason,
-                         error: "no implementation of \(rule.processor.id)@\(rule.processor.major) is registered", reporter: reporter)
+                         error: "no implementation of \(rule.processor.reference) is registered", reporter: reporter)
             return .failed
         }
         let input = ActionInput(itemID: item.id, rule: rule.name, inputs: components.inputs, params: rule.params, files: components.files, store: store)
@@ -261,14 +254,15 @@ public struct Evaluator: Sendable {
         switch outcome {
         case .success(let (result, sharedFrom)):
             if let sharedFrom {
-                session.note(item: item.id, rule: rule.name, key: key, decision: .hit,
-                             reason: "same action ran for `\(sharedFrom)` in this run", hitKey: key, trace: committedTrace, reporter: reporter)
+                session.note(item: item.id, rule: rule.name, key: key, decision: .hit, reason: .sharedInRun(item: sharedFrom), hitKey: key,
+                             trace: committedTrace, reporter: reporter)
             } else {
                 reporter.finished(item: item.id, rule: rule.name, decision: .executed, reason: reason, error: nil)
             }
             return .done(result)
         case .failure(let error as BudgetRefusal):
-            session.note(item: item.id, rule: rule.name, key: key, decision: .skipped, reason: error.description, reporter: reporter)
+            session.note(item: item.id, rule: rule.name, key: key, decision: .skipped,
+                         reason: .budgetReached(estimateUSD: error.estimateUSD, limitUSD: error.limitUSD), reporter: reporter)
             return .skipped
         case .failure(let error):
             session.note(item: item.id, rule: rule.name, key: key, decision: .failed, reason: reason, error: "\(error)", reporter: reporter)
@@ -276,8 +270,15 @@ public struct Evaluator: Sendable {
         }
     }
 
+    /// Why an action runs: a refresh, or every difference from the components recorded last time.
+    func reasons(_ rule: RuleSpec, item: Item, components: KeyComponents, session: BuildSession) async throws(StoreError) -> [RunReason] {
+        if session.options.refresh.contains(rule.name) { return [.refreshRequested] }
+        return RunReason.explain(previous: try await session.previousComponents(item: item.id, rule: rule.name), current: components,
+                                 itemIsKnown: session.traceKeys[item.id] != nil)
+    }
+
     /// Runs a processor under the budget, the concurrency limits and the retry policy, then commits.
-    private func execute(_ processor: any Processor, input: ActionInput, rule: RuleSpec, key: String, reason: String,
+    private func execute(_ processor: any Processor, input: ActionInput, rule: RuleSpec, key: ActionKey, reason: DecisionReason,
                          trace: Trace, session: BuildSession) async throws -> Digest {
         let estimate = processor.descriptor.isPaid ? try await processor.estimateCostUSD(input) : 0
         guard session.budget.reserve(estimate) else {
@@ -300,12 +301,11 @@ public struct Evaluator: Sendable {
             durationSeconds: seconds, runID: session.runID, toolVersion: Store.toolVersion)
         let event = Event(runID: session.runID, itemID: input.itemID, rule: rule.name, key: key, decision: .executed,
                           reason: reason, durationSeconds: seconds, costUSD: output.costUSD)
-        try store.commit(result, event: event, trace: trace)
+        try await store.commit(result, event: event, trace: trace)
         session.countExecuted(costUSD: output.costUSD)
         return output.output
     }
 
-    /// The manifest of this build's documents; an item whose document failed tonight keeps its previous one.
     /// What the snapshot needs of an item's evaluation: its document and its attributes rule.
     struct ItemOutcome: Sendable {
         var item: Item
@@ -314,23 +314,28 @@ public struct Evaluator: Sendable {
     }
 
     private func itemOutcome(_ item: Item, _ states: [String: ActionState]) -> ItemOutcome {
-        ItemOutcome(item: item, document: states[pipeline.documentRule], attributes: pipeline.sink["attributes"]?.string.flatMap { states[$0] })
+        ItemOutcome(item: item, document: states[pipeline.documentRule], attributes: pipeline.sink.attributesRule.flatMap { states[$0] })
     }
 
-    private func snapshot(_ outcomes: [ItemOutcome], session: BuildSession) throws -> Digest {
+    /// The manifest of this build's documents; an item whose document failed tonight keeps its previous one.
+    /// A previous snapshot that cannot be read is an error: reading it as "none" would silently drop every
+    /// lesson that failed tonight from the knowledge base.
+    private func snapshot(_ outcomes: [ItemOutcome], session: BuildSession) async throws -> Digest {
         // Read only when an item needs its previous document: decoding a large manifest is a noticeable part
         // of a no-op build.
-        let previousEntries: [String: SnapshotEntry] = outcomes.allSatisfy({ if case .done = $0.document { true } else { false } })
-            ? [:]
-            : Dictionary(((try? SnapshotManifest.latest(in: store))??.entries ?? []).map { ($0.itemID, $0) }, uniquingKeysWith: { $1 })
+        var previousEntries: [String: SnapshotEntry] = [:]
+        if !outcomes.allSatisfy({ if case .done = $0.document { true } else { false } }),
+           let previous = try await SnapshotManifest.latest(in: store) {
+            previousEntries = Dictionary(previous.entries.map { ($0.itemID, $0) }, uniquingKeysWith: { $1 })
+        }
         var entries: [SnapshotEntry] = []
         for outcome in outcomes {
             let item = outcome.item
             if case .done(let document) = outcome.document {
                 var attributes: [String: String] = [:]
-                if case .done(let digest) = outcome.attributes,
-                   let extra = try? JSONDecoder().decode(JSONValue.self, from: Data(store.blobs.bytes(of: digest))).object {
-                    for (name, value) in extra { attributes[name] = value.string ?? value.canonical }
+                if case .done(let digest) = outcome.attributes {
+                    let extra = try await store.decode(JSONValue.self, digest, what: "attributes of `\(item.id)`")
+                    for (name, value) in extra.object ?? [:] { attributes[name] = value.string ?? value.canonical }
                 }
                 // The item's own metadata wins: a level written by hand overrides a classifier's guess.
                 attributes.merge(item.attributes) { _, metadata in metadata }
@@ -340,17 +345,23 @@ public struct Evaluator: Sendable {
                 entries.append(kept)
             }
         }
-        return try SnapshotManifest(entries: entries).save(in: store, runID: session.runID)
+        return try await SnapshotManifest(entries: entries).save(in: store, runID: session.runID)
     }
 }
 
 /// Why a paid action was not started.
-struct BudgetRefusal: Error, CustomStringConvertible {
+struct BudgetRefusal: Error {
     var estimateUSD: Double
     var limitUSD: Double
-    var description: String {
-        String(format: "budget: estimated $%.4f would exceed the budget of $%.2f", estimateUSD, limitUSD)
-    }
+}
+
+/// A paid rule whose actions cannot be priced: nothing runs, nothing is planned at $0.
+public struct PricingError: Error, CustomStringConvertible, Equatable {
+    public var rule: String
+    public var processor: ProcessorReference
+    public var problem: String
+
+    public var description: String { "rule `\(rule)` (\(processor)) cannot be priced: \(problem)" }
 }
 
 public enum EngineError: Error, CustomStringConvertible, Equatable {

@@ -28,3 +28,9 @@ public struct Item: Sendable, Equatable {
 public protocol Source: Sendable {
     func items(store: Store) async throws -> [Item]
 }
+
+/// A source that cannot be read at all (as opposed to one lesson with a problem, which fails alone).
+public struct SourceError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -30,7 +30,7 @@ public struct SnapshotDiff: Sendable, Codable, Equatable {
     public var isEmpty: Bool { added.isEmpty && removed.isEmpty && changed.isEmpty }
 }
 
-/// Snapshots as a user sees them: list, show, diff, export.
+/// Snapshots as a user sees them: list, show, diff, export, search.
 public struct KnowledgeBase: Sendable {
     public let store: Store
 
@@ -39,21 +39,24 @@ public struct KnowledgeBase: Sendable {
     }
 
     /// Snapshots, newest first.
-    public func list() throws -> [SnapshotInfo] {
-        try store.refs.all().filter { $0.name.hasPrefix(RefTable.snapshotPrefix) }.map { ref in
-            let documents = (try? SnapshotManifest.load(ref.digest, from: store).entries.count) ?? 0
-            return SnapshotInfo(name: ref.name, digest: ref.digest, createdAt: ref.updatedAt, documents: documents)
+    public func list() async throws(StoreError) -> [SnapshotInfo] {
+        var snapshots: [SnapshotInfo] = []
+        for ref in try await store.refs.refs(prefix: Ref.snapshotPrefix) {
+            let manifest = try await SnapshotManifest.load(ref.digest, from: store)
+            snapshots.append(SnapshotInfo(name: ref.name, digest: ref.digest, createdAt: ref.updatedAt, documents: manifest.entries.count))
         }
+        return snapshots
     }
 
     /// `latest` (or nothing), a ref name, a run id, a snapshot's unique digest prefix → its digest.
-    public func resolve(_ name: String?) throws -> Digest {
+    public func resolve(_ name: String?) async throws(StoreError) -> Digest {
         let wanted = name ?? "latest"
-        let refs = try store.refs.all()
-        let candidates = [wanted, "kb/" + wanted, RefTable.snapshotPrefix + wanted]
-        if let ref = refs.first(where: { candidates.contains($0.name) }) { return ref.digest }
-        let byDigest = Set(refs.filter { $0.name.hasPrefix(RefTable.snapshotPrefix) || $0.name == SnapshotManifest.latestRef }
-            .map(\.digest).filter { $0.description.hasPrefix(wanted) || $0.hex.hasPrefix(wanted) })
+        for candidate in [wanted, "kb/" + wanted, Ref.snapshotPrefix + wanted] {
+            if let ref = try await store.refs.ref(candidate) { return ref.digest }
+        }
+        var snapshots = try await store.refs.refs(prefix: Ref.snapshotPrefix)
+        if let latest = try await store.refs.ref(SnapshotManifest.latestRef) { snapshots.append(latest) }
+        let byDigest = Set(snapshots.map(\.digest).filter { $0.description.hasPrefix(wanted) || $0.hex.hasPrefix(wanted) })
         guard byDigest.count == 1, let digest = byDigest.first else {
             throw StoreError.invalidArgument(
                 byDigest.isEmpty ? "no snapshot `\(wanted)`; list them with `acervo kb list`" : "`\(wanted)` matches several snapshots; give more digits")
@@ -61,13 +64,13 @@ public struct KnowledgeBase: Sendable {
         return digest
     }
 
-    public func manifest(_ name: String?) throws -> SnapshotManifest {
-        try SnapshotManifest.load(try resolve(name), from: store)
+    public func manifest(_ name: String?) async throws(StoreError) -> SnapshotManifest {
+        try await SnapshotManifest.load(try await resolve(name), from: store)
     }
 
-    public func diff(_ old: String, _ new: String) throws -> SnapshotDiff {
-        let before = Dictionary(try manifest(old).entries.map { ($0.itemID, $0) }, uniquingKeysWith: { $1 })
-        let after = Dictionary(try manifest(new).entries.map { ($0.itemID, $0) }, uniquingKeysWith: { $1 })
+    public func diff(_ old: String, _ new: String) async throws(StoreError) -> SnapshotDiff {
+        let before = Dictionary(try await manifest(old).entries.map { ($0.itemID, $0) }, uniquingKeysWith: { $1 })
+        let after = Dictionary(try await manifest(new).entries.map { ($0.itemID, $0) }, uniquingKeysWith: { $1 })
         var changed: [SnapshotDiff.Change] = []
         for (id, entry) in after {
             guard let previous = before[id] else { continue }
@@ -83,13 +86,13 @@ public struct KnowledgeBase: Sendable {
     }
 
     /// Writes each document as `DIRECTORY/<item id>.md` plus `manifest.json`; returns the files written.
-    public func export(_ name: String?, to directory: String) throws -> [String] {
-        let manifest = try manifest(name)
+    public func export(_ name: String?, to directory: String) async throws -> [String] {
+        let manifest = try await manifest(name)
         var written: [String] = []
         for entry in manifest.entries {
             let path = directory + "/" + entry.itemID + ".md"
             try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            try Data(try store.blobs.bytes(of: entry.document)).write(to: URL(fileURLWithPath: path))
+            try Data(try await store.blobs.bytes(of: entry.document)).write(to: URL(fileURLWithPath: path))
             written.append(path)
         }
         let encoder = JSONEncoder()
@@ -97,20 +100,20 @@ public struct KnowledgeBase: Sendable {
         try encoder.encode(manifest).write(to: URL(fileURLWithPath: directory + "/manifest.json"))
         return written + [directory + "/manifest.json"]
     }
-}
 
-extension KnowledgeBase {
     /// Ranked matches in a snapshot's documents; the snapshot is indexed on first search.
-    public func search(_ query: String, snapshot name: String? = nil, filters: [String: String] = [:], limit: Int = 10) throws -> [SearchHit] {
-        let digest = try resolve(name)
-        if try !store.searchIndex.isIndexed(digest) {
-            let manifest = try SnapshotManifest.load(digest, from: store)
-            let documents = try manifest.entries.map { entry in
-                SearchDocument(item: entry.itemID, title: entry.title, attributes: entry.attributes,
-                               body: String(decoding: try store.blobs.bytes(of: entry.document), as: UTF8.self))
+    public func search(_ query: String, snapshot name: String? = nil, filters: [String: String] = [:], limit: Int = 10) async throws(StoreError) -> [SearchHit] {
+        let parsed = try SearchQuery(query)
+        let digest = try await resolve(name)
+        if try await !store.searchIndex.isIndexed(digest) {
+            let manifest = try await SnapshotManifest.load(digest, from: store)
+            var documents: [SearchDocument] = []
+            for entry in manifest.entries {
+                documents.append(SearchDocument(item: entry.itemID, title: entry.title, attributes: entry.attributes,
+                                                body: String(decoding: try await store.blobs.bytes(of: entry.document), as: UTF8.self)))
             }
-            try store.searchIndex.index(digest, documents: documents)
+            try await store.searchIndex.index(digest, documents: documents)
         }
-        return try store.searchIndex.search(digest, query: query, filters: filters, limit: limit)
+        return try await store.searchIndex.search(digest, query: parsed, filters: filters, limit: limit)
     }
 }

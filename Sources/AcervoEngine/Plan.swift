@@ -7,7 +7,7 @@ public struct PlannedAction: Sendable, Codable, Equatable {
     public var item: String
     public var rule: String
     public var processor: String
-    public var reasons: [String]
+    public var reasons: [RunReason]
     /// `nil` when it cannot be known before an upstream action runs and no earlier inputs exist to go by.
     public var estimatedCostUSD: Double?
 }
@@ -34,14 +34,19 @@ public struct BuildPlan: Sendable, Codable, Equatable {
 actor PlanCollector {
     private(set) var actions: [PlannedAction] = []
     private(set) var hits: [String: Int] = [:]
+    /// The first error that makes the plan impossible.
+    private(set) var problem: (any Error)?
 
     func add(_ action: PlannedAction) { actions.append(action) }
     func hit(rule: String) { hits[rule, default: 0] += 1 }
+    func fail(_ error: any Error) { if problem == nil { problem = error } }
 }
 
 extension Evaluator {
     /// A dry run: every action that would run with its reasons and estimated cost, and totals per rule.
     /// Detection still runs (it stores new source files, through the stat cache); no processor runs.
+    /// A paid rule that cannot be priced (no price in prices.yaml) makes the plan fail, naming the rule and
+    /// the processor: a plan that shows $0 for it would be a lie.
     public func plan(options: BuildOptions = BuildOptions()) async throws -> BuildPlan {
         let session = try await prepare(runID: "plan", options: options)
         let collector = PlanCollector()
@@ -51,6 +56,7 @@ extension Evaluator {
             for await states in group { all.append(states) }
             return all
         }
+        if let problem = await collector.problem { throw problem }
         let actions = await collector.actions.sorted { ($0.item, $0.rule) < ($1.item, $1.rule) }
         let hits = await collector.hits
         let rules = pipeline.rules.map { rule in
@@ -64,34 +70,45 @@ extension Evaluator {
                          estimatedCostUSD: rules.reduce(0) { $0 + $1.estimatedCostUSD })
     }
 
-    func planDecision(_ rule: RuleSpec, item: Item, components: KeyComponents, key: String, session: BuildSession,
+    func planDecision(_ rule: RuleSpec, item: Item, components: KeyComponents, key: ActionKey, session: BuildSession,
                       collector: PlanCollector) async -> ActionState {
-        if !session.options.refresh.contains(rule.name), let output = session.cachedOutput(key) {
+        if !session.options.refresh.contains(rule.name), let output = await session.cachedOutput(key) {
             await collector.hit(rule: rule.name)
             return .done(output)
         }
-        let reasons: [RunReason] = session.options.refresh.contains(rule.name)
-            ? [.refreshRequested]
-            : RunReason.explain(previous: session.previousComponents(item: item.id, rule: rule.name), current: components,
-                                itemIsKnown: session.traceKeys[item.id] != nil)
-        await collector.add(planned(rule, item: item, session: session, reasons: reasons, inputs: components.inputs))
+        do {
+            let reasons = try await reasons(rule, item: item, components: components, session: session)
+            await collector.add(planned(rule, item: item, session: session, reasons: reasons, inputs: components.inputs, collector: collector))
+        } catch {
+            await collector.fail(error)
+        }
         return .pending
     }
 
-    /// A planned action with its estimate; without known inputs the last run's inputs stand in.
-    func planned(_ rule: RuleSpec, item: Item, session: BuildSession, reasons: [RunReason], inputs: [String: Digest]?) async -> PlannedAction {
+    /// A planned action with its estimate; without known inputs the last run's inputs stand in. An estimate
+    /// that fails for want of a price is the plan's error; one that fails on its input (an unreadable video)
+    /// is unknown (`nil`): the build would fail that action, not the plan.
+    func planned(_ rule: RuleSpec, item: Item, session: BuildSession, reasons: [RunReason], inputs: [String: Digest]?,
+                 collector: PlanCollector) async -> PlannedAction {
         var estimate: Double? = 0
-        if rule.processor.isPaid, let processor = processors["\(rule.processor.id)@\(rule.processor.major)"] {
-            let known = inputs ?? session.previousComponents(item: item.id, rule: rule.name)?.inputs
-            if let known {
-                let input = ActionInput(itemID: item.id, rule: rule.name, inputs: known, params: rule.params,
-                                        files: session.keyTemplates[rule.name]?.files ?? [:], store: store)
-                estimate = try? await processor.estimateCostUSD(input)
-            } else {
+        if rule.processor.isPaid, let processor = processors[rule.processor.reference] {
+            do {
+                var known = inputs
+                if known == nil { known = try await session.previousComponents(item: item.id, rule: rule.name)?.inputs }
+                if let known {
+                    let input = ActionInput(itemID: item.id, rule: rule.name, inputs: known, params: rule.params,
+                                            files: session.keyTemplates[rule.name]?.files ?? [:], store: store)
+                    estimate = try await processor.estimateCostUSD(input)
+                } else {
+                    estimate = nil
+                }
+            } catch let error as RulesError {
+                await collector.fail(PricingError(rule: rule.name, processor: rule.processor.reference, problem: "\(error)"))
+                estimate = nil
+            } catch {
                 estimate = nil
             }
         }
-        return PlannedAction(item: item.id, rule: rule.name, processor: "\(rule.processor.id)@\(rule.processor.version)",
-                             reasons: reasons.map(\.description), estimatedCostUSD: estimate)
+        return PlannedAction(item: item.id, rule: rule.name, processor: rule.processor.versioned, reasons: reasons, estimatedCostUSD: estimate)
     }
 }

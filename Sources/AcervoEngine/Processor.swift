@@ -7,12 +7,17 @@ public protocol Processor: Sendable {
     var descriptor: ProcessorDescriptor { get }
     /// The expected cost before running, from input sizes or durations; free processors return 0.
     func estimateCostUSD(_ action: ActionInput) async throws -> Double
+    /// Checks that every price the actions of a rule with `params` would be billed at is known, throwing the
+    /// missing one: a build or plan is refused before it shows $0 for work that costs money. Free
+    /// processors need no price.
+    func checkPrices(params: [String: JSONValue]) throws
     /// Produces the output blob (a tree for several files) and reports what it cost.
     func run(_ action: ActionInput) async throws -> ProcessorOutput
 }
 
 extension Processor {
     public func estimateCostUSD(_ action: ActionInput) async throws -> Double { 0 }
+    public func checkPrices(params: [String: JSONValue]) throws {}
 }
 
 /// What a processor is given: digests of its inputs and files, its parameters, the store to read and write.

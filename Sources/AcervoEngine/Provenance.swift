@@ -5,17 +5,17 @@ import Foundation
 public struct RuleExplanation: Sendable, Codable, Equatable {
     public var rule: String
     public var decision: Decision
-    public var reason: String
+    public var reason: DecisionReason
     public var error: String?
     public var run: String
     public var at: Date
-    public var key: String?
+    public var key: ActionKey?
 }
 
 /// One rule's part in an item's document: `acervo trace`.
 public struct ProvenanceStep: Sendable, Codable, Equatable {
     public var rule: String
-    public var key: String
+    public var key: ActionKey
     public var processor: String
     public var inputs: [String: Digest]
     public var files: [String: Digest]
@@ -32,9 +32,9 @@ public struct ProvenanceStep: Sendable, Codable, Equatable {
 
 extension Store {
     /// The newest decision for each rule of `item`, optionally only `rule`.
-    public func explain(item: String, rule: String? = nil) throws(StoreError) -> [RuleExplanation] {
+    public func explain(item: String, rule: String? = nil) async throws(StoreError) -> [RuleExplanation] {
         var latest: [String: RuleExplanation] = [:]
-        let events = (try runLog.events(item: item) + latestListedHits(item: item)).sorted { $0.at > $1.at }
+        let events = (try await journal.events(item: item) + (try await latestListedHits(item: item))).sorted { $0.at > $1.at }
         for event in events where rule == nil || event.rule == rule {
             guard latest[event.rule] == nil else { continue }
             latest[event.rule] = RuleExplanation(rule: event.rule, decision: event.decision, reason: event.reason, error: event.error,
@@ -44,18 +44,20 @@ extension Store {
     }
 
     /// How an item's document came to be: for each rule, the key, processor, inputs, outputs, cost and run.
-    public func provenance(item: String) throws(StoreError) -> [ProvenanceStep] {
-        let listedHits = try listedHits()
-        return try runLog.traces(item: item).map { (trace) throws(StoreError) -> ProvenanceStep in
+    public func provenance(item: String) async throws(StoreError) -> [ProvenanceStep] {
+        let listedHits = try await listedHits()
+        var steps: [ProvenanceStep] = []
+        for trace in try await journal.traces(item: item) {
             let components = KeyComponents.decode(trace.components)
-            let result = try actionCache.result(forKey: trace.key)
-            return ProvenanceStep(
+            let result = try await actionCache.result(forKey: trace.key)
+            steps.append(ProvenanceStep(
                 rule: trace.rule, key: trace.key,
-                processor: components.map { "\($0.processor)@\($0.version)" } ?? result?.processor ?? "?",
+                processor: components.map { "\($0.processor)@\($0.version)" } ?? result.map { "\($0.processor)@\($0.processorVersion)" } ?? "?",
                 inputs: components?.inputs ?? [:], files: components?.files ?? [:], params: components?.params ?? "{}",
                 outputs: result?.outputs ?? [:], costUSD: result?.costUSD, provider: result?.provider, model: result?.model,
                 createdAt: result?.createdAt, run: result?.runID,
-                hits: result.map { $0.hitCount + (listedHits[$0.key]?.count ?? 0) })
+                hits: result.map { $0.hitCount + (listedHits[$0.key]?.count ?? 0) }))
         }
+        return steps
     }
 }

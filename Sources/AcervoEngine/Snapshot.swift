@@ -33,24 +33,25 @@ public struct SnapshotManifest: Sendable, Codable, Equatable {
     /// The ref every build moves to its snapshot.
     public static let latestRef = "kb/latest"
 
-    public static func load(_ digest: Digest, from store: Store) throws -> SnapshotManifest {
-        try JSONDecoder().decode(SnapshotManifest.self, from: Data(try store.blobs.bytes(of: digest)))
+    /// A stored manifest; bytes that are not one are an error naming the snapshot.
+    public static func load(_ digest: Digest, from store: Store) async throws(StoreError) -> SnapshotManifest {
+        try await store.decode(SnapshotManifest.self, digest, what: "snapshot manifest")
     }
 
-    /// The manifest `kb/latest` points at, if any.
-    public static func latest(in store: Store) throws -> SnapshotManifest? {
-        guard let ref = try store.refs.get(latestRef) else { return nil }
-        return try load(ref.digest, from: store)
+    /// The manifest `kb/latest` points at; nil when no build has made one. One that cannot be read is an
+    /// error, never "none".
+    public static func latest(in store: Store) async throws(StoreError) -> SnapshotManifest? {
+        guard let ref = try await store.refs.ref(latestRef) else { return nil }
+        return try await load(ref.digest, from: store)
     }
 
     /// Stores the manifest, links it to its documents (so gc keeps them), and names it.
-    func save(in store: Store, runID: String) throws -> Digest {
-        let bytes = Array(try JSONEncoder.canonical.encode(self))
-        let stored = try store.put(bytes: bytes)
+    func save(in store: Store, runID: String) async throws(StoreError) -> Digest {
+        let stored = try await store.put(bytes: Array(try! JSONEncoder.canonical.encode(self)))
         let digest = stored.digest
         // An unchanged knowledge base (a no-op build) has its links already.
-        if stored.isNew { try store.link(parent: digest, children: entries.map(\.document)) }
-        try store.refs.set([(RefTable.snapshotPrefix + runID, digest), (Self.latestRef, digest)])
+        if stored.isNew { try await store.link(parent: digest, children: entries.map(\.document)) }
+        try await store.refs.setRefs([(Ref.snapshotPrefix + runID, digest), (Self.latestRef, digest)], at: Date())
         return digest
     }
 }

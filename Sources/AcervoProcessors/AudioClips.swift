@@ -14,6 +14,12 @@ public enum AudioClips {
             self.durationSeconds = durationSeconds
             self.path = path
         }
+
+        /// The piece's bytes, for a request body.
+        func bytes() throws -> [UInt8] {
+            guard let data = FileManager.default.contents(atPath: path) else { throw ProcessorFailure("cannot read the audio piece \(path)") }
+            return Array(data)
+        }
     }
 
     /// Windows of at most `length` seconds, each overlapping the previous one by `overlap`, covering

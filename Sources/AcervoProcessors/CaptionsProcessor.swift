@@ -1,4 +1,5 @@
 import AcervoEngine
+import AcervoFormats
 import AcervoRules
 import AcervoStore
 import Foundation
@@ -11,13 +12,13 @@ public struct CaptionsProcessor: Processor {
     public init() {}
 
     public func run(_ action: ActionInput) async throws -> ProcessorOutput {
-        let bytes = try action.store.blobs.bytes(of: action.inputs["captions"]!)
+        let bytes = try await action.store.blobs.bytes(of: action.inputs["captions"]!)
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw ProcessorFailure("captions are not UTF-8 text; convert them with `iconv -t UTF-8`")
         }
         let segments = try CaptionParser.parse(text)
         let transcript = Transcript(language: action.params["language"]?.string ?? "und", source: "captions", segments: segments)
-        return ProcessorOutput(output: try action.store.put(bytes: transcript.encoded()).digest)
+        return ProcessorOutput(output: try await action.store.put(bytes: transcript.encoded()).digest)
     }
 }
 

@@ -1,30 +1,30 @@
+import AcervoConnectors
 import AcervoEngine
 import AcervoRules
-import AcervoStore
 
-/// The processors and sources this build of Acervo provides.
-public enum Catalog {
-    /// Every processor, local ones first.
-    public static let processors: [any Processor] = [
+/// Every processor this Acervo provides, local and cloud, in one place.
+public enum ProcessorCatalog {
+    /// The processors that run on this machine only.
+    public static let local: [any Processor] = [
         MediaProbe(), AudioExtractor(), KeyframeExtractor(), TesseractOCR(),
         CaptionsProcessor(), MaterialsProcessor(), TaxonomyClassifier(), MarkdownDocument(),
     ]
 
-    /// The source named by `pipeline.yaml`'s `source:` (paths relative to the rules folder's parent, the
-    /// project root), or an error saying which kinds exist.
-    public static func source(for pipeline: Pipeline, overridePath: String? = nil) throws -> any Source {
-        let kind = pipeline.source["kind"]?.string ?? "local"
-        switch kind {
-        case "local":
-            guard let path = overridePath ?? pipeline.source["path"]?.string else {
-                throw SourceError("pipeline.yaml: `source: { kind: local }` needs a `path` (or pass --source PATH)")
-            }
-            let base = (pipeline.directory as NSString).deletingLastPathComponent
-            return LocalCourseSource(path: path.hasPrefix("/") ? path : (base.isEmpty ? "." : base) + "/" + path)
-        default:
-            throw SourceError("pipeline.yaml: unknown source kind `\(kind)`; this Acervo knows `local` and `hotmart`")
-        }
+    /// What rules may name: rules are validated against these before any provider is contacted.
+    public static var descriptors: [ProcessorDescriptor] {
+        local.map(\.descriptor) + [
+            OpenAITranscriber.descriptor, GoogleSpeechTranscriber.descriptor, GeminiAnalyzer.descriptor, GeminiClassifier.descriptor,
+            GoogleVisionOCR.descriptor,
+        ]
+    }
+
+    /// Every implementation. Cloud processors share `context` (keys, HTTP sessions) and price their calls
+    /// from `prices`; a provider's key is needed only when one of its actions runs.
+    public static func processors(context: ConnectorContext, prices: PriceTable) -> [any Processor] {
+        local + [
+            OpenAITranscriber(context: context, prices: prices), GoogleSpeechTranscriber(context: context, prices: prices),
+            GeminiAnalyzer(context: context, prices: prices), GeminiClassifier(context: context, prices: prices),
+            GoogleVisionOCR(context: context, prices: prices),
+        ]
     }
 }
-
-import Foundation

@@ -1,20 +1,10 @@
 import AcervoEngine
+import AcervoFormats
 import AcervoRules
 import AcervoStore
 import Foundation
 
-/// What `ffprobe` says of a video: duration and streams. Paid transcription estimates its cost from this.
-public struct MediaInfo: Sendable, Codable, Equatable {
-    public var durationSeconds: Double
-    public var videoCodec: String?
-    public var width: Int?
-    public var height: Int?
-    public var audioCodec: String?
-    public var audioSampleRate: Int?
-    public var audioChannels: Int?
-
-    public var hasAudio: Bool { audioCodec != nil }
-
+extension MediaInfo {
     /// Runs ffprobe on a blob; a file it cannot read (corrupt, empty, not media) is a clear failure.
     public static func probe(_ path: String) async throws -> MediaInfo {
         let output: ExternalTool.Output
@@ -47,10 +37,6 @@ public struct MediaInfo: Sendable, Codable, Equatable {
             durationSeconds: (duration * 1000).rounded() / 1000, videoCodec: video?.codec_name, width: video?.width, height: video?.height,
             audioCodec: audio?.codec_name, audioSampleRate: audio?.sample_rate.flatMap { Int($0) }, audioChannels: audio?.channels)
     }
-
-    func encoded() -> [UInt8] {
-        Array(try! JSONEncoder.canonical.encode(self))
-    }
 }
 
 /// `ffprobe@1`: duration and streams of a lesson's video.
@@ -60,8 +46,8 @@ public struct MediaProbe: Processor {
     public init() {}
 
     public func run(_ action: ActionInput) async throws -> ProcessorOutput {
-        let info = try await MediaInfo.probe(action.store.blobs.path(of: action.inputs["video"]!))
-        return ProcessorOutput(output: try action.store.put(bytes: info.encoded()).digest)
+        let info = try await MediaInfo.probe(try await action.store.blobs.file(of: action.inputs["video"]!))
+        return ProcessorOutput(output: try await action.store.put(bytes: info.encoded()).digest)
     }
 }
 
@@ -75,7 +61,7 @@ public struct AudioExtractor: Processor {
     public init() {}
 
     public func run(_ action: ActionInput) async throws -> ProcessorOutput {
-        let video = action.store.blobs.path(of: action.inputs["video"]!)
+        let video = try await action.store.blobs.file(of: action.inputs["video"]!)
         guard (action.params["codec"]?.string ?? "flac") == "flac" else {
             throw ProcessorFailure("ffmpeg.audio@1 writes FLAC only; remove `codec` or set it to flac")
         }
@@ -90,7 +76,7 @@ public struct AudioExtractor: Processor {
             "-ac", String(action.params["channels"]?.int ?? 1), "-ar", String(action.params["rate"]?.int ?? 16000),
             "-c:a", "flac", "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact", output,
         ], timeoutSeconds: max(120, info.durationSeconds))
-        return ProcessorOutput(output: try action.store.put(fileAt: output).digest, usage: ["seconds": info.durationSeconds])
+        return ProcessorOutput(output: try await action.store.put(fileAt: output).digest, usage: ["seconds": info.durationSeconds])
     }
 }
 
@@ -104,7 +90,7 @@ public struct KeyframeExtractor: Processor {
     public init() {}
 
     public func run(_ action: ActionInput) async throws -> ProcessorOutput {
-        let video = action.store.blobs.path(of: action.inputs["video"]!)
+        let video = try await action.store.blobs.file(of: action.inputs["video"]!)
         let info = try await MediaInfo.probe(video)
         guard info.videoCodec != nil else { throw ProcessorFailure("the file has no video stream to take frames from") }
         let scene = action.params["scene"]?.number ?? 0.3
@@ -117,11 +103,11 @@ public struct KeyframeExtractor: Processor {
         var seen = Set<Digest>()
         var entries: [TreeEntry] = []
         for name in try scratch.files() where name.hasSuffix(".png") {
-            let stored = try action.store.put(fileAt: scratch.path + "/" + name)
+            let stored = try await action.store.put(fileAt: scratch.path + "/" + name)
             guard seen.insert(stored.digest).inserted else { continue }
             entries.append(TreeEntry(name: String(format: "%04d.png", entries.count + 1), digest: stored.digest, size: stored.size))
         }
-        return ProcessorOutput(output: try action.store.putTree(entries), usage: ["frames": Double(entries.count)])
+        return ProcessorOutput(output: try await action.store.putTree(entries), usage: ["frames": Double(entries.count)])
     }
 }
 
@@ -137,27 +123,24 @@ public struct TesseractOCR: Processor {
 
     public func run(_ action: ActionInput) async throws -> ProcessorOutput {
         let languages = action.params["languages"]?.array?.compactMap(\.string) ?? ["eng"]
+        let memo = FrameTextMemo(processor: "tesseract.frame", version: descriptor.version, languages: languages, store: action.store)
         var texts: [String] = []
         var read = 0
-        for frame in try action.store.tree(action.inputs["frames"]!) {
-            let (text, wasRead) = try await self.text(of: frame.digest, languages: languages, store: action.store)
-            if wasRead { read += 1 }
-            if !text.isEmpty && texts.last != text { texts.append(text) }
+        for frame in try await action.store.tree(action.inputs["frames"]!) {
+            if let text = try await memo.cached(frame.digest) {
+                texts.append(text)
+                continue
+            }
+            let output = try await ExternalTool.run(
+                "tesseract", [try await action.store.blobs.file(of: frame.digest), "-", "-l", languages.joined(separator: "+"), "--psm", "3"],
+                timeoutSeconds: 120)
+            let text = ScreenText.tidy(frame: String(decoding: output.standardOutput, as: UTF8.self))
+            try await memo.remember(text, for: frame.digest)
+            texts.append(text)
+            read += 1
         }
-        let output = try action.store.put(bytes: Array(texts.joined(separator: "\n\n").utf8))
+        let output = try await action.store.put(bytes: ScreenText(frameTexts: texts).encoded())
         return ProcessorOutput(output: output.digest, usage: ["framesRead": Double(read)])
-    }
-
-    /// One frame's text, from the per-frame cache or from tesseract.
-    func text(of frame: Digest, languages: [String], store: Store) async throws -> (String, Bool) {
-        let memo = FrameTextMemo(processor: "tesseract.frame", version: descriptor.version, languages: languages, store: store)
-        if let text = try memo.cached(frame) { return (text, false) }
-        let output = try await ExternalTool.run(
-            "tesseract", [store.blobs.path(of: frame), "-", "-l", languages.joined(separator: "+"), "--psm", "3"], timeoutSeconds: 120)
-        let text = String(decoding: output.standardOutput, as: UTF8.self)
-            .split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: "\n")
-        try memo.remember(text, for: frame)
-        return (text, true)
     }
 }
 
@@ -176,27 +159,27 @@ public struct FrameTextMemo: Sendable {
         self.store = store
     }
 
-    func key(_ frame: Digest) -> String {
+    func key(_ frame: Digest) -> ActionKey {
         KeyComponents(processor: processor, version: version, params: ["languages": .array(languages.map(JSONValue.string))],
-                      inputs: ["frame": frame], files: [:]).key.hex
+                      inputs: ["frame": frame], files: [:]).key
     }
 
     /// Whether the frame was read before, without counting a hit (for estimates).
-    public func wasRead(_ frame: Digest) throws -> Bool {
-        try store.actionCache.lookup(key(frame)) != nil
+    public func wasRead(_ frame: Digest) async throws -> Bool {
+        try await store.lookup(key(frame)) != nil
     }
 
     /// The frame's text if it was read before (counted as a hit).
-    public func cached(_ frame: Digest) throws -> String? {
+    public func cached(_ frame: Digest) async throws -> String? {
         let key = key(frame)
-        guard let cached = try store.actionCache.lookup(key), let digest = cached.outputs["out"] else { return nil }
-        try store.actionCache.recordHit(key)
-        return String(decoding: try store.blobs.bytes(of: digest), as: UTF8.self)
+        guard let cached = try await store.lookup(key), let digest = cached.outputs["out"] else { return nil }
+        try await store.actionCache.recordHit(key, at: Date())
+        return String(decoding: try await store.blobs.bytes(of: digest), as: UTF8.self)
     }
 
-    public func remember(_ text: String, for frame: Digest, costUSD: Double = 0, provider: String? = nil) throws {
-        let stored = try store.put(bytes: Array(text.utf8))
-        try store.actionCache.commit(ActionResult(
+    public func remember(_ text: String, for frame: Digest, costUSD: Double = 0, provider: String? = nil) async throws {
+        let stored = try await store.put(bytes: Array(text.utf8))
+        try await store.commit(ActionResult(
             key: key(frame), processor: processor, processorVersion: version, outputs: ["out": stored.digest], provider: provider,
             costUSD: costUSD, toolVersion: Store.toolVersion))
     }

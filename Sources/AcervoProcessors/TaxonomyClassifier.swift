@@ -1,4 +1,5 @@
 import AcervoEngine
+import AcervoFormats
 import AcervoRules
 import AcervoStore
 import Foundation
@@ -42,16 +43,16 @@ public struct TaxonomyClassifier: Processor {
         guard let taxonomyDigest = action.files[file] else {
             throw ProcessorFailure("taxonomy.classify needs `\(file)` in the rule's `files`")
         }
-        let taxonomyText = String(decoding: try action.store.blobs.bytes(of: taxonomyDigest), as: UTF8.self)
+        let taxonomyText = String(decoding: try await action.store.blobs.bytes(of: taxonomyDigest), as: UTF8.self)
         let taxonomy: Taxonomy
         do { taxonomy = try YAMLDecoder().decode(Taxonomy.self, from: taxonomyText) } catch {
             throw ProcessorFailure("rules/\(file) is not a valid taxonomy: \(error)")
         }
         var evidence: [String] = []
-        if let digest = action.inputs["transcript"] { evidence.append(try Transcript.decode(action.store.blobs.bytes(of: digest)).text) }
-        if let digest = action.inputs["ocr"] { evidence.append(String(decoding: try action.store.blobs.bytes(of: digest), as: UTF8.self)) }
+        if let digest = action.inputs["transcript"] { evidence.append(try Transcript.decode(try await action.store.blobs.bytes(of: digest)).text) }
+        if let digest = action.inputs["ocr"] { evidence.append(ScreenText(decoding: try await action.store.blobs.bytes(of: digest)).text) }
         if let digest = action.inputs["materials"] {
-            evidence += try MaterialsText.decode(action.store.blobs.bytes(of: digest)).documents.map(\.text)
+            evidence += try MaterialsText.decode(try await action.store.blobs.bytes(of: digest)).documents.map(\.text)
         }
         let words = Self.words(evidence.joined(separator: " "))
 
@@ -71,7 +72,7 @@ public struct TaxonomyClassifier: Processor {
                 result[dimension + "_score"] = .number(0)
             }
         }
-        return ProcessorOutput(output: try action.store.put(bytes: Array(JSONValue.object(result).canonical.utf8)).digest)
+        return ProcessorOutput(output: try await action.store.put(bytes: Array(JSONValue.object(result).canonical.utf8)).digest)
     }
 
     /// Lowercased words without accents, so `Introdução` matches the keyword `introducao`.

@@ -32,17 +32,34 @@ public struct RuleSpec: Sendable, Equatable {
     }
 }
 
-/// A validated pipeline: rules in dependency order, ready for the evaluator.
+/// A validated pipeline: rules in dependency order and typed settings, ready for the evaluator.
 public struct Pipeline: Sendable, Equatable {
     /// The rules folder; file dependencies resolve against it.
     public var directory: String
-    public var source: [String: JSONValue]
+    public var source: SourceSettings
     /// Topologically sorted: every rule comes after the rules it reads.
     public var rules: [RuleSpec]
-    public var sink: [String: JSONValue]
-    /// The rule whose output is each item's document in the knowledge base.
-    public var documentRule: String
+    public var sink: SinkSettings
     public var budgetUSD: Double?
+    /// `prices.yaml` of the rules folder (empty when there is none).
+    public var prices = PriceTable()
+
+    public init(directory: String, source: SourceSettings, rules: [RuleSpec], sink: SinkSettings, budgetUSD: Double?) {
+        self.directory = directory
+        self.source = source
+        self.rules = rules
+        self.sink = sink
+        self.budgetUSD = budgetUSD
+    }
+
+    /// The rule whose output is each item's document in the knowledge base.
+    public var documentRule: String { sink.documentRule }
+
+    /// The project folder: the rules folder's parent, against which relative paths in the settings resolve.
+    public var projectDirectory: String {
+        let parent = directory.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        return directory.hasPrefix("/") ? (parent.isEmpty ? "/" : parent) : (parent.isEmpty ? "." : parent)
+    }
 
     public func rule(named name: String) -> RuleSpec? { rules.first { $0.name == name } }
 }

@@ -20,6 +20,32 @@ public struct ProcessorDescriptor: Sendable, Equatable {
     }
 
     public var major: Int { Int(version.split(separator: ".").first ?? "") ?? 0 }
+
+    /// How rules name it: `id@major`.
+    public var reference: ProcessorReference { ProcessorReference(id: id, major: major) }
+
+    /// How results and traces record it: `id@version`.
+    public var versioned: String { "\(id)@\(version)" }
+}
+
+/// A processor as rules name it — `captions@1`, an id and a major version — parsed and printed here only.
+public struct ProcessorReference: Hashable, Sendable, CustomStringConvertible {
+    public var id: String
+    public var major: Int
+
+    public init(id: String, major: Int) {
+        self.id = id
+        self.major = major
+    }
+
+    /// `id@major`; nil without a whole-number major after the `@`.
+    public init?(parsing text: String) {
+        let parts = text.split(separator: "@", maxSplits: 1).map(String.init)
+        guard parts.count == 2, !parts[0].isEmpty, let major = Int(parts[1]), major >= 0 else { return nil }
+        self.init(id: parts[0], major: major)
+    }
+
+    public var description: String { "\(id)@\(major)" }
 }
 
 /// A named input of a processor; a rule maps each slot to a source artifact or another rule.

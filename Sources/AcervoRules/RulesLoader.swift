@@ -10,7 +10,7 @@ public struct RulesLoader: Sendable {
     public var sourceArtifacts: Set<String>
 
     public static let fileName = "pipeline.yaml"
-    static let topLevelKeys: Set<String> = ["source", "rules", "sink", "budget_usd", "notifications"]
+    static let topLevelKeys: Set<String> = ["source", "rules", "sink", "budget_usd"]
     static let ruleKeys: Set<String> = ["processor", "input", "inputs", "unless", "params", "files", "concurrency"]
 
     public init(catalog: [ProcessorDescriptor], sourceArtifacts: Set<String>) {
@@ -18,12 +18,15 @@ public struct RulesLoader: Sendable {
         self.sourceArtifacts = sourceArtifacts
     }
 
+    /// Reads `pipeline.yaml` and, when present, `prices.yaml` from a rules folder.
     public func load(directory: String) throws(RulesError) -> Pipeline {
         let path = directory + "/" + Self.fileName
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw RulesError("cannot read \(path)", at: nil, fix: "pass --rules with a folder holding \(Self.fileName)")
         }
-        return try parse(text, file: path, directory: directory)
+        var pipeline = try parse(text, file: path, directory: directory)
+        pipeline.prices = try PriceTable.load(rulesDirectory: directory)
+        return pipeline
     }
 
     public func parse(_ text: String, file: String, directory: String) throws(RulesError) -> Pipeline {
@@ -65,24 +68,22 @@ public struct RulesLoader: Sendable {
         }
         let ordered = try ordered(rules, context: context)
 
-        var sink: [String: JSONValue] = ["kind": .string("local")]
-        if let node = value("sink") { sink = try context.json(node).object ?? sink }
-        let documentRule = sink["document"]?.string ?? "document"
-        guard ordered.contains(where: { $0.name == documentRule }) else {
-            throw RulesError("the sink's document rule `\(documentRule)` does not exist",
+        let sink = try value("sink").map(context.sink) ?? SinkSettings()
+        for (rule, what) in [(sink.documentRule, "document"), (sink.attributesRule, "attributes")] {
+            guard let rule, !ordered.contains(where: { $0.name == rule }) else { continue }
+            throw RulesError("the sink's \(what) rule `\(rule)` does not exist",
                              at: value("sink").map(context.location) ?? context.location(document),
-                             fix: didYouMean(documentRule, among: ordered.map(\.name)) ?? "set `sink: { document: RULE }`")
+                             fix: didYouMean(rule, among: ordered.map(\.name)) ?? "set `sink: { \(what): RULE }`")
         }
         var budget: Double?
         if let node = value("budget_usd") {
-            guard let number = try context.json(node).number, number >= 0 else {
+            guard let number = try context.json(node).number, number >= 0, number.isFinite else {
                 throw RulesError("`budget_usd` must be a number of dollars", at: context.location(node), fix: "e.g. budget_usd: 25")
             }
             budget = number
         }
-        var source: [String: JSONValue] = [:]
-        if let node = value("source") { source = try context.json(node).object ?? [:] }
-        return Pipeline(directory: directory, source: source, rules: ordered, sink: sink, documentRule: documentRule, budgetUSD: budget)
+        let source = try value("source").map(context.source) ?? .local(path: nil)
+        return Pipeline(directory: directory, source: source, rules: ordered, sink: sink, budgetUSD: budget)
     }
 
     /// Points a YAML error at its line. libyaml does not report duplicate keys, Yams does but without the
@@ -115,7 +116,7 @@ public struct RulesLoader: Sendable {
                              fix: didYouMean(key.name, among: Self.ruleKeys) ?? "allowed: \(Self.ruleKeys.sorted().joined(separator: ", "))")
         }
         let field = { (key: String) in fields.first { $0.0.name == key }?.1 }
-        guard let processorNode = field("processor"), let reference = processorNode.string else {
+        guard let processorNode = field("processor"), let reference = processorNode.string, case .scalar = processorNode else {
             throw RulesError("rule `\(name)`: no `processor`", at: context.location(node), fix: "write e.g. `processor: captions@1`")
         }
         let processor = try resolveProcessor(reference, rule: name, at: context.location(processorNode))
@@ -223,19 +224,18 @@ public struct RulesLoader: Sendable {
                         concurrency: concurrency, location: context.location(nameNode))
     }
 
-    private func resolveProcessor(_ reference: String, rule: String, at location: SourceLocation) throws(RulesError) -> ProcessorDescriptor {
-        let parts = reference.split(separator: "@", maxSplits: 1).map(String.init)
-        guard parts.count == 2, let major = Int(parts[1]) else {
-            throw RulesError("rule `\(rule)`: processor `\(reference)` needs a version", at: location, fix: "write it as NAME@MAJOR, e.g. captions@1")
+    private func resolveProcessor(_ text: String, rule: String, at location: SourceLocation) throws(RulesError) -> ProcessorDescriptor {
+        guard let reference = ProcessorReference(parsing: text) else {
+            throw RulesError("rule `\(rule)`: processor `\(text)` needs a version", at: location, fix: "write it as NAME@MAJOR, e.g. captions@1")
         }
-        let candidates = catalog.filter { $0.id == parts[0] }
+        let candidates = catalog.filter { $0.id == reference.id }
         guard !candidates.isEmpty else {
-            throw RulesError("rule `\(rule)`: unknown processor `\(parts[0])`", at: location,
-                             fix: didYouMean(parts[0], among: catalog.map(\.id)) ?? "known: \(catalog.map(\.id).sorted().joined(separator: ", "))")
+            throw RulesError("rule `\(rule)`: unknown processor `\(reference.id)`", at: location,
+                             fix: didYouMean(reference.id, among: catalog.map(\.id)) ?? "known: \(catalog.map(\.id).sorted().joined(separator: ", "))")
         }
-        guard let processor = candidates.first(where: { $0.major == major }) else {
-            throw RulesError("rule `\(rule)`: this Acervo has no \(parts[0])@\(major)", at: location,
-                             fix: "use \(candidates.map { "\($0.id)@\($0.major)" }.joined(separator: " or "))")
+        guard let processor = candidates.first(where: { $0.reference == reference }) else {
+            throw RulesError("rule `\(rule)`: this Acervo has no \(reference)", at: location,
+                             fix: "use \(candidates.map(\.reference.description).joined(separator: " or "))")
         }
         return processor
     }

@@ -1,5 +1,5 @@
+import Crypto
 import Foundation
-import GRDB
 
 /// What `acervo fsck` found, and with `--repair` what it did about it.
 public struct FsckReport: Sendable, Codable, Equatable {
@@ -11,7 +11,7 @@ public struct FsckReport: Sendable, Codable, Equatable {
         public var quarantinedTo: String?
     }
     public struct MissingOutput: Sendable, Codable, Equatable {
-        public var key: String
+        public var key: ActionKey
         public var processor: String
         public var output: String
         public var digest: Digest
@@ -34,7 +34,7 @@ public struct FsckReport: Sendable, Codable, Equatable {
     /// Files under `objects/` whose names are not digests.
     public var strays: [String] = []
     /// Results dropped by `--repair`, so the next build recomputes exactly these.
-    public var droppedResults: [String] = []
+    public var droppedResults: [ActionKey] = []
     public var repaired = false
 
     public var isClean: Bool {
@@ -49,54 +49,56 @@ public struct FsckReport: Sendable, Codable, Equatable {
 
 extension Store {
     /// Re-hashes every object and checks that every result's outputs, every ref and every tree member exist.
-    /// With `repair`, corrupt objects go to `quarantine/` and the results that needed a corrupt or missing blob
+    /// With `repair`, corrupt objects go to quarantine and the results that needed a corrupt or missing blob
     /// are dropped. `progress` is called with (objects checked, objects in all).
-    public func fsck(repair: Bool, progress: (Int, Int) -> Void = { _, _ in }) throws(StoreError) -> FsckReport {
+    public func fsck(repair: Bool, progress: (Int, Int) -> Void = { _, _ in }) async throws(StoreError) -> FsckReport {
         var report = FsckReport()
-        let (digests, strays) = blobs.allObjects()
-        report.strays = strays.sorted()
+        let inventory = try await blobs.inventory()
+        report.strays = inventory.strays.sorted()
         var corrupt = Set<Digest>()
-        for (index, digest) in digests.enumerated() {
-            let path = blobs.path(of: digest)
-            let hashed = try BlobStore.hash(fileAt: path)
+        for (index, digest) in inventory.digests.enumerated() {
+            let (actual, bytes) = try await rehash(digest)
             report.checkedObjects += 1
-            report.checkedBytes += hashed.bytesRead
-            if hashed.digest != digest {
+            report.checkedBytes += bytes
+            if actual != digest {
                 corrupt.insert(digest)
-                report.corrupt.append(.init(digest: digest, actual: hashed.digest, path: path, quarantinedTo: nil))
+                report.corrupt.append(.init(digest: digest, actual: actual, path: await blobs.info(digest)?.location ?? digest.description,
+                                            quarantinedTo: nil))
             }
-            progress(index + 1, digests.count)
+            progress(index + 1, inventory.digests.count)
         }
-        let present = Set(digests).subtracting(corrupt)
+        let present = Set(inventory.digests).subtracting(corrupt)
 
-        for result in try actionCache.all() {
+        for result in try await actionCache.results(processor: nil) {
             for (name, digest) in result.outputs.sorted(by: { $0.key < $1.key }) where !present.contains(digest) {
                 report.missingOutputs.append(.init(key: result.key, processor: result.processor, output: name, digest: digest))
             }
         }
-        for ref in try refs.all() where !present.contains(ref.digest) {
+        for ref in try await refs.refs(prefix: nil) where !present.contains(ref.digest) {
             report.danglingRefs.append(.init(name: ref.name, digest: ref.digest))
         }
-        for (parent, child) in try links() where present.contains(parent) && !present.contains(child) {
-            report.missingChildren.append(.init(parent: parent, child: child))
+        for link in try await catalog.links() where present.contains(link.parent) && !present.contains(link.child) {
+            report.missingChildren.append(.init(parent: link.parent, child: link.child))
         }
 
         guard repair else { return report }
         for index in report.corrupt.indices {
-            report.corrupt[index].quarantinedTo = try blobs.quarantine(report.corrupt[index].digest)
+            report.corrupt[index].quarantinedTo = try await blobs.quarantine(report.corrupt[index].digest)
         }
         report.droppedResults = Array(Set(report.missingOutputs.map(\.key))).sorted()
-        try actionCache.remove(keys: report.droppedResults)
+        try await actionCache.removeResults(report.droppedResults)
         report.repaired = true
         return report
     }
 
-    /// Every recorded (parent, child) pair of trees and manifests.
-    func links() throws(StoreError) -> [(parent: Digest, child: Digest)] {
-        try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT parent, child FROM blob_links").map { row in
-                (try Digest(parsing: row["parent"]), try Digest(parsing: row["child"]))
-            }
+    /// The digest the stored bytes actually have, and how many there are.
+    func rehash(_ digest: Digest) async throws(StoreError) -> (Digest, Int64) {
+        var hasher = SHA256()
+        var count: Int64 = 0
+        try await blobs.chunks(of: digest).forEach { chunk in
+            hasher.update(data: chunk)
+            count += Int64(chunk.count)
         }
+        return (Digest(hasher.finalize()), count)
     }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// What gc keeps. Everything reachable from a kept root stays; the rest may be freed.
 public struct GCPolicy: Sendable {
@@ -42,41 +41,40 @@ public struct GCReport: Sendable, Codable, Equatable {
 extension Store {
     /// Marks from the roots (kept refs, pins, recent results, media unless dropped by age), then frees the
     /// rest. The caller holds the store lock when `apply` is true.
-    public func collectGarbage(policy: GCPolicy, apply: Bool) throws(StoreError) -> GCReport {
+    public func collectGarbage(policy: GCPolicy, apply: Bool) async throws(StoreError) -> GCReport {
         var roots = Set<Digest>()
 
-        let allRefs = try refs.all()
-        let snapshots = allRefs.filter { $0.name.hasPrefix(RefTable.snapshotPrefix) }
+        let allRefs = try await refs.refs(prefix: nil)
+        let snapshots = allRefs.filter { $0.name.hasPrefix(Ref.snapshotPrefix) }
         let droppedSnapshots = policy.keepSnapshots.map { Array(snapshots.dropFirst(max(0, $0))) } ?? []
         let droppedNames = Set(droppedSnapshots.map(\.name))
         roots.formUnion(allRefs.filter { !droppedNames.contains($0.name) }.map(\.digest))
 
-        let pinned = Set(try refs.pins().map(\.digest))
-        roots.formUnion(pinned)
+        roots.formUnion(try await refs.pins().map(\.digest))
 
         let resultCutoff = policy.now.addingTimeInterval(-policy.keepResultsYoungerThanSeconds)
-        let results = try withListedHits(try actionCache.all())
+        let results = try await withListedHits(try await actionCache.results(processor: nil))
         for result in results where max(result.createdAt, result.lastHitAt ?? .distantPast) >= resultCutoff {
             roots.formUnion(result.outputs.values)
         }
 
-        let media = try mediaBlobs()
+        let media = try await catalog.mediaBlobs()
         let mediaDigests = Set(media.map(\.digest))
         for blob in media {
             let expired = policy.dropMediaOlderThanSeconds.map { blob.createdAt < policy.now.addingTimeInterval(-$0) } ?? false
             if !expired { roots.insert(blob.digest) }
         }
 
-        let reachable = try closure(of: roots)
-        let graceCutoff = policy.now.addingTimeInterval(-policy.graceSeconds).timeIntervalSince1970
+        let reachable = try await closure(of: roots)
+        let graceCutoff = policy.now.addingTimeInterval(-policy.graceSeconds)
         var freed: [(Digest, Int64)] = []
         var kept = 0
-        for digest in blobs.allObjects().digests {
-            guard let info = FileSystem.status(blobs.path(of: digest)) else { continue }
-            if reachable.contains(digest) || Double(info.st_mtim.tv_sec) > graceCutoff {
+        for digest in try await blobs.inventory().digests {
+            guard let info = await blobs.info(digest) else { continue }
+            if reachable.contains(digest) || info.modifiedAt > graceCutoff {
                 kept += 1
             } else {
-                freed.append((digest, Int64(info.st_size)))
+                freed.append((digest, info.size))
             }
         }
         let freedSet = Set(freed.map(\.0))
@@ -84,10 +82,10 @@ extension Store {
         let freedMedia = freed.filter { mediaDigests.contains($0.0) }
 
         if apply {
-            try actionCache.remove(keys: droppedKeys)
-            for name in droppedNames { try refs.delete(name) }
-            for (digest, _) in freed { blobs.remove(digest) }
-            try forgetCatalog(freedSet)
+            try await actionCache.removeResults(droppedKeys)
+            try await refs.deleteRefs(Array(droppedNames))
+            for (digest, _) in freed { try await blobs.remove(digest) }
+            try await catalog.forgetBlobs(freedSet)
         }
         return GCReport(
             applied: apply, keptObjects: kept, freedObjects: freed.count, freedBytes: freed.reduce(0) { $0 + $1.1 },
@@ -96,24 +94,15 @@ extension Store {
     }
 
     /// Roots plus everything trees and manifests reach from them.
-    private func closure(of roots: Set<Digest>) throws(StoreError) -> Set<Digest> {
+    private func closure(of roots: Set<Digest>) async throws(StoreError) -> Set<Digest> {
         var children: [Digest: [Digest]] = [:]
-        for (parent, child) in try links() { children[parent, default: []].append(child) }
+        for link in try await catalog.links() { children[link.parent, default: []].append(link.child) }
         var reached = roots
         var pending = Array(roots)
         while let next = pending.popLast() {
             for child in children[next] ?? [] where reached.insert(child).inserted { pending.append(child) }
         }
         return reached
-    }
-
-    private func forgetCatalog(_ digests: Set<Digest>) throws(StoreError) {
-        try database.write { db in
-            for digest in digests {
-                try db.execute(sql: "DELETE FROM blobs WHERE digest = ?", arguments: [digest.description])
-                try db.execute(sql: "DELETE FROM blob_links WHERE parent = ?", arguments: [digest.description])
-            }
-        }
     }
 }
 

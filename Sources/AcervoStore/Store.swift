@@ -1,31 +1,42 @@
 import Foundation
-import GRDB
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Whether a blob is raw source media (a downloaded video, a course file) or something Acervo derived.
-///
-/// gc treats them differently: derived outputs were paid for, raw media can be fetched again and may be
-/// dropped by age with `--drop-media-older-than`.
-public enum BlobKind: String, Sendable, Codable {
-    case media, derived
-}
-
-/// A content-addressed store: blobs on disk, metadata in SQLite. Knows nothing of pipelines.
+/// A content-addressed store: blobs and their metadata, behind the ports in `Ports.swift`. Knows nothing of
+/// pipelines. Everything here is written against the ports, so it works the same on every backend.
 public final class Store: Sendable {
     /// The version written into every action result; bumped with each release.
     public static let toolVersion = "0.1.0"
 
-    public let root: String
-    public let blobs: BlobStore
-    public let database: MetadataDatabase
+    /// The store's folder (its lock lives there); nil for a store in memory.
+    public let root: String?
+    public let blobs: any BlobStore
+    public let metadata: any MetadataStore
+    private let statMemory = StatCacheMemory()
 
-    public var actionCache: ActionCache { ActionCache(database: database, blobs: blobs) }
-    public var statCache: StatCache { StatCache(database: database, memory: statCacheMemory) }
-    private let statCacheMemory = StatCacheMemory()
-    public var refs: RefTable { RefTable(database: database) }
-    public var runLog: RunLog { RunLog(database: database) }
+    public var actionCache: any ActionCache { metadata }
+    public var journal: any RunJournal { metadata }
+    public var refs: any RefStore { metadata }
+    public var catalog: any BlobCatalog { metadata }
+    public var downloads: any DownloadRecords { metadata }
+    public var searchIndex: any SearchIndex { metadata }
+
+    public init(blobs: any BlobStore, metadata: any MetadataStore, root: String? = nil) {
+        self.blobs = blobs
+        self.metadata = metadata
+        self.root = root
+    }
+
+    /// A store in memory, gone with the process.
+    public static func inMemory() -> Store {
+        Store(blobs: MemoryBlobStore(), metadata: MemoryMetadata())
+    }
+
+    /// A name for messages: the folder, or `memory`.
+    public var location: String { root ?? "memory" }
+
+    // MARK: Opening a store folder
 
     /// Names a store folder may hold. Anything else means the folder is something else, and Acervo refuses
     /// to write into it rather than mix its files with a user's.
@@ -35,17 +46,16 @@ public final class Store: Sendable {
         "acervo.sqlite-journal",
     ]
 
-    private init(root: String, database: MetadataDatabase) {
-        self.root = root
-        self.blobs = BlobStore(root: root)
-        self.database = database
-    }
-
-    /// Opens (creating if needed) the store at `path`.
+    /// Opens (creating if needed) the store folder at `path`: blobs in files, metadata in SQLite.
     ///
     /// A folder that does not exist, is empty, or holds only a README becomes a new store; a folder with
     /// other files is refused with `StoreError.notAStore`. Writers also clear temp files of dead writers.
-    public static func open(at path: String, readOnly: Bool = false) throws(StoreError) -> Store {
+    /// The opening (SQLite's migrations, the checks) runs on a blocking thread.
+    public static func open(at path: String, readOnly: Bool = false) async throws(StoreError) -> Store {
+        try await onBlockingThread { () throws(StoreError) in try openNow(at: path, readOnly: readOnly) }
+    }
+
+    private static func openNow(at path: String, readOnly: Bool) throws(StoreError) -> Store {
         let root = absolute(path)
         if !FileSystem.exists(root) {
             if readOnly { throw .notAStore(path: root, unexpected: ["nothing (the folder does not exist)"]) }
@@ -54,23 +64,24 @@ public final class Store: Sendable {
         let entries = try validatedEntries(root)
         if readOnly {
             guard entries.contains("acervo.sqlite") else { throw .notAStore(path: root, unexpected: ["no acervo.sqlite"]) }
-            return Store(root: root, database: try MetadataDatabase(path: root + "/acervo.sqlite", readOnly: true))
+            return Store(blobs: FileBlobStore(root: root), metadata: try SQLiteMetadata(path: root + "/acervo.sqlite", readOnly: true), root: root)
         }
         for directory in ["/objects", "/objects/sha256", "/tmp"] { try FileSystem.makeDirectory(root + directory) }
         try probeWritable(root)
-        let store = Store(root: root, database: try MetadataDatabase(path: root + "/acervo.sqlite"))
-        _ = store.blobs.removeStaleTemporaries(olderThanSeconds: 24 * 3600)
+        let blobs = FileBlobStore(root: root)
+        let store = Store(blobs: blobs, metadata: try SQLiteMetadata(path: root + "/acervo.sqlite"), root: root)
+        _ = blobs.removeStaleTemporaries(olderThanSeconds: 24 * 3600)
         return store
     }
 
-    /// Only the blobs of an existing store, without opening its database: reading a blob works on a read-only
-    /// medium, where SQLite in WAL mode cannot open.
-    public static func openBlobs(at path: String) throws(StoreError) -> BlobStore {
+    /// Only the blobs of an existing store folder, without opening its database: reading a blob works on a
+    /// read-only medium, where SQLite in WAL mode cannot open.
+    public static func openBlobs(at path: String) throws(StoreError) -> FileBlobStore {
         let root = absolute(path)
         guard FileSystem.exists(root) else { throw .notAStore(path: root, unexpected: ["nothing (the folder does not exist)"]) }
         let entries = try validatedEntries(root)
         guard entries.contains("objects") else { throw .notAStore(path: root, unexpected: ["no objects folder"]) }
-        return BlobStore(root: root)
+        return FileBlobStore(root: root)
     }
 
     private static func validatedEntries(_ root: String) throws(StoreError) -> [String] {
@@ -81,83 +92,8 @@ public final class Store: Sendable {
         return entries
     }
 
-    // MARK: Putting blobs
-
-    @discardableResult
-    public func put(fileAt path: String, kind: BlobKind = .derived) throws(StoreError) -> PutOutcome {
-        try catalog(try blobs.put(fileAt: path), kind: kind)
-    }
-
-    @discardableResult
-    public func put(bytes: [UInt8], kind: BlobKind = .derived) throws(StoreError) -> PutOutcome {
-        try catalog(try blobs.put(bytes: bytes), kind: kind)
-    }
-
-    @discardableResult
-    public func put<Chunks: AsyncSequence>(stream: Chunks, kind: BlobKind = .derived) async throws -> PutOutcome
-    where Chunks.Element == [UInt8] {
-        try catalog(try await blobs.put(stream: stream), kind: kind)
-    }
-
-    /// Commits a piecewise-written object (a download) and catalogues it like any other put.
-    @discardableResult
-    public func commit(_ writer: BlobWriter, kind: BlobKind = .media) throws(StoreError) -> PutOutcome {
-        try catalog(try writer.commit(), kind: kind)
-    }
-
-    /// Stores a local file unless the stat cache proves it is unchanged and already stored; then no byte of
-    /// it is read (`bytesRead == 0`).
-    @discardableResult
-    public func ingest(fileAt path: String, kind: BlobKind = .media) throws(StoreError) -> PutOutcome {
-        let absolutePath = Self.absolute(path)
-        let before = try identity(of: absolutePath)
-        if let digest = try statCache.digest(forPath: absolutePath, identity: before), blobs.contains(digest) {
-            return PutOutcome(digest: digest, size: before.size, bytesRead: 0, isNew: false)
-        }
-        let started = nowNanoseconds()
-        let outcome = try put(fileAt: absolutePath, kind: kind)
-        try rememberIfStable(path: absolutePath, before: before, started: started, digest: outcome.digest)
-        return outcome
-    }
-
-    /// Blobs recorded as media, with when they entered the store.
-    func mediaBlobs() throws(StoreError) -> [(digest: Digest, createdAt: Date)] {
-        try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT digest, created_at FROM blobs WHERE kind = 'media'").map { row in
-                (try Digest(parsing: row["digest"]), Date(timeIntervalSince1970: row["created_at"]))
-            }
-        }
-    }
-
-    /// Records media blobs (with when they arrived) for gc's `--drop-media-older-than`. Derived blobs are
-    /// not catalogued: an uncatalogued blob is derived, which saves a transaction on every action's output.
-    private func catalog(_ outcome: PutOutcome, kind: BlobKind) throws(StoreError) -> PutOutcome {
-        guard kind == .media else { return outcome }
-        try database.write { db in
-            try db.execute(
-                sql: "INSERT OR IGNORE INTO blobs (digest, size, kind, created_at) VALUES (?, ?, ?, ?)",
-                arguments: [outcome.digest.description, outcome.size, kind.rawValue, Date().timeIntervalSince1970])
-        }
-        return outcome
-    }
-
-    private func identity(of path: String) throws(StoreError) -> StatCache.Identity {
-        guard let info = FileSystem.status(path) else { throw StoreError.from(errno: errno, operation: "stat", path: path) }
-        return StatCache.Identity(info)
-    }
-
-    private func rememberIfStable(path: String, before: StatCache.Identity, started: Int64, digest: Digest) throws(StoreError) {
-        let after = try identity(of: path)
-        if StatCache.isStable(before: before, after: after, hashingStartedAt: started) {
-            try statCache.record(path: path, identity: after, digest: digest)
-        } else {
-            try statCache.forget(path: path)
-        }
-    }
-
-    // MARK: Layout
-
-    static func absolute(_ path: String) -> String {
+    /// An absolute, normalised path.
+    public static func absolute(_ path: String) -> String {
         // The common case, an absolute path with nothing to normalise, skips URL's costly standardisation.
         if path.hasPrefix("/") && !path.contains("/.") && !path.contains("//") && !path.hasSuffix("/") { return path }
         let joined = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
@@ -185,5 +121,97 @@ public final class Store: Sendable {
         }
         Glibc.close(fd)
         unlink(probe)
+    }
+
+    // MARK: Putting blobs
+
+    @discardableResult
+    public func put(fileAt path: String, kind: BlobKind = .derived) async throws(StoreError) -> PutOutcome {
+        try await catalog(try await blobs.put(fileAt: path), kind: kind)
+    }
+
+    @discardableResult
+    public func put(bytes: [UInt8], kind: BlobKind = .derived) async throws(StoreError) -> PutOutcome {
+        try await catalog(try await blobs.put(bytes: bytes), kind: kind)
+    }
+
+    @discardableResult
+    public func put<Chunks: AsyncSequence>(stream: Chunks, kind: BlobKind = .derived) async throws -> PutOutcome where Chunks.Element == [UInt8] {
+        try await catalog(try await blobs.put(stream: stream), kind: kind)
+    }
+
+    /// Commits a piecewise-written object (a download) and catalogues it like any other put.
+    @discardableResult
+    public func commit(_ writer: any BlobWriter, kind: BlobKind = .media) async throws(StoreError) -> PutOutcome {
+        try await catalog(try await writer.commit(), kind: kind)
+    }
+
+    /// Stores a local file unless the stat cache proves it is unchanged and already stored; then no byte of
+    /// it is read (`bytesRead == 0`). Each path is hashed at most once while unchanged.
+    @discardableResult
+    public func ingest(fileAt path: String, kind: BlobKind = .media) async throws(StoreError) -> PutOutcome {
+        let absolutePath = Self.absolute(path)
+        let before = try identity(of: absolutePath)
+        if let entry = try await statMemory.entry(absolutePath, loading: metadata), entry.identity == before,
+           await blobs.contains(entry.digest) {
+            return PutOutcome(digest: entry.digest, size: before.size, bytesRead: 0, isNew: false)
+        }
+        let started = nowNanoseconds()
+        let outcome = try await put(fileAt: absolutePath, kind: kind)
+        let after = try identity(of: absolutePath)
+        if StatIdentity.isStable(before: before, after: after, hashingStartedAt: started) {
+            let entry = StatEntry(identity: after, digest: outcome.digest)
+            statMemory.set(absolutePath, entry)
+            try await metadata.recordStat(entry, path: absolutePath)
+        } else {
+            statMemory.set(absolutePath, nil)
+            try await metadata.forgetStat(path: absolutePath)
+        }
+        return outcome
+    }
+
+    /// Records media blobs (with when they arrived) for gc's `--drop-media-older-than`. Derived blobs are
+    /// not catalogued: an uncatalogued blob is derived, which saves a write on every action's output.
+    private func catalog(_ outcome: PutOutcome, kind: BlobKind) async throws(StoreError) -> PutOutcome {
+        if kind == .media { try await metadata.catalogMedia(outcome.digest, size: outcome.size, at: Date()) }
+        return outcome
+    }
+
+    private func identity(of path: String) throws(StoreError) -> StatIdentity {
+        guard let info = FileSystem.status(path) else { throw StoreError.from(errno: errno, operation: "stat", path: path) }
+        return StatIdentity(info)
+    }
+
+    // MARK: Results
+
+    /// The result for `key` when every output blob is present; nil otherwise — a result whose blob is gone
+    /// is a miss, never a broken hit.
+    public func lookup(_ key: ActionKey) async throws(StoreError) -> ActionResult? {
+        guard let result = try await actionCache.result(forKey: key) else { return nil }
+        for digest in result.outputs.values where await !blobs.contains(digest) { return nil }
+        return result
+    }
+
+    /// Commits a result (with its decision and trace, when given) durably, in one step; the bytes of its
+    /// outputs are recorded with it.
+    public func commit(_ result: ActionResult, event: Event? = nil, trace: Trace? = nil) async throws(StoreError) {
+        var result = result
+        if result.outputBytes == nil { result.outputBytes = await outputBytes(of: result) }
+        try await actionCache.commit(result, event: event, trace: trace)
+    }
+
+    func outputBytes(of result: ActionResult) async -> Int64 {
+        var total: Int64 = 0
+        for digest in Set(result.outputs.values) { total += await blobs.size(of: digest) ?? 0 }
+        return total
+    }
+
+    // MARK: Runs
+
+    /// Starts a run; its id sorts by time so `acervo runs` lists naturally.
+    public func startRun(command: String, at date: Date = Date()) async throws(StoreError) -> Run {
+        let run = Run(id: Run.newID(at: date), command: command, toolVersion: Self.toolVersion, startedAt: date)
+        try await journal.startRun(run)
+        return run
     }
 }

@@ -13,6 +13,10 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     case unknownActionKey(String)
     case ambiguousActionKey(String, matches: Int)
     case database(path: String, message: String)
+    /// A stored blob that should be structured (a tree, a manifest, a hit list) and cannot be read as such.
+    case unreadable(Digest, what: String, reason: String)
+    /// The task was cancelled while it waited for the store.
+    case cancelled
     case invalidArgument(String)
 
     public var description: String {
@@ -39,6 +43,10 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
             return "key prefix '\(key)' matches \(matches) results; give more digits"
         case .database(let path, let message):
             return "database \(path): \(message)"
+        case .unreadable(let digest, let what, let reason):
+            return "the \(what) \(digest) cannot be read (\(reason)); run `acervo fsck` to check the store"
+        case .cancelled:
+            return "cancelled"
         case .invalidArgument(let message):
             return message
         }

@@ -17,26 +17,50 @@ extension Store {
     /// Stores a tree as canonical JSON (entries sorted by name, sorted keys, no whitespace) so the same set of
     /// members always has the same digest, and records its children so gc and fsck can follow it.
     @discardableResult
-    public func putTree(_ entries: [TreeEntry]) throws(StoreError) -> Digest {
+    public func putTree(_ entries: [TreeEntry]) async throws(StoreError) -> Digest {
         let sorted = entries.sorted { $0.name < $1.name }
-        let bytes = Array(try! JSONEncoder.canonical.encode(sorted))
-        let outcome = try put(bytes: bytes)
-        try link(parent: outcome.digest, children: sorted.map(\.digest))
+        let outcome = try await put(bytes: Array(try! JSONEncoder.canonical.encode(sorted)))
+        try await link(parent: outcome.digest, children: sorted.map(\.digest))
         return outcome.digest
     }
 
-    public func tree(_ digest: Digest) throws -> [TreeEntry] {
-        try JSONDecoder().decode([TreeEntry].self, from: Data(try blobs.bytes(of: digest)))
+    /// A tree's members; a blob that is not a tree is an error naming it.
+    public func tree(_ digest: Digest) async throws(StoreError) -> [TreeEntry] {
+        try await decode([TreeEntry].self, digest, what: "tree")
     }
 
     /// Records that `parent` (a tree, a snapshot manifest) refers to `children`: whatever keeps the parent
     /// keeps them, and fsck reports a parent whose child is gone.
-    public func link(parent: Digest, children: [Digest]) throws(StoreError) {
-        try database.write { db in
-            for child in Set(children) {
-                try db.execute(sql: "INSERT OR IGNORE INTO blob_links (parent, child) VALUES (?, ?)",
-                               arguments: [parent.description, child.description])
-            }
+    public func link(parent: Digest, children: [Digest]) async throws(StoreError) {
+        try await catalog.link(parent: parent, children: children)
+    }
+
+    /// A stored JSON blob decoded as `T`; bytes that do not decode are an error naming the blob and what it
+    /// should have been, never a raw decoding error.
+    public func decode<T: Decodable>(_ type: T.Type, _ digest: Digest, what: String) async throws(StoreError) -> T {
+        let bytes = try await blobs.bytes(of: digest)
+        do { return try JSONDecoder().decode(T.self, from: Data(bytes)) } catch {
+            throw .unreadable(digest, what: what, reason: Self.explain(error))
         }
+    }
+
+    static func explain(_ error: any Error) -> String {
+        switch error as? DecodingError {
+        case .dataCorrupted?: return "not valid JSON"
+        case .keyNotFound(let key, _)?: return "the field `\(key.stringValue)` is missing"
+        case .typeMismatch(_, let context)?, .valueNotFound(_, let context)?:
+            return "unexpected value at `\(context.codingPath.map(\.stringValue).joined(separator: "."))`"
+        default: return "\(error)"
+        }
+    }
+}
+
+extension JSONEncoder {
+    /// Sorted keys, no whitespace: the same value always encodes to the same bytes. Every stored JSON blob
+    /// (trees, manifests, transcripts) uses it, so equal values are equal blobs and early cutoff works.
+    public static var canonical: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
     }
 }

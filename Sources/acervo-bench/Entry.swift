@@ -16,7 +16,7 @@ enum Entry {
         do {
             switch suite {
             case "store":
-                try StoreBenchmark(
+                try await StoreBenchmark(
                     workDirectory: directory, sizeMiB: Int(options["size"] ?? "") ?? 1024,
                     rssSizeMiB: Int(options["rss-size"] ?? "") ?? 2048
                 ).run()

@@ -1,6 +1,5 @@
+import AcervoApp
 import AcervoEngine
-import AcervoProcessors
-import AcervoRules
 import AcervoStore
 import Foundation
 
@@ -36,16 +35,14 @@ struct MediaBenchmark {
               document: { processor: document.markdown@1, inputs: { meta: metadata, ocr: ocr } }
             sink: { kind: local, document: document }
             """.write(toFile: root + "/rules/pipeline.yaml", atomically: true, encoding: .utf8)
-        let store = try Store.open(at: root + "/store")
-        let pipeline = try RulesLoader(catalog: Catalog.processors.map(\.descriptor), sourceArtifacts: Item.artifactNames)
-            .load(directory: root + "/rules")
-        let evaluator = Evaluator(store: store, pipeline: pipeline, source: LocalCourseSource(path: root + "/course"), processors: Catalog.processors)
+        let workspace = Workspace(storePath: root + "/store", rulesPath: root + "/rules")
         let start = DispatchTime.now().uptimeNanoseconds
-        let summary = try await evaluator.build(options: BuildOptions(jobs: 2))
+        let summary = try await workspace.build(BuildRequest(jobs: 2, sourceOverride: root + "/course")).summary
         let wall = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         guard summary.failed == 0 else { throw BenchmarkError.usage("the media build failed: \(summary.failures)") }
-        let events = try store.runLog.events(run: summary.run)
-        let frames = try store.tree(try requireDigest(store.runLog.traces(item: "01-modulo/01-clase").first { $0.rule == "frames" }, store))
+        let store = try await workspace.store()
+        let events = try await store.journal.events(run: summary.run)
+        let frames = try await store.tree(try await requireDigest(store.journal.traces(item: "01-modulo/01-clase").first { $0.rule == "frames" }, store))
 
         print("video: \(minutes) min, 640x360, a slide every 30 s, alternating layouts (generated in \(String(format: "%.1f", generate)) s)")
         for rule in ["audio", "frames", "ocr", "document"] {
@@ -74,8 +71,8 @@ struct MediaBenchmark {
 }
 
 /// The output digest of a traced rule.
-private func requireDigest(_ trace: Trace?, _ store: Store) throws -> Digest {
-    guard let trace, let digest = try store.actionCache.result(forKey: trace.key)?.outputs["out"] else {
+private func requireDigest(_ trace: Trace?, _ store: Store) async throws -> Digest {
+    guard let trace, let digest = try await store.actionCache.result(forKey: trace.key)?.outputs["out"] else {
         throw BenchmarkError.usage("no frames were recorded")
     }
     return digest

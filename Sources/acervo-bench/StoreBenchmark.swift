@@ -12,21 +12,26 @@ struct StoreBenchmark {
     let rssSizeMiB: Int
     let repetitions = 3
 
-    func run() throws {
+    func run() async throws {
         let file = workDirectory + "/bench-\(sizeMiB)MiB.bin"
         try makeRandomFile(file, mebibytes: sizeMiB)
-        _ = try BlobStore.hash(fileAt: file)  // warm the page cache so every contender reads from memory
+        _ = try FileBlobStore.hash(fileAt: file)  // warm the page cache so every contender reads from memory
 
         let openssl = try best { try shell("openssl dgst -sha256 '\(file)' > /dev/null") }
-        let hash = try best { _ = try BlobStore.hash(fileAt: file) }
+        let hash = try best { _ = try FileBlobStore.hash(fileAt: file) }
         let copyTarget = workDirectory + "/bench-copy.bin"
         let copy = try best(before: { unlink(copyTarget) }) { try shell("cp '\(file)' '\(copyTarget)'") }
         let copySync = try best(before: { unlink(copyTarget) }) { try shell("cp '\(file)' '\(copyTarget)' && sync '\(copyTarget)'") }
         unlink(copyTarget)
         let storePath = workDirectory + "/bench-store"
-        let ingest = try best(before: { try? shell("chmod -R u+w '\(storePath)' 2>/dev/null; rm -rf '\(storePath)'") }) {
-            _ = try Store.open(at: storePath).put(fileAt: file)
+        var ingests: [Double] = []
+        for _ in 0..<repetitions {
+            try? shell("chmod -R u+w '\(storePath)' 2>/dev/null; rm -rf '\(storePath)'")
+            let start = DispatchTime.now().uptimeNanoseconds
+            _ = try await Store.open(at: storePath).put(fileAt: file)
+            ingests.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
         }
+        let ingest = ingests.min()!
         let bytes = Double(sizeMiB) * 1_048_576
         print("file: \(sizeMiB) MiB, best of \(repetitions) runs, page cache warm")
         row("openssl dgst -sha256", openssl, bytes)

@@ -1,17 +1,22 @@
+import AcervoApp
 import AcervoStore
 import ArgumentParser
 import Foundation
 
-/// The `acervo` command: each subcommand parses, calls one library function, prints.
+/// The `acervo` command: each subcommand parses, calls one `Workspace` use case, prints.
 struct Acervo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "acervo",
         abstract: "Turns course content into AI assistants' knowledge bases, never paying twice for the same work.",
+        discussion: """
+            Exit codes: 0 success, 1 finished with failed actions, 2 usage or configuration error, 3 budget \
+            reached, 4 store locked by another build.
+            """,
         version: Store.toolVersion,
         subcommands: [
             BuildCommand.self, PlanCommand.self, StatusCommand.self, WhyCommand.self, RunsCommand.self, TraceCommand.self,
             KnowledgeBaseCommand.self, SearchCommand.self, AskCommand.self, CacheCommand.self, FsckCommand.self, GCCommand.self,
-            PutCommand.self, CatCommand.self, PinCommand.self, TortureCommand.self,
+            PutCommand.self, CatCommand.self, PinCommand.self,
         ]
     )
 }
@@ -21,30 +26,34 @@ struct StoreOptions: ParsableArguments {
     @Option(name: .long, help: "The store folder (env ACERVO_STORE, default ./store).")
     var store: String = ProcessInfo.processInfo.environment["ACERVO_STORE"] ?? "store"
 
+    @Option(name: .long, help: "The rules folder (env ACERVO_RULES, default ./rules).")
+    var rules: String = ProcessInfo.processInfo.environment["ACERVO_RULES"] ?? "rules"
+
     @Flag(name: .long, help: "Print JSON for scripts.")
     var json = false
 
-    func open(readOnly: Bool = false) throws(StoreError) -> Store {
-        try Store.open(at: store, readOnly: readOnly)
+    /// The workspace these options name; provider retries and sync steps are logged on stderr unless `quiet`.
+    func workspace(quiet: Bool = false) -> Workspace {
+        let quiet = quiet || json
+        return Workspace(storePath: store, rulesPath: rules, log: { line in if !quiet { printError("acervo: \(line)") } })
     }
 }
 
-/// Exit codes of the CLI contract.
-enum Exit {
-    static let failedActions: Int32 = 1
-    static let usage: Int32 = 2
-    static let budget: Int32 = 3
-    static let locked: Int32 = 4
+extension ExitCode {
+    init(_ status: ExitStatus) { self.init(status.rawValue) }
 }
 
-/// Runs a command body, turning a `StoreError` into its message on stderr and the contract's exit code.
-func reportingErrors<T>(_ body: () async throws -> T) async throws -> T {
+/// Runs a use case: its error (an `AppError`, or classified as one) is printed on stderr and becomes the
+/// contract's exit code.
+func perform<T>(_ body: () async throws -> T) async throws -> T {
     do {
         return try await body()
-    } catch let error as StoreError {
-        printError("acervo: \(error)")
-        if case .locked = error { throw ExitCode(Exit.locked) }
-        throw ExitCode(Exit.usage)
+    } catch let exit as ExitCode {
+        throw exit
+    } catch {
+        let failure = AppError(error)
+        printError("acervo: \(failure)")
+        throw ExitCode(failure.status)
     }
 }
 
@@ -74,4 +83,8 @@ func formatBytes(_ bytes: Int64) -> String {
 
 func formatUSD(_ amount: Double) -> String {
     String(format: "$%.4f", amount)
+}
+
+func formatDate(_ date: Date) -> String {
+    ISO8601DateFormatter().string(from: date)
 }

@@ -1,3 +1,4 @@
+import AcervoApp
 import AcervoStore
 import ArgumentParser
 import Foundation
@@ -17,14 +18,11 @@ struct PutCommand: AsyncParsableCommand {
     var file: String
 
     func run() async throws {
-        try await reportingErrors {
-            let store = try options.open()
-            let outcome = try store.ingest(fileAt: file, kind: media ? .media : .derived)
-            if options.json {
-                printJSON(["digest": outcome.digest.description, "size": String(outcome.size), "new": String(outcome.isNew)])
-            } else {
-                print(outcome.digest)
-            }
+        let outcome = try await perform { try await options.workspace().put(file: file, media: media) }
+        if options.json {
+            printJSON(["digest": outcome.digest.description, "size": String(outcome.size), "new": String(outcome.isNew)])
+        } else {
+            print(outcome.digest)
         }
     }
 }
@@ -37,21 +35,33 @@ struct CatCommand: AsyncParsableCommand {
     @Argument(help: "The blob's digest, sha256:<64 hex>.")
     var digest: String
 
+    func validate() throws {
+        do { _ = try Digest(parsing: digest) } catch { throw ValidationError("\(error)") }
+    }
+
+    /// Reads only the objects, not the database: `cat` works on a read-only medium.
     func run() async throws {
-        try await reportingErrors {
-            let parsed = try Digest(parsing: digest)
-            try Store.openBlobs(at: options.store).read(parsed) { bytes in
-                    var offset = 0
-                    while offset < bytes.count {
-                        let written = write(1, bytes.baseAddress! + offset, bytes.count - offset)
-                        if written < 0 {
-                            if errno == EINTR { continue }
-                            if errno == EPIPE { throw ExitCode.success }
-                            throw StoreError.io(operation: "write", path: "standard output", errno: errno)
-                        }
-                        offset += written
-                    }
+        try await perform {
+            do {
+                let blobs = try Store.openBlobs(at: options.store)
+                try await blobs.chunks(of: try Digest(parsing: digest)).forEach { chunk throws(StoreError) in try writeAll(chunk) }
+            } catch StoreError.io(_, "standard output", EPIPE) {
+                return  // the reader went away (`acervo cat … | head`): nothing more to write
+            } catch {
+                throw AppError(error)
             }
+        }
+    }
+
+    private func writeAll(_ chunk: [UInt8]) throws(StoreError) {
+        var offset = 0
+        while offset < chunk.count {
+            let written = chunk.withUnsafeBytes { write(1, $0.baseAddress! + offset, chunk.count - offset) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw StoreError.io(operation: "write", path: "standard output", errno: errno)
+            }
+            offset += written
         }
     }
 }
@@ -71,16 +81,13 @@ struct PinCommand: AsyncParsableCommand {
     @Argument(help: "The blob's digest.")
     var digest: String
 
+    func validate() throws {
+        do { _ = try Digest(parsing: digest) } catch { throw ValidationError("\(error)") }
+    }
+
     func run() async throws {
-        try await reportingErrors {
-            let parsed = try Digest(parsing: digest)
-            let store = try options.open()
-            if remove {
-                try store.refs.unpin(parsed)
-            } else {
-                guard store.blobs.contains(parsed) else { throw StoreError.unknownDigest(parsed, store: store.root) }
-                try store.refs.pin(parsed, note: note)
-            }
+        try await perform {
+            try await options.workspace().pin(try! Digest(parsing: digest), note: note, remove: remove)
         }
     }
 }

@@ -1,7 +1,5 @@
-import AcervoConnectors
+import AcervoApp
 import AcervoEngine
-import AcervoProcessors
-import AcervoRules
 import AcervoStore
 import ArgumentParser
 import Foundation
@@ -12,15 +10,17 @@ import Glibc
 struct BuildCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "build",
-        abstract: "Detect items, run what changed, snapshot the knowledge base.",
+        abstract: "Detect items, run what changed, snapshot the knowledge base (and sync it when the sink is OpenAI).",
         discussion: """
-            Exit codes: 0 success, 1 finished with failed actions (or interrupted), 2 usage or configuration \
-            error, 3 budget reached, 4 store locked by another build.
+            Exit codes: 0 success, 1 finished with failed actions (or interrupted, or a sync that failed), 2 usage or \
+            configuration error, 3 budget reached, 4 store locked by another build.
             Ctrl-C or SIGTERM: no new action starts, running ones finish and are committed; a second one cancels them.
             """)
 
     @OptionGroup var options: StoreOptions
-    @OptionGroup var pipelineOptions: PipelineOptions
+
+    @Option(name: .long, help: "Read the course from this folder instead of the one pipeline.yaml names.")
+    var source: String?
 
     @Option(name: .long, help: "Processor runs at once (default: the number of cores).")
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
@@ -40,60 +40,43 @@ struct BuildCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Do not sync the snapshot to the OpenAI vector store even when the sink is `openai`.")
     var noSync = false
 
-    func run() async throws {
-        var syncSettings: OpenAISinkSettings?
-        var store: Store?
-        let summary = try await reportingSetupErrors { () async throws -> BuildSummary in
-            guard jobs >= 1 else { throw StoreError.invalidArgument("--jobs must be at least 1") }
-            let pipeline = try pipelineOptions.load()
-            for rule in refresh where pipeline.rule(named: rule) == nil {
-                throw StoreError.invalidArgument("--refresh \(rule): no such rule (rules: \(pipeline.rules.map(\.name).joined(separator: ", ")))")
-            }
-            syncSettings = noSync ? nil : try OpenAISinkSettings(sink: pipeline.sink)
-            let opened = try options.open()
-            store = opened
-            let lock = try StoreLock.acquire(storeRoot: opened.root, purpose: "acervo build", wait: wait)
-            defer { _ = lock }
-            let reporter: any BuildReporter
-            if quiet || options.json {
-                reporter = SilentReporter()
-            } else if isatty(2) == 1 {
-                reporter = TerminalProgress()
-            } else {
-                reporter = PlainProgress()
-            }
-            let stop = StopFlag()
-            let buildOptions = BuildOptions(jobs: jobs, budgetUSD: budget, refresh: Set(refresh), command: "build")
-            return try await pipelineOptions.withEvaluator(store: opened, pipeline: pipeline, quiet: quiet || options.json) { evaluator in
-                let task = Task { try await evaluator.build(options: buildOptions, reporter: reporter, stop: stop) }
-                let watcher = SignalWatcher(onFirst: {
-                    stop.raise()
-                    printError("acervo: stopping — no new actions start; running ones finish (again to cancel them)")
-                }, onSecond: { task.cancel() })
-                defer { watcher.cancel() }
-                return try await task.value
-            }
-        }
-        var syncReport: SyncReport?
-        if let syncSettings, let store, let snapshot = summary.snapshot, !summary.interrupted {
-            syncReport = try await reportingSetupErrors {
-                let lock = try StoreLock.acquire(storeRoot: store.root, purpose: "acervo build (sync)", wait: wait)
-                defer { _ = lock }
-                return try await syncSnapshot(store: store, snapshot: try Digest(parsing: snapshot), settings: syncSettings,
-                                              vectorStore: nil, command: "build sync", quiet: quiet || options.json)
-            }
-        }
-        if options.json {
-            printJSON(BuildOutput(summary: summary, sync: syncReport))
-        } else if !quiet || summary.exitCode != 0 || syncReport?.isComplete == false {
-            printSummary(summary)
-            if let syncReport { printSyncReport(syncReport) }
-        }
-        if summary.exitCode != 0 { throw ExitCode(summary.exitCode) }
-        if syncReport?.isComplete == false { throw ExitCode(Exit.failedActions) }
+    func validate() throws {
+        guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+        if let budget, !(budget >= 0) { throw ValidationError("--budget must be a number of dollars, 0 or more") }
     }
 
-    private func printSummary(_ summary: BuildSummary) {
+    func run() async throws {
+        let workspace = options.workspace(quiet: quiet)
+        let reporter: any BuildReporter
+        if quiet || options.json {
+            reporter = SilentReporter()
+        } else if isatty(2) == 1 {
+            reporter = TerminalProgress()
+        } else {
+            reporter = PlainProgress()
+        }
+        let stop = StopFlag()
+        let request = BuildRequest(jobs: jobs, budgetUSD: budget, refresh: refresh, wait: wait, sync: !noSync, sourceOverride: source,
+                                   retry: RetryPolicy())
+        let outcome = try await perform { () async throws -> BuildOutcome in
+            let task = Task { try await workspace.build(request, reporter: reporter, stop: stop) }
+            let watcher = SignalWatcher(onFirst: {
+                stop.raise()
+                printError("acervo: stopping — no new actions start; running ones finish (again to cancel them)")
+            }, onSecond: { task.cancel() })
+            defer { watcher.cancel() }
+            return try await task.value
+        }
+        if options.json {
+            printJSON(outcome)
+        } else if !quiet || outcome.exitStatus != .success {
+            await printSummary(outcome, workspace: workspace)
+        }
+        if outcome.exitStatus != .success { throw ExitCode(outcome.exitStatus) }
+    }
+
+    private func printSummary(_ outcome: BuildOutcome, workspace: Workspace) async {
+        let summary = outcome.summary
         let total = summary.executed + summary.hits + summary.failed + summary.skipped
         print("run \(summary.run): \(total) actions — executed \(summary.executed), hits \(summary.hits), "
             + "failed \(summary.failed), skipped \(summary.skipped) — \(formatUSD(summary.costUSD)) — "
@@ -104,15 +87,18 @@ struct BuildCommand: AsyncParsableCommand {
         if let snapshot = summary.snapshot {
             print("knowledge base: \(snapshot) (kb/latest) in \(options.store)/")
             print("  list it:   acervo kb show")
-            if let title = try? KnowledgeBase(store: Store.open(at: options.store)).manifest(snapshot).entries.first?.title {
+            if let title = try? await workspace.knowledgeBase({ try await $0.manifest(snapshot) }).entries.first?.title {
                 print("  search it: acervo search \"\(title)\"")
             }
         }
+        if let sync = outcome.sync { printSyncReport(sync) }
+        if let failure = outcome.syncError { print("sync failed: \(failure)") }
     }
 }
 
 /// SIGINT / SIGTERM handling: the first raises the stop flag, the second cancels running actions.
 final class SignalWatcher: @unchecked Sendable {
+    // `count` is touched only on `queue`.
     private var sources: [any DispatchSourceSignal] = []
     private let queue = DispatchQueue(label: "acervo.signals")
     private var count = 0
@@ -142,18 +128,16 @@ struct PlanCommand: AsyncParsableCommand {
         commandName: "plan", abstract: "Say what a build would run, why, and what it would cost — without running it.")
 
     @OptionGroup var options: StoreOptions
-    @OptionGroup var pipelineOptions: PipelineOptions
+
+    @Option(name: .long, help: "Read the course from this folder instead of the one pipeline.yaml names.")
+    var source: String?
 
     @Option(name: .long, help: "Plan as if this rule were refreshed (repeatable).")
     var refresh: [String] = []
 
     func run() async throws {
-        let plan = try await reportingSetupErrors {
-            let pipeline = try pipelineOptions.load()
-            let store = try options.open()
-            return try await pipelineOptions.withEvaluator(store: store, pipeline: pipeline, quiet: true) { evaluator in
-                try await evaluator.plan(options: BuildOptions(refresh: Set(refresh)))
-            }
+        let plan = try await perform {
+            try await options.workspace(quiet: true).plan(refresh: refresh, sourceOverride: source)
         }
         if options.json { printJSON(plan); return }
         for action in plan.actions {
@@ -181,11 +165,11 @@ struct WhyCommand: AsyncParsableCommand {
     var rule: String?
 
     func run() async throws {
-        let explanations = try await reportingErrors { try options.open().explain(item: item, rule: rule) }
+        let explanations = try await perform { try await options.workspace().why(item: item, rule: rule) }
         if options.json { printJSON(explanations); return }
         guard !explanations.isEmpty else {
             printError("acervo: no decisions recorded for `\(item)`\(rule.map { " rule `\($0)`" } ?? ""); see `acervo kb show` for item ids")
-            throw ExitCode(Exit.usage)
+            throw ExitCode(.usage)
         }
         for explanation in explanations {
             print("\(explanation.rule): \(explanation.decision.rawValue) — \(explanation.reason)"
@@ -203,14 +187,14 @@ struct TraceCommand: AsyncParsableCommand {
     var item: String
 
     func run() async throws {
-        let steps = try await reportingErrors { try options.open().provenance(item: item) }
+        let steps = try await perform { try await options.workspace().trace(item: item) }
         if options.json { printJSON(steps); return }
         guard !steps.isEmpty else {
             printError("acervo: nothing recorded for `\(item)`; see `acervo kb show` for item ids")
-            throw ExitCode(Exit.usage)
+            throw ExitCode(.usage)
         }
         for step in steps {
-            print("\(step.rule)  \(step.processor)  key \(step.key.prefix(16))  \(step.costUSD.map(formatUSD) ?? "-")  run \(step.run ?? "-")")
+            print("\(step.rule)  \(step.processor)  key \(step.key.hex.prefix(16))  \(step.costUSD.map(formatUSD) ?? "-")  run \(step.run ?? "-")")
             for (name, digest) in step.inputs.sorted(by: { $0.key < $1.key }) { print("    in   \(name) = \(digest)") }
             for (name, digest) in step.files.sorted(by: { $0.key < $1.key }) { print("    file \(name) = \(digest)") }
             if step.params != "{}" { print("    params \(step.params)") }
@@ -228,12 +212,14 @@ struct RunsCommand: AsyncParsableCommand {
         @OptionGroup var options: StoreOptions
         @Option(name: .long, help: "How many.") var limit = 20
 
+        func validate() throws {
+            guard limit >= 1 else { throw ValidationError("--limit must be at least 1") }
+        }
+
         func run() async throws {
-            let runs = try await reportingErrors { try options.open().runLog.runs(limit: limit) }
+            let runs = try await perform { try await options.workspace().runs(limit: limit) }
             if options.json { printJSON(runs); return }
-            for run in runs {
-                print("\(run.id)  \(run.command)  \(run.status)  \(ISO8601DateFormatter().string(from: run.startedAt))")
-            }
+            for run in runs { print("\(run.id)  \(run.command)  \(run.status.rawValue)  \(formatDate(run.startedAt))") }
         }
     }
 
@@ -243,21 +229,13 @@ struct RunsCommand: AsyncParsableCommand {
         @Argument(help: "The run id.") var run: String
 
         func run() async throws {
-            let (found, events) = try await reportingErrors { () throws -> (Run?, [Event]) in
-                let store = try options.open()
-                return (try store.runLog.run(run), try store.events(run: run))
-            }
-            guard let found else {
+            guard let report = try await perform({ try await options.workspace().run(run) }) else {
                 printError("acervo: no run `\(run)`; list them with `acervo runs`")
-                throw ExitCode(Exit.usage)
+                throw ExitCode(.usage)
             }
-            if options.json {
-                struct Report: Encodable { var run: Run; var events: [Event] }
-                printJSON(Report(run: found, events: events))
-                return
-            }
-            print("\(found.id)  \(found.command)  \(found.status)")
-            for event in events {
+            if options.json { printJSON(report); return }
+            print("\(report.run.id)  \(report.run.command)  \(report.run.status.rawValue)")
+            for event in report.events {
                 print("  \(event.decision.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(event.itemID) \(event.rule)  "
                     + "\(String(format: "%.2fs", event.durationSeconds))  \(formatUSD(event.costUSD))  \(event.reason)"
                     + (event.error.map { "  error: \($0)" } ?? ""))

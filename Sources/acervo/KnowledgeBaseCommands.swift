@@ -1,3 +1,4 @@
+import AcervoApp
 import AcervoEngine
 import AcervoStore
 import ArgumentParser
@@ -13,10 +14,10 @@ struct KnowledgeBaseCommand: AsyncParsableCommand {
         @OptionGroup var options: StoreOptions
 
         func run() async throws {
-            let snapshots = try await reportingErrors { try KnowledgeBase(store: options.open()).list() }
+            let snapshots = try await perform { try await options.workspace().knowledgeBase { try await $0.list() } }
             if options.json { printJSON(snapshots); return }
             for snapshot in snapshots {
-                print("\(snapshot.name)  \(snapshot.digest)  \(snapshot.documents) documents  \(ISO8601DateFormatter().string(from: snapshot.createdAt))")
+                print("\(snapshot.name)  \(snapshot.digest)  \(snapshot.documents) documents  \(formatDate(snapshot.createdAt))")
             }
         }
     }
@@ -27,7 +28,9 @@ struct KnowledgeBaseCommand: AsyncParsableCommand {
         @Argument(help: "latest, a snapshot ref, a run id, or a digest prefix.") var snapshot: String?
 
         func run() async throws {
-            let manifest = try await reportingErrors { try KnowledgeBase(store: options.open()).manifest(snapshot) }
+            let manifest = try await perform {
+                try await options.workspace().knowledgeBase { try await $0.manifest(snapshot) }
+            }
             if options.json { printJSON(manifest); return }
             for entry in manifest.entries {
                 let attributes = ["school", "topic", "level", "language"].compactMap { name in entry.attributes[name].map { "\(name)=\($0)" } }
@@ -44,7 +47,7 @@ struct KnowledgeBaseCommand: AsyncParsableCommand {
         @Argument(help: "The newer snapshot (default: latest).") var new: String = "latest"
 
         func run() async throws {
-            let diff = try await reportingErrors { try KnowledgeBase(store: options.open()).diff(old, new) }
+            let diff = try await perform { try await options.workspace().knowledgeBase { try await $0.diff(old, new) } }
             if options.json { printJSON(diff); return }
             for item in diff.added { print("+ \(item)") }
             for item in diff.removed { print("- \(item)") }
@@ -60,11 +63,69 @@ struct KnowledgeBaseCommand: AsyncParsableCommand {
         @Argument(help: "The folder to write into.") var directory: String
 
         func run() async throws {
-            let files = try await reportingErrors { try KnowledgeBase(store: options.open()).export(snapshot, to: directory) }
+            let files = try await perform {
+                try await options.workspace().knowledgeBase { try await $0.export(snapshot, to: directory) }
+            }
             if options.json { printJSON(files); return }
             print("wrote \(files.count) files to \(directory)")
         }
     }
+
+    struct Sync: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "sync",
+            abstract: "Make an OpenAI vector store hold exactly a snapshot's documents (default: latest).",
+            discussion: """
+                Reconciles instead of uploading blindly: files already current are left alone, changed attributes are \
+                updated in place, missing documents are uploaded and indexed, documents the snapshot no longer has are \
+                deleted. A second sync of the same snapshot makes no write calls. Needs OPENAI_API_KEY (or \
+                OPENAI_API_KEY_FILE); OPENAI_BASE_URL points it at a compatible server.
+                """)
+        @OptionGroup var options: StoreOptions
+        @OptionGroup var sync: SyncOptions
+        @Argument(help: "latest, a snapshot ref, a run id, or a digest prefix.") var snapshot: String?
+
+        func run() async throws {
+            let request = SyncRequest(snapshot: snapshot ?? "latest", vectorStore: sync.vectorStore, wait: sync.wait)
+            try report(try await perform { try await options.workspace().sync(request) }, json: options.json)
+        }
+    }
+
+    struct Restore: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "restore",
+            abstract: "Make an OpenAI vector store match an older snapshot, from stored documents only (no transcription or analysis).")
+        @OptionGroup var options: StoreOptions
+        @OptionGroup var sync: SyncOptions
+        @Argument(help: "The snapshot to restore: a ref, a run id, or a digest prefix.") var snapshot: String
+
+        func run() async throws {
+            let request = SyncRequest(snapshot: snapshot, vectorStore: sync.vectorStore, wait: sync.wait)
+            try report(try await perform { try await options.workspace().restore(request) }, json: options.json)
+        }
+    }
+}
+
+/// Where a snapshot is synced: `--vector-store` wins over pipeline.yaml's `sink.vector_store`.
+struct SyncOptions: ParsableArguments {
+    @Option(name: .long, help: "The vector store: a name (created when missing) or a vs_… id (default: sink.vector_store in pipeline.yaml).")
+    var vectorStore: String?
+
+    @Flag(name: .long, help: "Wait for a running build instead of exiting with code 4.")
+    var wait = false
+}
+
+/// Prints a sync's report; an incomplete sync exits 1.
+private func report(_ report: SyncReport, json: Bool) throws {
+    if json { printJSON(report) } else { printSyncReport(report) }
+    if !report.isComplete { throw ExitCode(.failedActions) }
+}
+
+func printSyncReport(_ report: SyncReport) {
+    print("vector store \(report.vectorStore): \(report.kept) current, \(report.uploaded.count) uploaded, "
+        + "\(report.updated.count) updated, \(report.removed.count) removed"
+        + (report.orphansDeleted > 0 ? ", \(report.orphansDeleted) orphaned uploads deleted" : "") + " (run \(report.run))")
+    for failure in report.failures { print("  failed \(failure.itemID): \(failure.error)") }
 }
 
 struct SearchCommand: AsyncParsableCommand {
@@ -74,25 +135,64 @@ struct SearchCommand: AsyncParsableCommand {
     @OptionGroup var options: StoreOptions
     @Argument(help: "Words to find (accents optional).") var query: [String]
     @Option(name: .long, help: "Search this snapshot instead of the latest.") var snapshot: String?
-    @Option(name: .long, help: "Only this school.") var school: String?
-    @Option(name: .long, help: "Only this topic.") var topic: String?
-    @Option(name: .long, help: "Only this level.") var level: String?
-    @Option(name: .long, help: "Only this language.") var language: String?
+    @OptionGroup var filters: AttributeFilters
     @Option(name: .long, help: "At most this many results.") var limit = 10
 
+    func validate() throws {
+        guard limit >= 1 else { throw ValidationError("--limit must be at least 1") }
+    }
+
     func run() async throws {
-        var filters: [String: String] = [:]
-        for (name, value) in [("school", school), ("topic", topic), ("level", level), ("language", language)] {
-            if let value { filters[name] = value }
-        }
-        let hits = try await reportingErrors {
-            try KnowledgeBase(store: options.open()).search(query.joined(separator: " "), snapshot: snapshot, filters: filters, limit: limit)
+        let hits = try await perform {
+            try await options.workspace().knowledgeBase {
+                try await $0.search(query.joined(separator: " "), snapshot: snapshot, filters: filters.values, limit: limit)
+            }
         }
         if options.json { printJSON(hits); return }
         if hits.isEmpty { print("no matches") }
         for hit in hits {
             print("\(hit.item)  \"\(hit.title)\"")
             print("    \(hit.snippet.replacingOccurrences(of: "\n", with: " "))")
+        }
+    }
+}
+
+/// Filters on the attributes assistants search by.
+struct AttributeFilters: ParsableArguments {
+    @Option(name: .long, help: "Only this school.") var school: String?
+    @Option(name: .long, help: "Only this topic.") var topic: String?
+    @Option(name: .long, help: "Only this level.") var level: String?
+    @Option(name: .long, help: "Only this course.") var course: String?
+    @Option(name: .long, help: "Only this language.") var language: String?
+
+    var values: [String: String] {
+        var filters: [String: String] = [:]
+        for (name, value) in [("school", school), ("topic", topic), ("level", level), ("course", course), ("language", language)] {
+            if let value { filters[name] = value }
+        }
+        return filters
+    }
+}
+
+/// `acervo ask`: the knowledge base as the support assistants see it.
+struct AskCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ask",
+        abstract: "Ask the vector store a question the way a support assistant does (Responses API, file_search).")
+    @OptionGroup var options: StoreOptions
+    @Option(name: .long, help: "The vector store (default: sink.vector_store in pipeline.yaml).") var vectorStore: String?
+    @Argument(help: "The question.") var question: [String]
+    @Option(name: .long, help: "The model that answers.") var model = "gpt-4.1-mini"
+    @OptionGroup var filters: AttributeFilters
+
+    func run() async throws {
+        let asked = Question(question.joined(separator: " "), model: model, filters: filters.values, vectorStore: vectorStore)
+        let answer = try await perform { try await options.workspace(quiet: true).ask(asked) }
+        if options.json { printJSON(answer); return }
+        print(answer.text)
+        if !answer.sources.isEmpty { print("\nsources:") }
+        for source in answer.sources {
+            print("  \(source.itemID ?? source.fileID)  \(source.title.map { "\"\($0)\"" } ?? "")  \(source.score.map { String(format: "%.2f", $0) } ?? "")")
         }
     }
 }

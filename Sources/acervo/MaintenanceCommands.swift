@@ -1,3 +1,4 @@
+import AcervoApp
 import AcervoStore
 import ArgumentParser
 import Foundation
@@ -14,12 +15,7 @@ struct FsckCommand: AsyncParsableCommand {
     var repair = false
 
     func run() async throws {
-        let report = try await reportingErrors {
-            let store = try options.open()
-            let lock = repair ? try StoreLock.acquire(storeRoot: store.root, purpose: "acervo fsck --repair", wait: false) : nil
-            defer { _ = lock }
-            return try store.fsck(repair: repair)
-        }
+        let report = try await perform { try await options.workspace().fsck(repair: repair) }
         if options.json {
             printJSON(report)
         } else {
@@ -29,7 +25,7 @@ struct FsckCommand: AsyncParsableCommand {
                     + (object.quarantinedTo.map { "; moved to \($0)" } ?? ""))
             }
             for missing in report.missingOutputs {
-                print("missing blob: \(missing.digest), output '\(missing.output)' of \(missing.processor) result \(missing.key.prefix(12))")
+                print("missing blob: \(missing.digest), output '\(missing.output)' of \(missing.processor) result \(missing.key.hex.prefix(12))")
             }
             for ref in report.danglingRefs { print("dangling ref: \(ref.name) → \(ref.digest) (blob missing)") }
             for child in report.missingChildren { print("missing tree member: \(child.child) of \(child.parent)") }
@@ -39,7 +35,7 @@ struct FsckCommand: AsyncParsableCommand {
             }
             print(report.isClean ? "store is clean" : (repair && !report.unrepairable ? "repaired" : "store has problems"))
         }
-        if !report.isClean && (!repair || report.unrepairable) { throw ExitCode(Exit.failedActions) }
+        if !report.isClean && (!repair || report.unrepairable) { throw ExitCode(.failedActions) }
     }
 }
 
@@ -72,23 +68,26 @@ struct GCCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Wait for a running build instead of exiting with code 4.")
     var wait = false
 
-    func run() async throws {
-        try await reportingErrors {
-            if let keepSnapshots, keepSnapshots < 0 { throw StoreError.invalidArgument("--keep-snapshots must be 0 or more") }
-            let policy = GCPolicy(
-                keepSnapshots: keepSnapshots, keepResultsYoungerThanSeconds: try parseTimeSpan(keepResults),
-                dropMediaOlderThanSeconds: try dropMediaOlderThan.map(parseTimeSpan), graceSeconds: try parseTimeSpan(grace))
-            let store = try options.open()
-            let lock = try StoreLock.acquire(storeRoot: store.root, purpose: "acervo gc", wait: wait)
-            defer { _ = lock }
-            let report = try store.collectGarbage(policy: policy, apply: apply)
-            if options.json { printJSON(report); return }
-            let verb = apply ? "freed" : "would free"
-            print("\(verb) \(report.freedObjects) objects (\(formatBytes(report.freedBytes))), "
-                + "of which \(report.freedMediaObjects) raw media (\(formatBytes(report.freedMediaBytes))); kept \(report.keptObjects)")
-            print("\(apply ? "dropped" : "would drop") \(report.droppedResults) results and \(report.droppedSnapshots.count) snapshots")
-            if !apply && report.freedObjects > 0 { print("run again with --apply to delete") }
+    func validate() throws {
+        if let keepSnapshots, keepSnapshots < 0 { throw ValidationError("--keep-snapshots must be 0 or more") }
+        for (flag, span) in [("--keep-results", keepResults), ("--grace", grace), ("--drop-media-older-than", dropMediaOlderThan ?? "0s")] {
+            do { _ = try parseTimeSpan(span) } catch { throw ValidationError("\(flag): \(error)") }
         }
+    }
+
+    func run() async throws {
+        let policy = GCPolicy(
+            keepSnapshots: keepSnapshots, keepResultsYoungerThanSeconds: try parseTimeSpan(keepResults),
+            dropMediaOlderThanSeconds: try dropMediaOlderThan.map(parseTimeSpan), graceSeconds: try parseTimeSpan(grace))
+        let report = try await perform {
+            try await options.workspace().collectGarbage(policy: policy, apply: apply, wait: wait)
+        }
+        if options.json { printJSON(report); return }
+        let verb = apply ? "freed" : "would free"
+        print("\(verb) \(report.freedObjects) objects (\(formatBytes(report.freedBytes))), "
+            + "of which \(report.freedMediaObjects) raw media (\(formatBytes(report.freedMediaBytes))); kept \(report.keptObjects)")
+        print("\(apply ? "dropped" : "would drop") \(report.droppedResults) results and \(report.droppedSnapshots.count) snapshots")
+        if !apply && report.freedObjects > 0 { print("run again with --apply to delete") }
     }
 }
 
@@ -103,16 +102,14 @@ struct CacheCommand: AsyncParsableCommand {
         @OptionGroup var options: StoreOptions
 
         func run() async throws {
-            try await reportingErrors {
-                let statistics = try options.open().cacheStatistics()
-                if options.json { printJSON(statistics); return }
-                let header = "processor".padding(toLength: 24, withPad: " ", startingAt: 0)
-                print("\(header) entries      bytes     hits      spent      saved")
-                for row in statistics.processors + [statistics.total] {
-                    let name = row.processor.padding(toLength: 24, withPad: " ", startingAt: 0)
-                    print(name + pad(row.entries, 8) + pad(formatBytes(row.bytes), 11) + pad(row.hits, 9)
-                        + pad(formatUSD(row.spentUSD), 11) + pad(formatUSD(row.savedUSD), 11))
-                }
+            let statistics = try await perform { try await options.workspace().cacheStatistics() }
+            if options.json { printJSON(statistics); return }
+            let header = "processor".padding(toLength: 24, withPad: " ", startingAt: 0)
+            print("\(header) entries      bytes     hits      spent      saved")
+            for row in statistics.processors + [statistics.total] {
+                let name = row.processor.padding(toLength: 24, withPad: " ", startingAt: 0)
+                print(name + pad(row.entries, 8) + pad(formatBytes(row.bytes), 11) + pad(row.hits, 9)
+                    + pad(formatUSD(row.spentUSD), 11) + pad(formatUSD(row.savedUSD), 11))
             }
         }
     }
@@ -124,14 +121,11 @@ struct CacheCommand: AsyncParsableCommand {
         var processor: String?
 
         func run() async throws {
-            try await reportingErrors {
-                let store = try options.open()
-                let results = try store.withListedHits(try store.actionCache.all(processor: processor))
-                if options.json { printJSON(results); return }
-                for result in results {
-                    print("\(result.key.prefix(16))  \(result.processor)@\(result.processorVersion)  "
-                        + "\(result.outputs.count) outputs  \(formatUSD(result.costUSD))  \(result.hitCount) hits")
-                }
+            let results = try await perform { try await options.workspace().cacheResults(processor: processor) }
+            if options.json { printJSON(results); return }
+            for result in results {
+                print("\(result.key.hex.prefix(16))  \(result.processor)@\(result.processorVersion)  "
+                    + "\(result.outputs.count) outputs  \(formatUSD(result.costUSD))  \(result.hitCount) hits")
             }
         }
     }
@@ -143,22 +137,19 @@ struct CacheCommand: AsyncParsableCommand {
         var key: String
 
         func run() async throws {
-            try await reportingErrors {
-                let store = try options.open()
-                let result = try store.withListedHits([try store.actionCache.resolve(prefix: key)])[0]
-                if options.json { printJSON(result); return }
-                print("key        \(result.key)")
-                print("processor  \(result.processor)@\(result.processorVersion)")
-                if let provider = result.provider { print("provider   \(provider)\(result.model.map { " / \($0)" } ?? "")") }
-                print("cost       \(formatUSD(result.costUSD))   duration \(String(format: "%.2f", result.durationSeconds)) s")
-                print("created    \(result.createdAt)   run \(result.runID ?? "-")   tool \(result.toolVersion)")
-                print("hits       \(result.hitCount)\(result.lastHitAt.map { ", last \($0)" } ?? "")")
-                for (name, digest) in result.outputs.sorted(by: { $0.key < $1.key }) {
-                    let state = store.blobs.contains(digest) ? "" : "  (missing: served as a miss)"
-                    print("output     \(name) = \(digest)\(state)")
-                }
-                for (name, value) in result.usage.sorted(by: { $0.key < $1.key }) { print("usage      \(name) = \(value)") }
+            let (result, missing) = try await perform { try await options.workspace().cacheResult(keyPrefix: key) }
+            if options.json { printJSON(result); return }
+            print("key        \(result.key)")
+            print("processor  \(result.processor)@\(result.processorVersion)")
+            if let provider = result.provider { print("provider   \(provider)\(result.model.map { " / \($0)" } ?? "")") }
+            print("cost       \(formatUSD(result.costUSD))   duration \(String(format: "%.2f", result.durationSeconds)) s")
+            print("created    \(result.createdAt)   run \(result.runID ?? "-")   tool \(result.toolVersion)")
+            print("hits       \(result.hitCount)\(result.lastHitAt.map { ", last \($0)" } ?? "")")
+            for (name, digest) in result.outputs.sorted(by: { $0.key < $1.key }) {
+                let state = missing.contains(name) ? "  (missing: served as a miss)" : ""
+                print("output     \(name) = \(digest)\(state)")
             }
+            for (name, value) in result.usage.sorted(by: { $0.key < $1.key }) { print("usage      \(name) = \(value)") }
         }
     }
 }

@@ -30,7 +30,7 @@ final class TerminalProgress: BuildReporter {
         write("build \(runID): \(items) items × \(rules.count) rules\n")
     }
 
-    func finished(item: String, rule: String, decision: Decision, reason: String, error: String?) {
+    func finished(item: String, rule: String, decision: Decision, reason: DecisionReason, error: String?) {
         let frame: String? = state.withLock { state in
             var counts = state.counts[rule] ?? RuleCounts()
             counts.done += 1
@@ -76,11 +76,11 @@ struct PlainProgress: BuildReporter {
         print("build \(runID): \(items) items × \(rules.count) rules")
     }
 
-    func finished(item: String, rule: String, decision: Decision, reason: String, error: String?) {
+    func finished(item: String, rule: String, decision: Decision, reason: DecisionReason, error: String?) {
         switch decision {
         case .hit: return
-        case .skipped where reason.hasPrefix("not applicable"): return
-        case .failed: print("failed   \(item) \(rule): \(error ?? reason)")
+        case .skipped where reason.isNotApplicable: return
+        case .failed: print("failed   \(item) \(rule): \(error ?? reason.description)")
         default: print("\(decision.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(item) \(rule): \(reason)")
         }
         fflush(nil)

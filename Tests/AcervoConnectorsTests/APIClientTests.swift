@@ -1,4 +1,4 @@
-import AcervoEngine
+import AcervoStore
 import AcervoFakeServers
 import Foundation
 import Synchronization
@@ -83,7 +83,7 @@ struct APIClientTests {
     @Test("a 429 is retried after the Retry-After the provider asked for")
     func retryAfter() async throws {
         try await withClient([.error(429, "slow down", headers: [("Retry-After", "7")]), Self.good]) { client, server, sleeps in
-            let thing = try await client.json(APIRequest("GET", server.url), as: Thing.self)
+            let thing = try await client.json(APIRequest(.GET, server.url), as: Thing.self)
             #expect(thing == Thing(id: "t1", size: 3))
             #expect(sleeps.recorded == [7])
             #expect(server.requests.count == 2)
@@ -98,7 +98,7 @@ struct APIClientTests {
         try await withClient(faults + [Self.good]) { client, server, sleeps in
             var retry = client
             retry.retry.maxAttempts = 6
-            let thing = try await retry.json(APIRequest("GET", server.url), as: Thing.self)
+            let thing = try await retry.json(APIRequest(.GET, server.url), as: Thing.self)
             #expect(thing.id == "t1")
             #expect(server.requests.count == 5)
             #expect(sleeps.recorded.count == 4)
@@ -113,7 +113,7 @@ struct APIClientTests {
     @Test("a provider that stalls past the read timeout is retried")
     func timeout() async throws {
         try await withClient([.delayed(seconds: 8, Self.good), Self.good], readTimeout: 1) { client, server, _ in
-            let thing = try await client.json(APIRequest("GET", server.url), as: Thing.self)
+            let thing = try await client.json(APIRequest(.GET, server.url), as: Thing.self)
             #expect(thing.id == "t1")
             #expect(server.requests.count == 2)
         }
@@ -122,7 +122,7 @@ struct APIClientTests {
     @Test("other 4xx are not retried, and the provider's message is kept")
     func noRetryOn400() async throws {
         try await withClient([.error(400, "Invalid 'attributes': too many keys")]) { client, server, sleeps in
-            let error = await #expect(throws: ConnectorError.self) { try await client.json(APIRequest("POST", server.url), as: Thing.self) }
+            let error = await #expect(throws: ConnectorError.self) { try await client.json(APIRequest(.POST, server.url), as: Thing.self) }
             #expect(error?.kind == .rejected)
             #expect(error?.status == 400)
             #expect(error?.description == "TestProvider POST /v1/thing was rejected (HTTP 400): Invalid 'attributes': too many keys")
@@ -134,7 +134,7 @@ struct APIClientTests {
     @Test("after the last attempt the error names the provider, the request and how often it was tried")
     func givesUp() async throws {
         try await withClient([.error(500, "boom")]) { client, server, _ in
-            let error = await #expect(throws: ConnectorError.self) { try await client.json(APIRequest("GET", server.url), as: Thing.self) }
+            let error = await #expect(throws: ConnectorError.self) { try await client.json(APIRequest(.GET, server.url), as: Thing.self) }
             #expect(error?.kind == .unavailable)
             #expect(error?.description.contains("TestProvider GET /v1/thing kept failing (HTTP 500): boom (after 4 attempts)") == true)
             #expect(server.requests.count == 4)
@@ -144,16 +144,16 @@ struct APIClientTests {
     @Test("an HTML error page, a missing field and malformed JSON are reported as such")
     func badResponses() async throws {
         try await withClient([.html(200, "Bad Gateway")]) { client, server, _ in
-            let error = await #expect(throws: ConnectorError.self) { try await client.json(APIRequest("GET", server.url), as: Thing.self) }
+            let error = await #expect(throws: ConnectorError.self) { try await client.json(APIRequest(.GET, server.url), as: Thing.self) }
             #expect(error?.kind == .badResponse)
             #expect(error?.description.contains("an HTML page instead of JSON") == true)
         }
         try await withClient([.json(200, ["id": "t1"])]) { client, server, _ in
-            let error = await #expect(throws: ConnectorError.self) { try await client.json(APIRequest("GET", server.url), as: Thing.self) }
+            let error = await #expect(throws: ConnectorError.self) { try await client.json(APIRequest(.GET, server.url), as: Thing.self) }
             #expect(error?.description.contains("the field `size` is missing") == true)
         }
         try await withClient([.respond(status: 200, headers: [], body: Array("{\"id\": ".utf8))]) { client, server, _ in
-            let error = await #expect(throws: ConnectorError.self) { try await client.json(APIRequest("GET", server.url), as: Thing.self) }
+            let error = await #expect(throws: ConnectorError.self) { try await client.json(APIRequest(.GET, server.url), as: Thing.self) }
             #expect(error?.description.contains("malformed JSON") == true)
         }
     }
@@ -161,7 +161,7 @@ struct APIClientTests {
     @Test("secrets never reach a message: not from headers, not from the query, not from an echoing error body")
     func redaction() async throws {
         try await withClient([.error(400, "bad key sk-very-secret-value for project")]) { client, server, _ in
-            let error = await #expect(throws: ConnectorError.self) { try await client.json(APIRequest("GET", server.url), as: Thing.self) }
+            let error = await #expect(throws: ConnectorError.self) { try await client.json(APIRequest(.GET, server.url), as: Thing.self) }
             let text = try #require(error).description
             #expect(!text.contains("sk-very-secret-value"))
             #expect(!text.contains("secret-in-query"))
@@ -179,7 +179,7 @@ struct APIClientTests {
             refreshes.withLock { $0.append(refresh) }
             return [("Authorization", "Bearer token-\(refreshes.withLock { $0.count })")]
         })
-        let thing = try await client.json(APIRequest("GET", server.url), as: Thing.self)
+        let thing = try await client.json(APIRequest(.GET, server.url), as: Thing.self)
         #expect(thing.id == "t1")
         #expect(refreshes.withLock { $0 } == [false, true, false])
         #expect(server.requests.map { $0.headers["authorization"] } == ["Bearer token-1", "Bearer token-3"])

@@ -1,4 +1,3 @@
-import AcervoEngine
 import AcervoFakeServers
 import AcervoStore
 import AcervoTestSupport
@@ -17,7 +16,7 @@ struct DownloaderTests {
         let video: [UInt8] = (0..<3_000_000).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }
 
         init() async throws {
-            store = try Store.open(at: directory.path + "/store")
+            store = try await Store.open(at: directory.path + "/store")
             media = try await FakeMediaServer.start()
             media.put("/v/lesson.mp4", video)
             downloader = Downloader(api: APIClient(provider: "media", session: session,
@@ -38,7 +37,7 @@ struct DownloaderTests {
         bench.media.dropNextDownloads(1)
         let fetched = try await bench.downloader.fetch(bench.url)
         #expect(fetched.digest == Digest.of(bench.video))
-        #expect(try bench.store.blobs.bytes(of: fetched.digest) == bench.video)
+        #expect(try await bench.store.blobs.bytes(of: fetched.digest) == bench.video)
         let requests = try #require(bench.media.requests["/v/lesson.mp4"])
         #expect(requests >= 2)
         #expect(bench.media.partialResponses == requests - 1, "every request after the dropped one asked only for the missing part")

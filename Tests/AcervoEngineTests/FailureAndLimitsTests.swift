@@ -9,22 +9,52 @@ import Testing
     @Test func `a failed action skips its dependents, the other items finish, and the old document is kept`() async throws {
         let bench = try Workbench()
         let first = try await bench.build()
-        let before = try SnapshotManifest.load(try Digest(parsing: try #require(first.snapshot)), from: bench.store)
+        let before = try await bench.manifest(first)
         bench.lessons[1].files["video"] = Array("video B v2".utf8)
         bench.transcribe.fail(item: "m1/b", with: ProcessorFailure("speech service said: invalid audio"))
 
         let summary = try await bench.build()
 
         #expect(summary.failed == 1 && summary.skipped == 2)
-        #expect(summary.exitCode == 1)
+        #expect(summary.status == .failed)
         #expect(summary.failures == [FailureSummary(item: "m1/b", rule: "transcript", error: "speech service said: invalid audio")])
-        let events = try bench.events(summary).filter { $0.itemID == "m1/b" }
-        #expect(events.first { $0.rule == "summary" }?.reason == "dependency `transcript` failed")
-        #expect(events.first { $0.rule == "document" }?.reason == "dependency `transcript` failed")
-        let after = try SnapshotManifest.load(try Digest(parsing: try #require(summary.snapshot)), from: bench.store)
+        let events = try await bench.events(summary).filter { $0.itemID == "m1/b" }
+        #expect(events.first { $0.rule == "summary" }?.reason == .dependencyFailed(rule: "transcript"))
+        #expect(events.first { $0.rule == "document" }?.reason.description == "dependency `transcript` failed")
+        let after = try await bench.manifest(summary)
         let kept = try #require(after.entries.first { $0.itemID == "m1/b" })
         #expect(kept.kept && kept.document == before.entries.first { $0.itemID == "m1/b" }?.document)
         #expect(after.entries.count == 3)
+    }
+
+    @Test func `an unreadable previous snapshot fails the build instead of dropping the lessons that failed tonight`() async throws {
+        let bench = try Workbench()
+        let first = try await bench.build()
+        let memory = try #require(bench.store.blobs as? MemoryBlobStore)
+        memory.overwrite(try Digest(parsing: try #require(first.snapshot)), with: Array("{\"entries\": [trunc".utf8))
+        bench.lessons[1].files["video"] = Array("video B v2".utf8)
+        bench.transcribe.fail(item: "m1/b", with: ProcessorFailure("speech service down"))
+
+        let error = await #expect(throws: StoreError.self) { try await bench.build() }
+
+        guard case .unreadable(_, let what, _)? = error else {
+            Issue.record("expected the manifest to be reported unreadable, got \(String(describing: error))")
+            return
+        }
+        #expect(what == "snapshot manifest")
+    }
+
+    @Test func `a paid rule without a price stops the plan and the build before anything runs, naming the rule and its processor`() async throws {
+        let bench = try Workbench()
+        bench.summarize = CountingProcessor("test.summarize", inputs: [InputSlot("transcript")], params: [ParamSpec("style", .string)], costUSD: 0.10,
+                                            missingPrice: RulesError("prices.yaml has no price for test per call", at: nil))
+        let expected = PricingError(rule: "summary", processor: ProcessorReference(id: "test.summarize", major: 1),
+                                    problem: "prices.yaml has no price for test per call")
+
+        await #expect(throws: expected) { try await bench.evaluator().plan() }
+        await #expect(throws: expected) { try await bench.build() }
+        #expect(bench.totalRuns == 0)
+        #expect(expected.description == "rule `summary` (test.summarize@1) cannot be priced: prices.yaml has no price for test per call")
     }
 
     @Test func `a retryable failure is retried, honouring Retry-After`() async throws {
@@ -60,36 +90,42 @@ import Testing
         let summary = try await bench.build(BuildOptions(jobs: 1, budgetUSD: 0.25))
 
         #expect(bench.summarize.runs.count == 2)
-        #expect(summary.budgetReached && summary.exitCode == 3)
+        #expect(summary.budgetReached && summary.status == .budget)
         #expect(abs(summary.costUSD - 0.20) < 1e-9)
-        let refused = try bench.events(summary).filter { $0.rule == "summary" && $0.decision == .skipped }
+        let refused = try await bench.events(summary).filter { $0.rule == "summary" && $0.decision == .skipped }
         #expect(refused.count == 1)
-        #expect(refused[0].reason == "budget: estimated $0.1000 would exceed the budget of $0.25")
+        #expect(refused[0].reason == .budgetReached(estimateUSD: 0.10, limitUSD: 0.25))
+        #expect(refused[0].reason.description == "budget: estimated $0.1000 would exceed the budget of $0.25")
         #expect(summary.executed == 10)
     }
 
     @Test func `a budget in pipeline.yaml applies when no flag is given`() async throws {
         let bench = try Workbench(rules: "budget_usd: 0.15\n" + Workbench.defaultRules)
         let summary = try await bench.build(BuildOptions(jobs: 1))
-        #expect(bench.summarize.runs.count == 1 && summary.exitCode == 3)
+        #expect(bench.summarize.runs.count == 1 && summary.status == .budget)
     }
 
-    @Test func `per-rule concurrency and the global job limit are respected`() async throws {
+    /// Each rule's runs pass a gate that holds them until the limit's worth are in flight at once: the engine
+    /// must reach its limits (a serial engine would leave the gate closed, and the time limit fails the test)
+    /// and never go past them.
+    @Test(.timeLimit(.minutes(1))) func `per-rule concurrency and the global job limit are reached and respected`() async throws {
         let bench = try Workbench(rules: Workbench.defaultRules.replacingOccurrences(
             of: "input: video, params: { gain: 1 } }", with: "input: video, params: { gain: 1 }, concurrency: 1 }"))
-        bench.audio = CountingProcessor("test.audio", inputs: [InputSlot("video")], params: [ParamSpec("gain", .number)], delayNanoseconds: 20_000_000)
-        bench.transcribe = CountingProcessor("test.transcribe", inputs: [InputSlot("audio", required: false), InputSlot("captions", required: false)],
-                                             delayNanoseconds: 20_000_000)
         bench.lessons += (0..<6).map { Lesson(id: "m3/\($0)", title: "Extra \($0)", files: ["video": Array("video extra \($0)".utf8)]) }
+        let audioGate = Gate(width: 1, expected: 9)
+        let transcribeGate = Gate(width: 2, expected: 9)
+        bench.audio = CountingProcessor("test.audio", inputs: [InputSlot("video")], params: [ParamSpec("gain", .number)], gate: audioGate)
+        bench.transcribe = CountingProcessor("test.transcribe", inputs: [InputSlot("audio", required: false), InputSlot("captions", required: false)],
+                                             gate: transcribeGate)
 
         let summary = try await bench.build(BuildOptions(jobs: 2))
 
         #expect(summary.executed == 36)
-        #expect(bench.audio.maxRunning == 1)
-        #expect(bench.transcribe.maxRunning <= 2)
+        #expect(await audioGate.peak == 1, "`audio` has `concurrency: 1`")
+        #expect(await transcribeGate.peak == 2, "`--jobs 2`: two at once, never more")
     }
 
-    @Test func `independent rules of one item run at the same time`() async throws {
+    @Test(.timeLimit(.minutes(1))) func `independent rules of one item run at the same time`() async throws {
         let bench = try Workbench(rules: """
             rules:
               audio: { processor: test.audio@1, input: video, params: { gain: 1 } }
@@ -97,14 +133,15 @@ import Testing
               document: { processor: test.document@1, inputs: { meta: metadata, transcript: audio, summary: louder } }
             sink: { kind: local, document: document }
             """)
-        bench.audio = CountingProcessor("test.audio", inputs: [InputSlot("video")], params: [ParamSpec("gain", .number)],
-                                        delayNanoseconds: 200_000_000)
+        // Each run waits until both are in flight: run one after the other, they never would.
+        let gate = Gate(width: 2, expected: 2)
+        bench.audio = CountingProcessor("test.audio", inputs: [InputSlot("video")], params: [ParamSpec("gain", .number)], gate: gate)
         bench.lessons = [bench.lessons[0]]
 
         let summary = try await bench.build(BuildOptions(jobs: 2))
 
         #expect(summary.executed == 3)
-        #expect(bench.audio.maxRunning == 2, "`audio` and `louder` read only the video: they overlap")
+        #expect(await gate.peak == 2, "`audio` and `louder` read only the video: they overlap")
     }
 
     @Test func `after a stop request no new action starts and hits are still served`() async throws {
@@ -116,11 +153,11 @@ import Testing
 
         let summary = try await bench.build(stop: stop)
 
-        #expect(summary.interrupted && summary.exitCode == 1)
+        #expect(summary.interrupted && summary.status == .interrupted)
         #expect(summary.executed == 0 && summary.hits == 8)
-        let skipped = try bench.events(summary).filter { $0.decision == .skipped }
-        #expect(skipped.first { $0.rule == "audio" }?.reason == "interrupted")
-        #expect(skipped.map(\.reason).sorted() == [
+        let skipped = try await bench.events(summary).filter { $0.decision == .skipped }
+        #expect(skipped.first { $0.rule == "audio" }?.reason.description == "interrupted")
+        #expect(skipped.map(\.reason.description).sorted() == [
             "dependency `audio` was skipped", "dependency `transcript` was skipped", "dependency `transcript` was skipped", "interrupted",
         ])
     }
@@ -131,10 +168,10 @@ import Testing
 
         let summary = try await bench.build()
 
-        #expect(summary.failed == 0 && summary.exitCode == 0)
+        #expect(summary.failed == 0 && summary.status == .ok)
         #expect(summary.notApplicable == 1)
-        let events = try bench.events(summary).filter { $0.itemID == "m3/reading" }
-        #expect(events.first { $0.rule == "audio" }?.reason == "not applicable: the item has no `video`")
+        let events = try await bench.events(summary).filter { $0.itemID == "m3/reading" }
+        #expect(events.first { $0.rule == "audio" }?.reason.description == "not applicable: the item has no `video`")
         #expect(events.first { $0.rule == "transcript" }?.decision == .executed)
     }
 
@@ -143,7 +180,7 @@ import Testing
         try await bench.build()
         bench.lessons.removeLast()
         let summary = try await bench.build()
-        let manifest = try SnapshotManifest.load(try Digest(parsing: try #require(summary.snapshot)), from: bench.store)
+        let manifest = try await bench.manifest(summary)
         #expect(manifest.entries.map(\.itemID) == ["m1/a", "m1/b"])
         #expect(summary.executed == 0)
     }

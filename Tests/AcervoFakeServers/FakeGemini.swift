@@ -14,6 +14,7 @@ public final class FakeGemini: Sendable {
         var state: String
         var size: Int
         var mimeType: String
+        var polls = 0
     }
     struct State: Sendable {
         var uploads: [String: Upload] = [:]
@@ -23,6 +24,8 @@ public final class FakeGemini: Sendable {
         var violations: [String] = []
         var finishReason = "STOP"
         var answerOutsideEnum = false
+        /// Polls answered `PROCESSING` before a file turns `ACTIVE`.
+        var pollsBeforeActive = 1
     }
 
     public let apiKey = "gemini-key-\(UUID().uuidString.prefix(8))"
@@ -44,6 +47,8 @@ public final class FakeGemini: Sendable {
     public func stop() async { await server.withLock { $0 }?.stop() }
     public func setFinishReason(_ reason: String) { state.withLock { $0.finishReason = reason } }
     public func answerOutsideEnum(_ on: Bool) { state.withLock { $0.answerOutsideEnum = on } }
+    /// How many polls of an uploaded file still answer `PROCESSING` (`Int.max`: it never becomes ACTIVE).
+    public func setPollsBeforeActive(_ polls: Int) { state.withLock { $0.pollsBeforeActive = polls } }
 
     private func count(_ route: String) { state.withLock { $0.calls[route, default: 0] += 1 } }
 
@@ -118,7 +123,8 @@ public final class FakeGemini: Sendable {
         state.withLock { state -> FakeReply in
             guard var file = state.files[name] else { return .json(404, ["error": ["code": 404, "message": "File \(name) not found"]]) }
             let reply = FakeReply.json(200, render(file))
-            file.state = "ACTIVE"
+            file.polls += 1
+            if file.polls >= state.pollsBeforeActive { file.state = "ACTIVE" }
             state.files[name] = file
             return reply
         }

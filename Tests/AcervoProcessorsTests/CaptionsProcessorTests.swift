@@ -1,4 +1,5 @@
 import AcervoEngine
+import AcervoFormats
 import AcervoStore
 import AcervoTestSupport
 import Foundation
@@ -47,10 +48,10 @@ import Testing
     }
 
     @Test func `the processor stores a transcript in the rule's language`() async throws {
-        let scratch = try Scratch()
-        let captions = try scratch.put("WEBVTT\n\n00:00:00.000 --> 00:00:02.000\nBuenos días\n")
+        let scratch = try await Scratch()
+        let captions = try await scratch.put("WEBVTT\n\n00:00:00.000 --> 00:00:02.000\nBuenos días\n")
         let output = try await CaptionsProcessor().run(scratch.action(inputs: ["captions": captions], params: ["language": .string("es")]))
-        let transcript = try Transcript.decode(scratch.store.blobs.bytes(of: output.output))
+        let transcript = try Transcript.decode(try await scratch.store.blobs.bytes(of: output.output))
         #expect(transcript.language == "es" && transcript.source == "captions" && transcript.text == "Buenos días")
         #expect(output.costUSD == 0)
     }
@@ -58,25 +59,25 @@ import Testing
 
 @Suite struct MaterialsAndDocumentTests {
     @Test func `materials: text as is, PDFs through pdftotext, in name order`() async throws {
-        let scratch = try Scratch()
+        let scratch = try await Scratch()
         let pdfPath = repositoryRoot + "/examples/course/01-fundamentos/03-funciones/funciones.pdf"
-        let pdf = try scratch.store.put(fileAt: pdfPath)
-        let notes = try scratch.store.put(bytes: Array("  apuntes  \n".utf8))
-        let tree = try scratch.store.putTree([
+        let pdf = try await scratch.store.put(fileAt: pdfPath)
+        let notes = try await scratch.store.put(bytes: Array("  apuntes  \n".utf8))
+        let tree = try await scratch.store.putTree([
             TreeEntry(name: "b-funciones.pdf", digest: pdf.digest, size: pdf.size),
             TreeEntry(name: "a-notas.md", digest: notes.digest, size: notes.size),
         ])
         let output = try await MaterialsProcessor().run(scratch.action(inputs: ["materials": tree]))
-        let materials = try MaterialsText.decode(scratch.store.blobs.bytes(of: output.output))
+        let materials = try MaterialsText.decode(try await scratch.store.blobs.bytes(of: output.output))
         #expect(materials.documents.map(\.name) == ["a-notas.md", "b-funciones.pdf"])
         #expect(materials.documents[0].text == "apuntes")
         #expect(materials.documents[1].text.contains("Una función sin return devuelve None."))
     }
 
     @Test func `a PDF that is not a PDF fails with pdftotext's own words`() async throws {
-        let scratch = try Scratch()
-        let fake = try scratch.store.put(bytes: Array("<html>not a pdf</html>".utf8))
-        let tree = try scratch.store.putTree([TreeEntry(name: "broken.pdf", digest: fake.digest, size: fake.size)])
+        let scratch = try await Scratch()
+        let fake = try await scratch.store.put(bytes: Array("<html>not a pdf</html>".utf8))
+        let tree = try await scratch.store.putTree([TreeEntry(name: "broken.pdf", digest: fake.digest, size: fake.size)])
         do {
             _ = try await MaterialsProcessor().run(scratch.action(inputs: ["materials": tree]))
             Issue.record("expected a failure")
@@ -87,8 +88,8 @@ import Testing
     }
 
     @Test func `the classifier picks the label with most keyword matches`() async throws {
-        let scratch = try Scratch()
-        let taxonomy = try scratch.put("""
+        let scratch = try await Scratch()
+        let taxonomy = try await scratch.put("""
             school:
               tecnologia: { keywords: [python, codigo] }
               negocios: { keywords: [ventas] }
@@ -99,26 +100,26 @@ import Testing
               inicial: { keywords: [introducción] }
               avanzado: { keywords: [metaclases] }
             """)
-        let transcript = try scratch.store.put(bytes: Transcript(language: "es", source: "captions", segments: [
+        let transcript = try await scratch.store.put(bytes: Transcript(language: "es", source: "captions", segments: [
             .init(startSeconds: 0, endSeconds: 1, text: "Introducción: Python usa código legible; una lista y un csv."),
         ]).encoded()).digest
         let output = try await TaxonomyClassifier().run(scratch.action(
             inputs: ["transcript": transcript], files: ["taxonomy.yaml": taxonomy]))
-        let result = try JSONDecoder().decode([String: JSONValueBox].self, from: Data(scratch.store.blobs.bytes(of: output.output)))
+        let result = try JSONDecoder().decode([String: JSONValueBox].self, from: Data(try await scratch.store.blobs.bytes(of: output.output)))
         #expect(result["school"]?.text == "tecnologia" && result["school_score"]?.number == 1)
         #expect(result["topic"]?.text == "python" && result["topic_score"]?.number == 0.67)
         #expect(result["level"]?.text == "inicial" && result["level_score"]?.number == 1)
     }
 
     @Test func `the document has front matter with the attributes and every section`() async throws {
-        let scratch = try Scratch()
-        let meta = try scratch.put(#"{"title":"Funciones: def y return","course":"Python desde cero","order":3,"level":"inicial"}"#)
-        let transcript = try scratch.store.put(bytes: Transcript(language: "es", source: "captions", segments: [
+        let scratch = try await Scratch()
+        let meta = try await scratch.put(#"{"title":"Funciones: def y return","course":"Python desde cero","order":3,"level":"inicial"}"#)
+        let transcript = try await scratch.store.put(bytes: Transcript(language: "es", source: "captions", segments: [
             .init(startSeconds: 65, endSeconds: 70, text: "Se definen con def."),
         ]).encoded()).digest
-        let classes = try scratch.put(#"{"level":"avanzado","level_score":0.5,"school":"tecnologia"}"#)
+        let classes = try await scratch.put(#"{"level":"avanzado","level_score":0.5,"school":"tecnologia"}"#)
         let output = try await MarkdownDocument().run(scratch.action(inputs: ["meta": meta, "transcript": transcript, "class": classes]))
-        #expect(try scratch.text(output.output) == """
+        #expect(try await scratch.text(output.output) == """
             ---
             course: "Python desde cero"
             item_id: "m/l"

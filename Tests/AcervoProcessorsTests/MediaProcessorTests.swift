@@ -1,4 +1,5 @@
 import AcervoEngine
+import AcervoFormats
 import AcervoRules
 import AcervoStore
 import AcervoTestSupport
@@ -18,53 +19,53 @@ import Testing
     }
 
     @Test func `audio comes out as 16 kHz mono FLAC, the same bytes every time`() async throws {
-        let scratch = try Scratch()
-        let input = try scratch.store.put(fileAt: video).digest
+        let scratch = try await Scratch()
+        let input = try await scratch.store.put(fileAt: video).digest
         let action = scratch.action(inputs: ["video": input], params: ["rate": .number(16000), "channels": .number(1)])
         let first = try await AudioExtractor().run(action)
         let second = try await AudioExtractor().run(action)
         #expect(first.output == second.output, "bit-exact output keeps early cutoff working")
-        let info = try await MediaInfo.probe(scratch.store.blobs.path(of: first.output))
+        let info = try await MediaInfo.probe(try await scratch.store.blobs.file(of: first.output))
         #expect(info.audioCodec == "flac" && info.audioSampleRate == 16000 && info.audioChannels == 1 && info.videoCodec == nil)
     }
 
     @Test func `keyframes catch each slide once, and OCR reads them`() async throws {
-        let scratch = try Scratch()
-        let input = try scratch.store.put(fileAt: video).digest
+        let scratch = try await Scratch()
+        let input = try await scratch.store.put(fileAt: video).digest
         let frames = try await KeyframeExtractor().run(scratch.action(inputs: ["video": input], params: ["scene": .number(0.02), "max": .number(10)]))
-        let tree = try scratch.store.tree(frames.output)
+        let tree = try await scratch.store.tree(frames.output)
         #expect(tree.map(\.name) == ["0001.png", "0002.png"])
         let ocr = try await TesseractOCR().run(scratch.action(inputs: ["frames": frames.output], params: ["languages": .array([.string("spa")])]))
-        let text = try scratch.text(ocr.output)
+        let text = try await scratch.text(ocr.output)
         #expect(text.contains("Python desde cero"))
         #expect(text.contains("print(\"Hola, mundo"), "the code on the slide")
         #expect(ocr.usage["framesRead"] == 2)
     }
 
     @Test func `a slide repeated in another lesson is read once`() async throws {
-        let scratch = try Scratch()
-        let input = try scratch.store.put(fileAt: video).digest
+        let scratch = try await Scratch()
+        let input = try await scratch.store.put(fileAt: video).digest
         let frames = try await KeyframeExtractor().run(scratch.action(inputs: ["video": input], params: ["scene": .number(0.02)]))
-        let entries = try scratch.store.tree(frames.output)
-        let otherLesson = try scratch.store.putTree([TreeEntry(name: "0001.png", digest: entries[1].digest, size: entries[1].size)])
+        let entries = try await scratch.store.tree(frames.output)
+        let otherLesson = try await scratch.store.putTree([TreeEntry(name: "0001.png", digest: entries[1].digest, size: entries[1].size)])
 
         let first = try await TesseractOCR().run(scratch.action(inputs: ["frames": frames.output], params: [:]))
         let second = try await TesseractOCR().run(scratch.action(inputs: ["frames": otherLesson], params: [:]))
 
         #expect(first.usage["framesRead"] == 2)
         #expect(second.usage["framesRead"] == 0, "the frame's text came from the per-frame cache")
-        #expect(try scratch.text(second.output).contains("Hola, mundo"))
+        #expect(try await scratch.text(second.output).contains("Hola, mundo"))
     }
 
     @Test func `a video without sound fails audio extraction with a clear reason`() async throws {
-        let scratch = try Scratch()
+        let scratch = try await Scratch()
         let silent = scratch.path + "/mudo.mp4"
         let ffmpeg = Process()
         ffmpeg.executableURL = URL(fileURLWithPath: "/usr/bin/ffmpeg")
         ffmpeg.arguments = ["-nostdin", "-v", "error", "-f", "lavfi", "-i", "color=c=white:s=160x90:d=1", "-an", silent]
         try ffmpeg.run()
         ffmpeg.waitUntilExit()
-        let input = try scratch.store.put(fileAt: silent).digest
+        let input = try await scratch.store.put(fileAt: silent).digest
         do {
             _ = try await AudioExtractor().run(scratch.action(inputs: ["video": input]))
             Issue.record("expected a failure")

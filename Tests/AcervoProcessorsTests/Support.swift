@@ -5,6 +5,9 @@ import AcervoTestSupport
 import Foundation
 @testable import AcervoProcessors
 
+/// The repository's `rules/prices.yaml`: what the cloud processors price their calls from.
+let repositoryPrices = try! PriceTable.load(rulesDirectory: repositoryRoot + "/rules")
+
 /// A temp folder with a store; removed when the test ends.
 final class Scratch {
     let path: String
@@ -12,14 +15,14 @@ final class Scratch {
 
     private let directory = TemporaryDirectory("acervo-processors")
 
-    init() throws {
+    init() async throws {
         path = directory.path
-        store = try Store.open(at: path + "/store")
+        store = try await Store.open(at: path + "/store")
     }
 
-    func put(_ text: String) throws -> Digest { try store.put(bytes: Array(text.utf8)).digest }
+    func put(_ text: String) async throws -> Digest { try await store.put(bytes: Array(text.utf8)).digest }
 
-    func text(_ digest: Digest) throws -> String { String(decoding: try store.blobs.bytes(of: digest), as: UTF8.self) }
+    func text(_ digest: Digest) async throws -> String { String(decoding: try await store.blobs.bytes(of: digest), as: UTF8.self) }
 
     func action(inputs: [String: Digest], params: [String: JSONValue] = [:], files: [String: Digest] = [:]) -> ActionInput {
         ActionInput(itemID: "m/l", rule: "r", inputs: inputs, params: params, files: files, store: store)

@@ -1,3 +1,4 @@
+import AcervoTestSupport
 import Testing
 @testable import AcervoStore
 

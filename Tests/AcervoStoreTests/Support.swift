@@ -1,45 +1,54 @@
 import AcervoTestSupport
 import Foundation
+import Testing
 @testable import AcervoStore
 
-/// A fresh folder under the system temp dir, removed when the test's scope ends.
-final class TemporaryFolder {
-    private let directory = TemporaryDirectory()
-    var path: String { directory.path }
-
-    func file(_ name: String, bytes: [UInt8]) -> String {
-        let target = path + "/" + name
-        _ = FileManager.default.createFile(atPath: target, contents: Data(bytes))
-        return target
-    }
-
-    func openStore(_ name: String = "store") throws -> Store {
-        try Store.open(at: path + "/" + name)
+extension TemporaryFolder {
+    func openStore(_ name: String = "store") async throws -> Store {
+        try await Store.open(at: path + "/" + name)
     }
 }
 
-func randomBytes(_ count: Int) -> [UInt8] {
-    var generator = SystemRandomNumberGenerator()
-    var bytes = [UInt8](repeating: 0, count: count)
-    var index = 0
-    while index < count {
-        var word = generator.next()
-        for _ in 0..<8 where index < count {
-            bytes[index] = UInt8(truncatingIfNeeded: word)
-            word >>= 8
-            index += 1
+/// A backend a store can run on. The conformance tests run against every one in `all`: a new backend
+/// (PostgreSQL, a remote cache) joins them by adding one line there.
+struct Backend: Sendable, CustomTestStringConvertible {
+    let name: String
+    /// A new, empty store; `folder` is a private temp folder the backend may use.
+    let make: @Sendable (_ folder: String) async throws -> Store
+
+    var testDescription: String { name }
+
+    static let all: [Backend] = [.sqlite, .memory]
+
+    /// Blobs in files, metadata in SQLite: the store folder every user has.
+    static let sqlite = Backend(name: "files + SQLite") { folder in try await Store.open(at: folder + "/store") }
+    /// Everything in memory: the small second implementation.
+    static let memory = Backend(name: "memory") { _ in Store.inMemory() }
+}
+
+/// A store on a backend, with the folder that holds it and the means to damage it as a disk would.
+final class TestStore: Sendable {
+    let folder = TemporaryFolder()
+    let store: Store
+
+    init(_ backend: Backend) async throws {
+        store = try await backend.make(folder.path)
+    }
+
+    /// Flips one byte of a stored object, as bit rot would.
+    func corrupt(_ digest: Digest) throws {
+        switch store.blobs {
+        case let files as FileBlobStore: try AcervoTestSupport.corrupt(files.path(of: digest))
+        case let memory as MemoryBlobStore:
+            var bytes = try #require(memory.peek(digest))
+            bytes[0] ^= 0xff
+            memory.overwrite(digest, with: bytes)
+        default: Issue.record("no way to damage \(type(of: store.blobs))")
         }
     }
-    return bytes
 }
 
-/// Flips one byte of a read-only object in place, as bit rot would.
-func corrupt(_ path: String) throws {
-    chmod(path, 0o644)
-    let handle = try FileHandle(forUpdating: URL(fileURLWithPath: path))
-    let first = try handle.read(upToCount: 1)?.first ?? 0
-    try handle.seek(toOffset: 0)
-    handle.write(Data([first ^ 0xff]))
-    try handle.close()
-    chmod(path, 0o444)
+/// A key made of one repeated hex digit, for readable tests.
+func key(_ digit: Character) -> ActionKey {
+    ActionKey(hex: String(repeating: digit, count: 64))!
 }

@@ -25,22 +25,50 @@ public func run(_ executable: String, _ arguments: [String], in directory: Strin
     process.standardOutput = out
     process.standardError = err
     try process.run()
+    // Both pipes are drained at once: reading one to its end first would deadlock a child that fills the
+    // other's buffer (64 KiB) and waits for it to be read.
+    let errData = Drain(err.fileHandleForReading)
     let outData = out.fileHandleForReading.readDataToEndOfFile()
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     return Outcome(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                   stderr: String(decoding: errData, as: UTF8.self))
+                   stderr: String(decoding: errData.wait(), as: UTF8.self))
 }
 
-/// The `acervo` binary SwiftPM built next to the test bundle (test targets that use it depend on it).
-public let acervoBinary: String = {
+/// Reads a pipe to its end on a thread of its own.
+public final class Drain: @unchecked Sendable {
+    // `data` is written once by the reading thread before `done` is signalled, and read only after.
+    private var data = Data()
+    private let done = DispatchSemaphore(value: 0)
+
+    public init(_ handle: FileHandle) {
+        Thread.detachNewThread { [self] in
+            data = handle.readDataToEndOfFile()
+            done.signal()
+        }
+    }
+
+    /// Everything the pipe delivered, once the writer closed it.
+    public func wait() -> Data {
+        done.wait()
+        return data
+    }
+}
+
+/// An executable SwiftPM built next to the test bundle (test targets that run one depend on its target).
+public func builtProduct(_ name: String) -> String {
     var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     // On Linux the test runner is `<build>/AcervoPackageTests.xctest`; elsewhere it is inside a bundle.
-    while !FileManager.default.isExecutableFile(atPath: directory.appendingPathComponent("acervo").path) && directory.path != "/" {
+    while !FileManager.default.isExecutableFile(atPath: directory.appendingPathComponent(name).path) && directory.path != "/" {
         directory.deleteLastPathComponent()
     }
-    return directory.appendingPathComponent("acervo").path
-}()
+    return directory.appendingPathComponent(name).path
+}
+
+/// The `acervo` binary.
+public let acervoBinary = builtProduct("acervo")
+
+/// The crash-test writer (`Sources/acervo-torture`).
+public let tortureBinary = builtProduct("acervo-torture")
 
 /// Runs the `acervo` binary.
 @discardableResult
@@ -55,7 +83,22 @@ public func decodeJSON<T: Decodable>(_ type: T.Type, _ text: String) throws -> T
     return try decoder.decode(type, from: Data(text.utf8))
 }
 
-/// A fresh folder under the system temp dir; `remove()` (or deinit) deletes it, read-only objects included.
+/// SplitMix64: a seeded generator, so random test schedules (kill moments) replay exactly from their seed.
+public struct SeededGenerator: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// A fresh folder under the system temp dir; deinit deletes it, read-only objects included.
 public final class TemporaryDirectory: @unchecked Sendable {
     public let path: String
 

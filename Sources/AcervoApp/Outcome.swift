@@ -1,0 +1,60 @@
+import AcervoConnectors
+import AcervoEngine
+import AcervoRules
+import AcervoStore
+
+/// The CLI contract's exit codes (DESIGN.md), decided here once for every caller: the CLI exits with them,
+/// the server maps them to answers.
+public enum ExitStatus: Int32, Sendable, Codable {
+    case success = 0
+    /// Finished, but with failed actions (or interrupted, or a sink left behind).
+    case failedActions = 1
+    /// A usage or configuration error: nothing ran.
+    case usage = 2
+    /// Paid actions past the budget were not started.
+    case budgetReached = 3
+    /// Another build holds the store.
+    case locked = 4
+
+    /// How a build that ran ended.
+    public init(_ summary: BuildSummary) {
+        if summary.budgetReached { self = .budgetReached } else if summary.failed > 0 || summary.interrupted { self = .failedActions } else { self = .success }
+    }
+}
+
+/// Why a use case could not do its work, with the message a person reads and the exit status it means.
+public struct AppError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public var status: ExitStatus
+
+    public init(_ message: String, status: ExitStatus) {
+        self.message = message
+        self.status = status
+    }
+
+    public var description: String { message }
+
+    /// Classifies any error from the layers below: mistakes in rules, configuration, arguments or the store's
+    /// state are usage errors (2), a held lock is 4, a provider or source that fails while working is 1.
+    public init(_ error: any Error) {
+        switch error {
+        case let error as AppError: self = error
+        case let error as StoreError:
+            if case .locked = error { self.init(error.description, status: .locked) } else { self.init(error.description, status: .usage) }
+        case let error as ConnectorError:
+            self.init(error.description, status: error.kind == .configuration ? .usage : .failedActions)
+        case let error as RulesError: self.init(error.description, status: .usage)
+        case let error as SourceError: self.init(error.description, status: .usage)
+        case let error as EngineError: self.init(error.description, status: .usage)
+        case let error as PricingError: self.init(error.description, status: .usage)
+        default: self.init("\(error)", status: .failedActions)
+        }
+    }
+
+    static func usage(_ message: String) -> AppError { AppError(message, status: .usage) }
+}
+
+/// Runs `body`, turning whatever it throws into an `AppError`.
+func classified<T>(_ body: () async throws -> T) async throws -> T {
+    do { return try await body() } catch { throw AppError(error) }
+}

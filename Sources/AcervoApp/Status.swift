@@ -1,0 +1,30 @@
+import AcervoEngine
+import AcervoStore
+import Foundation
+
+/// The state of a store at a glance: `acervo status`, the dashboard's overview.
+public struct StatusReport: Sendable, Encodable {
+    /// Who holds the store's lock (a build, a sync, gc), or nil.
+    public var buildRunning: String?
+    public var lastRun: Run?
+    public var knowledgeBase: SnapshotInfo?
+    public var cache: CacheStatistics.Row
+}
+
+extension Workspace {
+    /// Reads the state without taking the store lock — a build starting at this instant is never refused
+    /// because someone looked — and without visiting every object: the cache's figures are aggregates.
+    public func status() async throws -> StatusReport {
+        let store = try await store()
+        return try await classified {
+            let running: String? = if let root = store.root { await StoreLock.holder(storeRoot: root) } else { nil }
+            var knowledgeBase: SnapshotInfo?
+            if let latest = try await store.refs.ref(SnapshotManifest.latestRef) {
+                let manifest = try await SnapshotManifest.load(latest.digest, from: store)
+                knowledgeBase = SnapshotInfo(name: latest.name, digest: latest.digest, createdAt: latest.updatedAt, documents: manifest.entries.count)
+            }
+            return StatusReport(buildRunning: running, lastRun: try await store.journal.runs(limit: 1).first, knowledgeBase: knowledgeBase,
+                                cache: try await store.cacheStatistics().total)
+        }
+    }
+}

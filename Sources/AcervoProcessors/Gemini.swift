@@ -1,0 +1,158 @@
+import AcervoConnectors
+import AcervoEngine
+import AcervoFormats
+import AcervoRules
+import AcervoStore
+import Foundation
+import Yams
+
+/// Token prices for Gemini from `prices.yaml`.
+func geminiCost(_ prices: PriceTable, model: String, input: Int, output: Int) throws(RulesError) -> Double {
+    let inputPrice = try prices.required("gemini", "per_million_input_tokens", model: model)
+    let outputPrice = try prices.required("gemini", "per_million_output_tokens", model: model)
+    return Double(input) / 1e6 * inputPrice + Double(output) / 1e6 * outputPrice
+}
+
+/// `gemini.analyze@1`: the lesson's video (uploaded through the Files API) and transcript, read by Gemini
+/// with the prompt in `rules/prompts/` → an `Analysis` (summary, concepts, diagrams, code on screen with its
+/// language, key moments with times). Cost from the reported token usage.
+public struct GeminiAnalyzer: Processor {
+    public static let descriptor = ProcessorDescriptor(
+        id: "gemini.analyze", version: "1.0", inputs: [InputSlot("video"), InputSlot("transcript", required: false)],
+        params: [ParamSpec("model", .string), ParamSpec("prompt", .string, required: true)], isPaid: true)
+    public var descriptor: ProcessorDescriptor { Self.descriptor }
+    let context: ConnectorContext
+    let prices: PriceTable
+
+    public init(context: ConnectorContext, prices: PriceTable) {
+        self.context = context
+        self.prices = prices
+    }
+
+    /// Gemini counts about 300 tokens per second of video (frames and audio); the answer is short.
+    static let tokensPerVideoSecond = 300.0
+
+    public func estimateCostUSD(_ action: ActionInput) async throws -> Double {
+        let seconds = try await MediaInfo.probe(try await action.store.blobs.file(of: action.inputs["video"]!)).durationSeconds
+        return try geminiCost(prices, model: model(action), input: Int(seconds * Self.tokensPerVideoSecond) + 2_000, output: 2_000)
+    }
+
+    func model(_ action: ActionInput) -> String { action.params["model"]?.string ?? "gemini-2.5-flash" }
+
+    public func checkPrices(params: [String: JSONValue]) throws {
+        _ = try geminiCost(prices, model: params["model"]?.string ?? "gemini-2.5-flash", input: 0, output: 0)
+    }
+
+    static let schema: JSONValue = .object([
+        "type": .string("OBJECT"),
+        "properties": .object([
+            "summary": .object(["type": .string("STRING")]),
+            "concepts": .object(["type": .string("ARRAY"), "items": .object(["type": .string("STRING")])]),
+            "diagrams": .object(["type": .string("ARRAY"), "items": .object(["type": .string("STRING")])]),
+            "code": .object(["type": .string("ARRAY"), "items": .object([
+                "type": .string("OBJECT"),
+                "properties": .object(["language": .object(["type": .string("STRING")]), "code": .object(["type": .string("STRING")])]),
+                "required": .array([.string("language"), .string("code")]),
+            ])]),
+            "keyMoments": .object(["type": .string("ARRAY"), "items": .object([
+                "type": .string("OBJECT"),
+                "properties": .object(["seconds": .object(["type": .string("NUMBER")]), "description": .object(["type": .string("STRING")])]),
+                "required": .array([.string("seconds"), .string("description")]),
+            ])]),
+        ]),
+        "required": .array(["summary", "concepts", "diagrams", "code", "keyMoments"].map(JSONValue.string)),
+    ])
+
+    public func run(_ action: ActionInput) async throws -> ProcessorOutput {
+        let gemini = try GeminiClient(context: context)
+        let model = model(action)
+        let promptFile = action.params["prompt"]?.string ?? ""
+        guard let promptDigest = action.files[promptFile] else {
+            throw ProcessorFailure("gemini.analyze: `prompt: \(promptFile)` must also be listed in the rule's `files` (so editing it re-runs the analysis)")
+        }
+        var prompt = String(decoding: try await action.store.blobs.bytes(of: promptDigest), as: UTF8.self)
+        if let digest = action.inputs["transcript"] {
+            let transcript = try Transcript.decode(try await action.store.blobs.bytes(of: digest))
+            prompt += "\n\nTranscript (\(transcript.language)):\n" + transcript.segments.map { "[\(Int($0.startSeconds))s] \($0.text)" }.joined(separator: "\n")
+        }
+        let video = try await action.store.blobs.file(of: action.inputs["video"]!)
+        let file = try await gemini.upload(path: video, mimeType: "video/mp4", displayName: "acervo \(action.itemID)")
+        let parts: [JSONValue] = [
+            .object(["file_data": .object(["mime_type": .string(file.mimeType ?? "video/mp4"), "file_uri": .string(file.uri ?? "")])]),
+            .object(["text": .string(prompt)]),
+        ]
+        let (json, input, output) = try await gemini.generate(model: model, parts: parts, schema: Self.schema)
+        let analysis: Analysis
+        do { analysis = try Analysis.decode(json) } catch {
+            throw ConnectorError(.badResponse, provider: GeminiClient.provider, request: "POST /v1beta/models/\(model):generateContent",
+                                 message: "the answer does not follow the response schema: \(APIClient.explain(error, body: String(decoding: json, as: UTF8.self)))")
+        }
+        return ProcessorOutput(output: try await action.store.put(bytes: analysis.encoded()).digest,
+                               costUSD: try geminiCost(prices, model: model, input: input, output: output),
+                               usage: ["input_tokens": Double(input), "output_tokens": Double(output)], provider: "Google", model: model)
+    }
+}
+
+/// `gemini.classify@1`: school / topic / level chosen by Gemini among the taxonomy's own labels (enums in
+/// the response schema, so it cannot invent one). Output: the same object `taxonomy.classify` writes.
+public struct GeminiClassifier: Processor {
+    public static let descriptor = ProcessorDescriptor(
+        id: "gemini.classify", version: "1.0",
+        inputs: [InputSlot("transcript", required: false), InputSlot("analysis", required: false)],
+        params: [ParamSpec("model", .string), ParamSpec("taxonomy", .string)], isPaid: true)
+    public var descriptor: ProcessorDescriptor { Self.descriptor }
+    let context: ConnectorContext
+    let prices: PriceTable
+
+    public init(context: ConnectorContext, prices: PriceTable) {
+        self.context = context
+        self.prices = prices
+    }
+
+    public func estimateCostUSD(_ action: ActionInput) async throws -> Double {
+        try geminiCost(prices, model: action.params["model"]?.string ?? "gemini-2.5-flash", input: 8_000, output: 100)
+    }
+
+    public func checkPrices(params: [String: JSONValue]) throws {
+        _ = try geminiCost(prices, model: params["model"]?.string ?? "gemini-2.5-flash", input: 0, output: 0)
+    }
+
+    public func run(_ action: ActionInput) async throws -> ProcessorOutput {
+        let gemini = try GeminiClient(context: context)
+        let model = action.params["model"]?.string ?? "gemini-2.5-flash"
+        let file = action.params["taxonomy"]?.string ?? "taxonomy.yaml"
+        guard let digest = action.files[file] else { throw ProcessorFailure("gemini.classify needs `\(file)` in the rule's `files`") }
+        let text = String(decoding: try await action.store.blobs.bytes(of: digest), as: UTF8.self)
+        guard let taxonomy = (try? Yams.load(yaml: text)) as? [String: Any] else { throw ProcessorFailure("rules/\(file) is not a valid taxonomy") }
+        var properties: [String: JSONValue] = [:]
+        var labels: [String: [String]] = [:]
+        for dimension in ["school", "topic", "level"] {
+            let names = ((taxonomy[dimension] as? [String: Any])?.keys).map { Array($0).sorted() } ?? []
+            labels[dimension] = names + ["unclassified"]
+            properties[dimension] = .object(["type": .string("STRING"), "enum": .array(labels[dimension]!.map(JSONValue.string))])
+        }
+        var evidence = ""
+        if let digest = action.inputs["analysis"] { evidence += "Analysis:\n" + String(decoding: try await action.store.blobs.bytes(of: digest), as: UTF8.self) + "\n" }
+        if let digest = action.inputs["transcript"] { evidence += "Transcript:\n" + (try Transcript.decode(try await action.store.blobs.bytes(of: digest))).text }
+        let prompt = "Classify this lesson of an online course by school, topic and level, choosing only among the allowed values "
+            + "(`unclassified` when none fits).\n\n" + String(evidence.prefix(60_000))
+        let schema: JSONValue = .object(["type": .string("OBJECT"), "properties": .object(properties),
+                                         "required": .array([.string("school"), .string("topic"), .string("level")])])
+        let (json, input, output) = try await gemini.generate(model: model, parts: [.object(["text": .string(prompt)])], schema: schema)
+        let request = "POST /v1beta/models/\(model):generateContent"
+        guard let object = (try? JSONDecoder().decode(JSONValue.self, from: Data(json)))?.object else {
+            throw ConnectorError(.badResponse, provider: GeminiClient.provider, request: request, message: "the answer is not a JSON object")
+        }
+        var result: [String: JSONValue] = [:]
+        for dimension in ["school", "topic", "level"] {
+            guard let value = object[dimension]?.string, labels[dimension]!.contains(value) else {
+                throw ConnectorError(.badResponse, provider: GeminiClient.provider, request: request,
+                                     message: "`\(dimension)` is `\(object[dimension]?.canonical ?? "missing")`, not one of the taxonomy's labels")
+            }
+            result[dimension] = .string(value)
+        }
+        return ProcessorOutput(output: try await action.store.put(bytes: Array(JSONValue.object(result).canonical.utf8)).digest,
+                               costUSD: try geminiCost(prices, model: model, input: input, output: output),
+                               usage: ["input_tokens": Double(input), "output_tokens": Double(output)], provider: "Google", model: model)
+    }
+}

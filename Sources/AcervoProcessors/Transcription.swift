@@ -1,0 +1,222 @@
+import AcervoConnectors
+import AcervoEngine
+import AcervoFormats
+import AcervoRules
+import AcervoStore
+import Foundation
+
+/// Joins the transcripts of overlapping windows: of each window it keeps what starts between the middles of
+/// its overlaps with the previous and the next window, so a word heard in both is kept once.
+enum TranscriptStitching {
+    struct Piece {
+        var start: Double
+        var end: Double
+        /// Times already absolute (the window's start added).
+        var segments: [Transcript.Segment]
+    }
+
+    static func stitch(_ pieces: [Piece]) -> [Transcript.Segment] {
+        var result: [Transcript.Segment] = []
+        for (index, piece) in pieces.enumerated() {
+            let lower = index == 0 ? -Double.infinity : (piece.start + pieces[index - 1].end) / 2
+            let upper = index == pieces.count - 1 ? Double.infinity : (pieces[index + 1].start + piece.end) / 2
+            let inside = { (time: Double) in time >= lower && time < upper }
+            for segment in piece.segments {
+                guard let words = segment.words, !words.isEmpty else {
+                    if inside(segment.startSeconds) { result.append(segment) }
+                    continue
+                }
+                let kept = words.filter { inside($0.startSeconds) }
+                guard let first = kept.first, let last = kept.last else { continue }
+                var trimmed = segment
+                if kept.count != words.count {
+                    trimmed.text = kept.map(\.text).joined(separator: " ")
+                    trimmed.startSeconds = first.startSeconds
+                    trimmed.endSeconds = last.endSeconds
+                }
+                trimmed.words = kept
+                result.append(trimmed)
+            }
+        }
+        return result
+    }
+
+    static func shifted(_ segment: Transcript.Segment, by offset: Double) -> Transcript.Segment {
+        var segment = segment
+        segment.startSeconds += offset
+        segment.endSeconds += offset
+        segment.words = segment.words?.map { word in
+            var word = word
+            word.startSeconds += offset
+            word.endSeconds += offset
+            return word
+        }
+        return segment
+    }
+}
+
+/// The audio input of a transcription action: its file in the store and its duration.
+struct AudioInput {
+    var path: String
+    var durationSeconds: Double
+    var sizeBytes: Int64
+
+    init(_ action: ActionInput) async throws {
+        guard let digest = action.inputs["audio"] else { throw ProcessorFailure("no `audio` input") }
+        path = try await action.store.blobs.file(of: digest)
+        sizeBytes = await action.store.blobs.size(of: digest) ?? 0
+        durationSeconds = try await MediaInfo.probe(path).durationSeconds
+    }
+}
+
+/// `openai.transcribe@1`: speech to text through an OpenAI-compatible `/audio/transcriptions` endpoint
+/// (OpenAI itself, or a self-hosted Whisper server at `OPENAI_BASE_URL`). Files past the size limit are cut
+/// into overlapping pieces and stitched. Cost: the billed duration × `prices.yaml`'s per-minute price.
+public struct OpenAITranscriber: Processor {
+    public static let descriptor = ProcessorDescriptor(
+        id: "openai.transcribe", version: "1.0", inputs: [InputSlot("audio")],
+        params: [ParamSpec("model", .string), ParamSpec("language", .string), ParamSpec("chunk_seconds", .number)], isPaid: true)
+    public var descriptor: ProcessorDescriptor { Self.descriptor }
+    /// OpenAI's per-file limit is 25 MB; a little margin for the multipart envelope.
+    static let maxUploadBytes: Int64 = 24 << 20
+
+    let context: ConnectorContext
+    let prices: PriceTable
+
+    public init(context: ConnectorContext, prices: PriceTable) {
+        self.context = context
+        self.prices = prices
+    }
+
+    func model(_ action: ActionInput) -> String { action.params["model"]?.string ?? "whisper-1" }
+
+    public func checkPrices(params: [String: JSONValue]) throws {
+        _ = try prices.required("openai.transcribe", "per_minute", model: params["model"]?.string ?? "whisper-1")
+    }
+
+    public func estimateCostUSD(_ action: ActionInput) async throws -> Double {
+        let price = try prices.required("openai.transcribe", "per_minute", model: model(action))
+        return try await AudioInput(action).durationSeconds / 60 * price
+    }
+
+    public func run(_ action: ActionInput) async throws -> ProcessorOutput {
+        let client = try OpenAITranscriptionClient(context: context)
+        let model = model(action)
+        let price = try prices.required("openai.transcribe", "per_minute", model: model)
+        let audio = try await AudioInput(action)
+        let chunkSeconds = action.params["chunk_seconds"]?.number ?? 1200
+        var pieces: [TranscriptStitching.Piece] = []
+        var billedSeconds = 0.0
+        var language = action.params["language"]?.string
+        // Cut only when needed: one request is cheaper and keeps the provider's own segmentation.
+        let needsCutting = audio.sizeBytes > Self.maxUploadBytes || audio.durationSeconds > chunkSeconds
+        let (clips, scratch) = needsCutting
+            ? try await AudioClips.cut(audio.path, duration: audio.durationSeconds, length: chunkSeconds, overlap: 2)
+            : ([AudioClips.Clip(startSeconds: 0, durationSeconds: audio.durationSeconds, path: audio.path)], nil)
+        defer { _ = scratch }
+        for clip in clips {
+            let response = try await client.transcribe(flac: try clip.bytes(), model: model, language: action.params["language"]?.string,
+                                                       durationSeconds: clip.durationSeconds)
+            billedSeconds += response.duration ?? clip.durationSeconds
+            language = language ?? response.language
+            pieces.append(.init(start: clip.startSeconds, end: clip.startSeconds + clip.durationSeconds,
+                                segments: Self.segments(response, clipDuration: clip.durationSeconds).map { TranscriptStitching.shifted($0, by: clip.startSeconds) }))
+        }
+        let transcript = Transcript(language: language ?? "und", source: "openai.transcribe", segments: TranscriptStitching.stitch(pieces))
+        guard !transcript.segments.isEmpty else { throw ProcessorFailure("OpenAI returned no speech for this audio") }
+        return ProcessorOutput(output: try await action.store.put(bytes: transcript.encoded()).digest, costUSD: billedSeconds / 60 * price,
+                               usage: ["billed_seconds": billedSeconds], provider: "OpenAI", model: model)
+    }
+
+    /// Segments with the words that fall inside each; a plain `json` answer becomes one segment.
+    static func segments(_ response: OpenAITranscriptionClient.Response, clipDuration: Double) -> [Transcript.Segment] {
+        let words = (response.words ?? []).map { Transcript.Word(text: $0.word.trimmingCharacters(in: .whitespaces), startSeconds: $0.start, endSeconds: $0.end) }
+        guard let segments = response.segments, !segments.isEmpty else {
+            let text = response.text.trimmingCharacters(in: .whitespacesAndNewlines)
+            return text.isEmpty ? [] : [Transcript.Segment(startSeconds: 0, endSeconds: response.duration ?? clipDuration, text: text,
+                                                          words: words.isEmpty ? nil : words)]
+        }
+        return segments.map { segment in
+            let inside = words.filter { $0.startSeconds >= segment.start && $0.startSeconds < segment.end }
+            return Transcript.Segment(startSeconds: segment.start, endSeconds: segment.end,
+                                      text: segment.text.trimmingCharacters(in: .whitespacesAndNewlines), words: inside.isEmpty ? nil : inside)
+        }
+    }
+}
+
+/// `google.stt@1`: Google Speech-to-Text v2 `recognize`, on pieces of at most `chunk_seconds` (the synchronous
+/// limit is about a minute) overlapping by `overlap_seconds`, stitched; word offsets and confidences kept.
+/// Cost: the billed duration Google reports (`metadata.totalBilledDuration`) × `prices.yaml`.
+public struct GoogleSpeechTranscriber: Processor {
+    public static let descriptor = ProcessorDescriptor(
+        id: "google.stt", version: "1.0", inputs: [InputSlot("audio")],
+        params: [ParamSpec("model", .string), ParamSpec("languages", .stringList), ParamSpec("location", .string),
+                 ParamSpec("recognizer", .string), ParamSpec("project", .string), ParamSpec("chunk_seconds", .number),
+                 ParamSpec("overlap_seconds", .number)],
+        isPaid: true)
+    public var descriptor: ProcessorDescriptor { Self.descriptor }
+
+    let context: ConnectorContext
+    let prices: PriceTable
+
+    public init(context: ConnectorContext, prices: PriceTable) {
+        self.context = context
+        self.prices = prices
+    }
+
+    func model(_ action: ActionInput) -> String { action.params["model"]?.string ?? "chirp_2" }
+
+    public func checkPrices(params: [String: JSONValue]) throws {
+        _ = try prices.required("google.stt", "per_minute", model: params["model"]?.string ?? "chirp_2")
+    }
+
+    public func estimateCostUSD(_ action: ActionInput) async throws -> Double {
+        let price = try prices.required("google.stt", "per_minute", model: model(action))
+        let audio = try await AudioInput(action)
+        let chunk = action.params["chunk_seconds"]?.number ?? 55
+        let overlap = action.params["overlap_seconds"]?.number ?? 2
+        let billed = AudioClips.windows(duration: audio.durationSeconds, length: chunk, overlap: overlap).reduce(0) { $0 + $1.end - $1.start }
+        return billed / 60 * price
+    }
+
+    public func run(_ action: ActionInput) async throws -> ProcessorOutput {
+        let client = try GoogleSpeechClient(context: context, project: action.params["project"]?.string,
+                                            location: action.params["location"]?.string ?? "global",
+                                            recognizer: action.params["recognizer"]?.string ?? "_")
+        let model = model(action)
+        let price = try prices.required("google.stt", "per_minute", model: model)
+        let languages = action.params["languages"]?.array?.compactMap(\.string) ?? ["es-ES"]
+        let audio = try await AudioInput(action)
+        let (clips, scratch) = try await AudioClips.cut(audio.path, duration: audio.durationSeconds,
+                                                        length: action.params["chunk_seconds"]?.number ?? 55,
+                                                        overlap: action.params["overlap_seconds"]?.number ?? 2)
+        defer { _ = scratch }
+        var pieces: [TranscriptStitching.Piece] = []
+        var billedSeconds = 0.0
+        var detectedLanguage: String?
+        for clip in clips {
+            let response = try await client.recognize(audio: try clip.bytes(), languages: languages, model: model)
+            billedSeconds += response.metadata?.totalBilledDuration.flatMap(GoogleSpeechClient.seconds) ?? clip.durationSeconds
+            var segments: [Transcript.Segment] = []
+            var previousEnd = 0.0
+            for result in response.results ?? [] {
+                guard let best = result.alternatives?.first, let text = best.transcript?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { continue }
+                detectedLanguage = detectedLanguage ?? result.languageCode
+                let words = (best.words ?? []).map { word in
+                    Transcript.Word(text: word.word, startSeconds: word.startOffset.flatMap(GoogleSpeechClient.seconds) ?? previousEnd,
+                                    endSeconds: word.endOffset.flatMap(GoogleSpeechClient.seconds) ?? previousEnd, confidence: word.confidence)
+                }
+                let end = result.resultEndOffset.flatMap(GoogleSpeechClient.seconds) ?? words.last?.endSeconds ?? previousEnd
+                segments.append(TranscriptStitching.shifted(
+                    Transcript.Segment(startSeconds: words.first?.startSeconds ?? previousEnd, endSeconds: end, text: text,
+                                       confidence: best.confidence, words: words.isEmpty ? nil : words), by: clip.startSeconds))
+                previousEnd = end
+            }
+            pieces.append(.init(start: clip.startSeconds, end: clip.startSeconds + clip.durationSeconds, segments: segments))
+        }
+        let transcript = Transcript(language: detectedLanguage ?? languages.first ?? "und", source: "google.stt", segments: TranscriptStitching.stitch(pieces))
+        guard !transcript.segments.isEmpty else { throw ProcessorFailure("Google Speech-to-Text heard no speech in this audio") }
+        return ProcessorOutput(output: try await action.store.put(bytes: transcript.encoded()).digest, costUSD: billedSeconds / 60 * price,
+                               usage: ["billed_seconds": billedSeconds], provider: "Google", model: model)
+    }
+}

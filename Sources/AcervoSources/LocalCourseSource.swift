@@ -1,0 +1,134 @@
+import AcervoEngine
+import AcervoRules
+import AcervoStore
+import Foundation
+import Yams
+
+/// A course folder: `course.yaml` (name, school, language), one folder per module and inside it one folder
+/// per lesson (both order-prefixed, `01-basics/02-variables`), each lesson holding its video, captions,
+/// materials and an optional `lesson.yaml`.
+///
+/// Item ids are the course-relative lesson path, so they survive moving the course. Files enter the store
+/// through the stat cache: an unchanged video is not read again.
+public struct LocalCourseSource: Source {
+    public let path: String
+
+    static let videoExtensions: Set<String> = ["mp4", "mov", "mkv", "webm"]
+    static let captionExtensions: Set<String> = ["vtt", "srt"]
+    static let materialExtensions: Set<String> = ["pdf", "md", "txt"]
+
+    public init(path: String) {
+        self.path = path
+    }
+
+    struct Course: Decodable {
+        var name: String
+        var school: String?
+        var language: String?
+    }
+
+    public func items(store: Store) async throws -> [Item] {
+        let course = try readCourse()
+        var items: [Item] = []
+        let root = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        for module in try folders(in: path) {
+            for lesson in try folders(in: path + "/" + module) {
+                let id = (module + "/" + lesson).precomposedStringWithCanonicalMapping
+                do {
+                    try Self.checkName(module)
+                    try Self.checkName(lesson)
+                    let real = URL(fileURLWithPath: path + "/" + module + "/" + lesson).resolvingSymlinksInPath().path
+                    guard real.hasPrefix(root + "/") else {
+                        throw SourceError("the lesson folder points outside the course (\(real)); copy it into the course instead")
+                    }
+                    items.append(try await item(module: module, lesson: lesson, course: course, store: store))
+                } catch {
+                    items.append(Item(id: id, metadata: [:], artifacts: [:], detectionError: "\(error)"))
+                }
+            }
+        }
+        return items
+    }
+
+    private func readCourse() throws -> Course {
+        let file = path + "/course.yaml"
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+            throw SourceError("\(path) is not a course folder: it has no readable course.yaml (name, school, language)")
+        }
+        do { return try YAMLDecoder().decode(Course.self, from: text) } catch {
+            throw SourceError("\(file): \(error); it needs at least `name:`")
+        }
+    }
+
+    private func item(module: String, lesson: String, course: Course, store: Store) async throws -> Item {
+        let folder = path + "/" + module + "/" + lesson
+        var metadata: [String: JSONValue] = [
+            "course": .string(course.name), "module": .string(Self.title(fromFolder: module)),
+            "module_order": .number(Double(Self.order(fromFolder: module))), "order": .number(Double(Self.order(fromFolder: lesson))),
+            "title": .string(Self.title(fromFolder: lesson)),
+        ]
+        if let school = course.school { metadata["school"] = .string(school) }
+        if let language = course.language { metadata["language"] = .string(language) }
+        var artifacts: [String: Digest] = [:]
+        var materials: [TreeEntry] = []
+        for name in try FileManager.default.contentsOfDirectory(atPath: folder).sorted() where !name.hasPrefix(".") {
+            let file = folder + "/" + name
+            let kind = (name as NSString).pathExtension.lowercased()
+            if name == "lesson.yaml" {
+                for (key, value) in try lessonMetadata(file) { metadata[key] = value }
+            } else if Self.videoExtensions.contains(kind), artifacts["video"] == nil {
+                artifacts["video"] = try await store.ingest(fileAt: file, kind: .media).digest
+            } else if Self.captionExtensions.contains(kind), artifacts["captions"] == nil {
+                artifacts["captions"] = try await store.ingest(fileAt: file, kind: .media).digest
+            } else if Self.materialExtensions.contains(kind) {
+                let stored = try await store.ingest(fileAt: file, kind: .media)
+                materials.append(TreeEntry(name: name, digest: stored.digest, size: stored.size))
+            }
+        }
+        if !materials.isEmpty { artifacts["materials"] = try await store.putTree(materials) }
+        return Item(id: (module + "/" + lesson).precomposedStringWithCanonicalMapping, metadata: metadata, artifacts: artifacts)
+    }
+
+    /// `lesson.yaml`: any scalar fields (title, level, topic, …) override what the folder names say.
+    private func lessonMetadata(_ file: String) throws -> [String: JSONValue] {
+        let text = try String(contentsOfFile: file, encoding: .utf8)
+        guard let node = try Yams.compose(yaml: text), case .mapping(let mapping) = node else { return [:] }
+        var values: [String: JSONValue] = [:]
+        for (key, value) in mapping {
+            guard let name = key.string, case .scalar(let scalar) = value else { continue }
+            if let number = value.float, scalar.style == .plain, value.bool == nil { values[name] = .number(number) } else { values[name] = .string(scalar.string) }
+        }
+        return values
+    }
+
+    /// Spaces and accents are fine in folder names (ids are NFC-normalised); control characters, line breaks
+    /// and `..` are not: they break paths, logs and the vector store's attributes.
+    static func checkName(_ name: String) throws {
+        if name.contains("..") {
+            throw SourceError("the folder name `\(name)` contains `..`; rename it")
+        }
+        if let bad = name.unicodeScalars.first(where: { $0.properties.generalCategory == .control || $0.properties.generalCategory == .format }) {
+            throw SourceError("the folder name `\(name.debugDescription)` contains the invisible character U+\(String(bad.value, radix: 16, uppercase: true)); rename it")
+        }
+    }
+
+    /// Sub-folders in name order, hidden ones skipped.
+    private func folders(in path: String) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: path).filter { name in
+            var isDirectory: ObjCBool = false
+            return !name.hasPrefix(".") && FileManager.default.fileExists(atPath: path + "/" + name, isDirectory: &isDirectory) && isDirectory.boolValue
+        }.sorted()
+    }
+
+    /// `02-variables-y-tipos` → `Variables y tipos`.
+    static func title(fromFolder name: String) -> String {
+        let rest = name.drop { $0.isNumber }
+        let trimmed = rest.count < name.count ? rest.drop { $0 == "-" || $0 == "_" || $0 == " " || $0 == "." } : Substring(name)
+        let words = String(trimmed.isEmpty ? Substring(name) : trimmed).replacingOccurrences(of: "-", with: " ").replacingOccurrences(of: "_", with: " ")
+        return words.prefix(1).uppercased() + words.dropFirst()
+    }
+
+    static func order(fromFolder name: String) -> Int {
+        Int(name.prefix { $0.isNumber }) ?? 0
+    }
+}

@@ -1,0 +1,130 @@
+import Foundation
+
+/// What the evaluator decided for one (item, rule) in one run.
+public enum Decision: String, Sendable, Codable, CaseIterable {
+    case hit, executed, failed, skipped
+}
+
+/// One decision of a run: the audit trail behind `acervo runs show` and `acervo why`.
+public struct Event: Sendable, Codable, Equatable {
+    public var runID: String
+    public var itemID: String
+    public var rule: String
+    public var key: ActionKey?
+    public var decision: Decision
+    public var reason: DecisionReason
+    public var durationSeconds: Double
+    public var costUSD: Double
+    public var error: String?
+    public var at: Date
+
+    public init(
+        runID: String, itemID: String, rule: String, key: ActionKey?, decision: Decision, reason: DecisionReason,
+        durationSeconds: Double = 0, costUSD: Double = 0, error: String? = nil, at: Date = Date()
+    ) {
+        self.runID = runID
+        self.itemID = itemID
+        self.rule = rule
+        self.key = key
+        self.decision = decision
+        self.reason = reason
+        self.durationSeconds = durationSeconds
+        self.costUSD = costUSD
+        self.error = error
+        self.at = at
+    }
+}
+
+/// How a run ended (or that it has not).
+public enum RunStatus: String, Sendable, Codable, CaseIterable {
+    /// Still going, or its process died before it could say (the store lock tells which).
+    case running
+    case ok
+    /// Finished with failed actions (or a sink that could not be brought up to date).
+    case failed
+    /// Stopped starting paid actions at the budget.
+    case budget
+    /// Stopped by a signal before every action was decided.
+    case interrupted
+    /// Could not run at all (rules, source, store); the summary holds the error.
+    case error
+}
+
+/// One invocation of a command that changes the store.
+public struct Run: Sendable, Codable, Equatable {
+    public var id: String
+    public var command: String
+    public var toolVersion: String
+    public var startedAt: Date
+    public var endedAt: Date?
+    public var status: RunStatus
+    /// JSON the command writes at the end (counts, cost, snapshot; or the error).
+    public var summary: String?
+
+    public init(id: String, command: String, toolVersion: String, startedAt: Date, endedAt: Date? = nil, status: RunStatus = .running,
+                summary: String? = nil) {
+        self.id = id
+        self.command = command
+        self.toolVersion = toolVersion
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+        self.status = status
+        self.summary = summary
+    }
+
+    /// A new id that sorts by start time, so `acervo runs` lists naturally.
+    public static func newID(at date: Date) -> String {
+        let stamp = Int64(date.timeIntervalSince1970 * 1000)
+        return String(format: "r%013lld-%04x", stamp, UInt16.random(in: 0...UInt16.max))
+    }
+}
+
+/// The last key computed for (item, rule) and the components it was computed from, so `plan` and `why` can
+/// say exactly what changed since.
+public struct Trace: Sendable, Codable, Equatable {
+    public var itemID: String
+    public var rule: String
+    public var key: ActionKey
+    /// Engine-defined JSON (processor, version, params, input digests, file digests).
+    public var components: String
+    public var runID: String?
+    public var updatedAt: Date
+
+    public init(itemID: String, rule: String, key: ActionKey, components: String, runID: String?, updatedAt: Date = Date()) {
+        self.itemID = itemID
+        self.rule = rule
+        self.key = key
+        self.components = components
+        self.runID = runID
+        self.updatedAt = updatedAt
+    }
+}
+
+/// A decision that needs no durability of its own (a cache hit, a skip, a failure): recorded in batches,
+/// because losing the last few of these in a crash costs nothing, while one fsync per hit would make a
+/// no-op build slow.
+public struct DecisionRecord: Sendable {
+    public var event: Event
+    /// For hits: the reused result, whose hit count and last use advance.
+    public var hitKey: ActionKey?
+    public var trace: Trace?
+
+    public init(event: Event, hitKey: ActionKey? = nil, trace: Trace? = nil) {
+        self.event = event
+        self.hitKey = hitKey
+        self.trace = trace
+    }
+}
+
+/// A run's hit list (see `HitList`), as the journal knows it: which run, when it started, which blob.
+public struct HitListRecord: Sendable, Equatable {
+    public var runID: String
+    public var startedAt: Date
+    public var digest: Digest
+
+    public init(runID: String, startedAt: Date, digest: Digest) {
+        self.runID = runID
+        self.startedAt = startedAt
+        self.digest = digest
+    }
+}

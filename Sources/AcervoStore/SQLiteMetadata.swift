@@ -1,0 +1,209 @@
+import Foundation
+import GRDB
+
+/// `acervo.sqlite`: the metadata of a store on one machine — the action cache, runs and their decisions,
+/// traces, refs and pins, the stat cache, the blob catalog, download records and the search index.
+///
+/// WAL lets readers (`acervo status`, the dashboard) run during a build; `synchronous = FULL` makes every
+/// committed transaction survive a power loss, which is what "a finished action is never paid for twice"
+/// needs. Every access goes through GRDB's async API: reads on its reader pool, writes on its writer queue,
+/// never on Swift's cooperative threads.
+public final class SQLiteMetadata: MetadataStore {
+    public let path: String
+    let pool: DatabasePool
+
+    public var location: String { path }
+
+    /// Opens (creating and migrating unless `readOnly`) the database at `path`. Blocks while SQLite opens the
+    /// file and migrates: call it from a blocking thread (`Store.open` does).
+    public init(path: String, readOnly: Bool = false) throws(StoreError) {
+        self.path = path
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(30)
+        configuration.readonly = readOnly
+        configuration.foreignKeysEnabled = true
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            if !readOnly { try Self.migrator.migrate(pool) }
+        } catch let error as DatabaseError {
+            if error.resultCode == .SQLITE_READONLY || error.resultCode == .SQLITE_CANTOPEN {
+                throw .readOnly(path: path)
+            }
+            if error.resultCode == .SQLITE_FULL { throw .noSpace(path: path) }
+            throw .database(path: path, message: error.description)
+        } catch {
+            throw .database(path: path, message: "\(error)")
+        }
+    }
+
+    /// Runs `body` in one write transaction; the transaction is durable when this returns. A write that was
+    /// asked for is not torn by the caller's cancellation: it completes (or fails) on its own, and the caller
+    /// sees the cancellation at its next suspension point — a finished action's result is never dropped
+    /// because Ctrl-C arrived while it was being committed.
+    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StoreError) -> T {
+        let result = await Task { [pool, path] in
+            do { return Result<T, StoreError>.success(try await pool.write(body)) } catch {
+                return .failure(Self.mapped(error, path: path))
+            }
+        }.value
+        return try result.get()
+    }
+
+    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StoreError) -> T {
+        do { return try await pool.read(body) } catch { throw Self.mapped(error, path: path) }
+    }
+
+    static func mapped(_ error: any Error, path: String) -> StoreError {
+        if let error = error as? StoreError { return error }
+        if let error = error as? DatabaseError {
+            switch error.resultCode {
+            case .SQLITE_READONLY: return .readOnly(path: path)
+            case .SQLITE_FULL: return .noSpace(path: path)
+            default: return .database(path: path, message: error.description)
+            }
+        }
+        if error is CancellationError { return .cancelled }
+        return .database(path: path, message: "\(error)")
+    }
+
+    /// Rows per multi-row statement: 10 columns × 90 stays under SQLite's oldest parameter limit (999).
+    static let rowsPerStatement = 90
+
+    /// Schema history. Migrations are append-only: an existing store is upgraded in place, never rebuilt.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE action_results (
+                    key TEXT PRIMARY KEY NOT NULL,
+                    processor TEXT NOT NULL,
+                    processor_version TEXT NOT NULL,
+                    provider TEXT,
+                    model TEXT,
+                    usage TEXT,
+                    cost_usd REAL NOT NULL DEFAULT 0,
+                    duration_seconds REAL NOT NULL DEFAULT 0,
+                    run_id TEXT,
+                    tool_version TEXT NOT NULL,
+                    created_at REAL NOT NULL,
+                    hit_count INTEGER NOT NULL DEFAULT 0,
+                    last_hit_at REAL
+                );
+                CREATE TABLE result_outputs (
+                    key TEXT NOT NULL REFERENCES action_results(key) ON DELETE CASCADE,
+                    name TEXT NOT NULL,
+                    digest TEXT NOT NULL,
+                    PRIMARY KEY (key, name)
+                );
+                CREATE INDEX result_outputs_by_digest ON result_outputs(digest);
+                CREATE TABLE traces (
+                    item_id TEXT NOT NULL,
+                    rule TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    components TEXT NOT NULL,
+                    run_id TEXT,
+                    updated_at REAL NOT NULL,
+                    PRIMARY KEY (item_id, rule)
+                );
+                CREATE TABLE runs (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    command TEXT NOT NULL,
+                    tool_version TEXT NOT NULL,
+                    started_at REAL NOT NULL,
+                    ended_at REAL,
+                    status TEXT NOT NULL,
+                    summary TEXT
+                );
+                CREATE TABLE events (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    run_id TEXT NOT NULL REFERENCES runs(id),
+                    item_id TEXT NOT NULL,
+                    rule TEXT NOT NULL,
+                    key TEXT,
+                    decision TEXT NOT NULL CHECK (decision IN ('hit', 'executed', 'failed', 'skipped')),
+                    reason TEXT NOT NULL,
+                    duration_seconds REAL NOT NULL DEFAULT 0,
+                    cost_usd REAL NOT NULL DEFAULT 0,
+                    error TEXT,
+                    at REAL NOT NULL
+                );
+                CREATE INDEX events_by_run ON events(run_id);
+                CREATE INDEX events_by_item ON events(item_id, rule);
+                CREATE TABLE refs (
+                    name TEXT PRIMARY KEY NOT NULL,
+                    digest TEXT NOT NULL,
+                    updated_at REAL NOT NULL
+                );
+                CREATE TABLE pins (
+                    digest TEXT PRIMARY KEY NOT NULL,
+                    note TEXT NOT NULL DEFAULT '',
+                    created_at REAL NOT NULL
+                );
+                CREATE TABLE stat_cache (
+                    path TEXT PRIMARY KEY NOT NULL,
+                    device INTEGER NOT NULL,
+                    inode INTEGER NOT NULL,
+                    size INTEGER NOT NULL,
+                    mtime_ns INTEGER NOT NULL,
+                    ctime_ns INTEGER NOT NULL,
+                    digest TEXT NOT NULL
+                );
+                CREATE TABLE blobs (
+                    digest TEXT PRIMARY KEY NOT NULL,
+                    size INTEGER NOT NULL,
+                    kind TEXT NOT NULL CHECK (kind IN ('media', 'derived')),
+                    created_at REAL NOT NULL
+                );
+                CREATE TABLE blob_links (
+                    parent TEXT NOT NULL,
+                    child TEXT NOT NULL,
+                    PRIMARY KEY (parent, child)
+                );
+                """)
+        }
+        migrator.registerMigration("v2-search") { db in
+            // One row per (collection, item); `collection` is a snapshot's digest. Accents are folded so that
+            // `funcion` finds `función`.
+            try db.execute(sql: """
+                CREATE VIRTUAL TABLE search_text USING fts5(
+                    collection UNINDEXED, item UNINDEXED, attributes UNINDEXED, title, body,
+                    tokenize = 'unicode61 remove_diacritics 2'
+                );
+                CREATE TABLE search_collections (collection TEXT PRIMARY KEY NOT NULL, indexed_at REAL NOT NULL);
+                """)
+        }
+        migrator.registerMigration("v3-downloads") { db in
+            // What a URL held when it was last fetched, so an unchanged remote file is not fetched again.
+            try db.execute(sql: """
+                CREATE TABLE downloads (
+                    url TEXT PRIMARY KEY NOT NULL,
+                    etag TEXT,
+                    last_modified TEXT,
+                    size INTEGER NOT NULL,
+                    digest TEXT NOT NULL,
+                    checked_at REAL NOT NULL
+                );
+                """)
+        }
+        migrator.registerMigration("v4-output-bytes") { db in
+            // The bytes of a result's outputs, recorded at commit, so statistics are one aggregate query instead of
+            // a stat of every output blob. Results from before stay NULL until `cache stats` measures them once.
+            // Reasons of events written from now on are structured JSON (see `DecisionReason`); older rows keep
+            // their text.
+            try db.execute(sql: """
+                ALTER TABLE action_results ADD COLUMN output_bytes INTEGER;
+                CREATE INDEX runs_by_start ON runs(started_at);
+                """)
+        }
+        return migrator
+    }
+}
+
+extension Row {
+    func digest(_ column: String) throws -> Digest { try Digest(parsing: self[column]) }
+    func date(_ column: String) -> Date { Date(timeIntervalSince1970: self[column]) }
+    func optionalDate(_ column: String) -> Date? { (self[column] as Double?).map(Date.init(timeIntervalSince1970:)) }
+}

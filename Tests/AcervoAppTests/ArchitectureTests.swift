@@ -1,0 +1,56 @@
+import AcervoTestSupport
+import Foundation
+import Testing
+
+/// The module graph of docs/architecture.md is the code's, and every arrow points down.
+@Suite struct ArchitectureTests {
+    /// Each module's layer: a module may import only modules of lower layers — so the engine, the formats and
+    /// the connectors never import one another, and nothing imports the application layer but front ends.
+    static let layers: [String: Int] = [
+        "CAcervoShims": 0, "AcervoStore": 1, "AcervoRules": 1,
+        "AcervoFormats": 2, "AcervoEngine": 2, "AcervoConnectors": 2,
+        "AcervoProcessors": 3, "AcervoSources": 3, "AcervoSinks": 3,
+        "AcervoApp": 4,
+        "acervo": 5, "acervo-bench": 5, "acervo-torture": 5,
+    ]
+
+    /// Module → the Acervo modules its sources import.
+    func imports() throws -> [String: Set<String>] {
+        var graph: [String: Set<String>] = [:]
+        let sources = repositoryRoot + "/Sources"
+        for module in try FileManager.default.contentsOfDirectory(atPath: sources) {
+            var imported = Set<String>()
+            for file in FileManager.default.enumerator(atPath: sources + "/" + module)?.compactMap({ $0 as? String }) ?? [] where file.hasSuffix(".swift") {
+                let text = try String(contentsOfFile: sources + "/" + module + "/" + file, encoding: .utf8)
+                for line in text.split(separator: "\n") {
+                    let words = line.split(separator: " ").map(String.init)
+                    guard let index = words.firstIndex(of: "import"), index + 1 < words.count, words.count == index + 2 else { continue }
+                    let name = words[index + 1]
+                    if name.hasPrefix("Acervo") || name == "CAcervoShims" { imported.insert(name) }
+                }
+            }
+            graph[module] = imported
+        }
+        return graph
+    }
+
+    @Test func `every import points to a lower layer`() throws {
+        for (module, imported) in try imports() {
+            let layer = try #require(Self.layers[module], "module \(module) has no layer here: give it one")
+            for target in imported {
+                let below = try #require(Self.layers[target], "\(target) has no layer")
+                #expect(below < layer, "\(module) (layer \(layer)) imports \(target) (layer \(below)): an arrow pointing up or sideways")
+            }
+        }
+    }
+
+    @Test func `docs/architecture.md shows the graph the code has`() throws {
+        let printed = try run("/bin/bash", [repositoryRoot + "/scripts/module-graph"])
+        #expect(printed.status == 0, "\(printed.stderr)")
+        let page = try String(contentsOfFile: repositoryRoot + "/docs/architecture.md", encoding: .utf8)
+        #expect(page.contains(printed.stdout), "the module graph changed: paste the output of scripts/module-graph into docs/architecture.md")
+        for module in try imports().keys where module != "CAcervoShims" {
+            #expect(page.contains("**`\(module)`**"), "docs/architecture.md says nothing of \(module)")
+        }
+    }
+}

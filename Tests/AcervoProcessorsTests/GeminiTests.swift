@@ -1,0 +1,115 @@
+import AcervoEngine
+import AcervoFakeServers
+import AcervoFormats
+import AcervoRules
+import AcervoStore
+import AcervoTestSupport
+import Foundation
+import Testing
+@testable import AcervoConnectors
+@testable import AcervoProcessors
+
+@Suite("Gemini analysis and classification", .serialized)
+struct GeminiTests {
+    final class Bench: Sendable {
+        let directory = TemporaryDirectory("acervo-gemini")
+        let store: Store
+        let gemini: FakeGemini
+        let context: ConnectorContext
+        let video: Digest
+        let prompt: Digest
+        let taxonomy: Digest
+
+        init() async throws {
+            store = try await Store.open(at: directory.path + "/store")
+            gemini = try await FakeGemini.start()
+            context = ConnectorContext(
+                environment: ConnectorEnvironment(["GEMINI_API_KEY": gemini.apiKey, "ACERVO_GEMINI_URL": gemini.baseURL, "ACERVO_GEMINI_POLL_SECONDS": "0.01"]),
+                retry: RetryPolicy(maxAttempts: 3, baseDelaySeconds: 0.01, maxDelaySeconds: 0.02))
+            let path = directory.path + "/lesson.mp4"
+            let outcome = try run("/usr/bin/env", ["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc=s=160x120:d=2",
+                                                  "-c:v", "libx264", "-pix_fmt", "yuv420p", path])
+            #expect(outcome.status == 0, "ffmpeg is needed (scripts/setup installs it): \(outcome.stderr)")
+            video = try await store.put(fileAt: path).digest
+            prompt = try await store.ingest(fileAt: repositoryRoot + "/rules/prompts/analyze.md", kind: .derived).digest
+            taxonomy = try await store.ingest(fileAt: repositoryRoot + "/rules/taxonomy.yaml", kind: .derived).digest
+        }
+
+        func close() async {
+            await context.shutdown()
+            await gemini.stop()
+        }
+    }
+
+    @Test("gemini.analyze uploads the video resumably, waits for ACTIVE, and stores an analysis with its token cost")
+    func analyze() async throws {
+        let bench = try await Bench()
+        let action = ActionInput(itemID: "m/l", rule: "analysis", inputs: ["video": bench.video], params: ["prompt": .string("prompts/analyze.md")],
+                                 files: ["prompts/analyze.md": bench.prompt], store: bench.store)
+        let output = try await GeminiAnalyzer(context: bench.context, prices: repositoryPrices).run(action)
+        let analysis = try Analysis.decode(try await bench.store.blobs.bytes(of: output.output))
+        #expect(analysis.summary == "texto de ejemplo" && analysis.code.first?.language == "texto de ejemplo" && analysis.keyMoments.first?.seconds == 12)
+        #expect(bench.gemini.calls["POST /upload/v1beta/files (start)"] == 1)
+        #expect(bench.gemini.calls["POST /upload/v1beta/files (finalize)"] == 1)
+        #expect(bench.gemini.calls["GET /v1beta/files/{name}"] == 2, "PROCESSING, then ACTIVE")
+        #expect(bench.gemini.uploadedBytes == [Int(await bench.store.blobs.size(of: bench.video)!)])
+        let input = try #require(output.usage["input_tokens"])
+        #expect(abs(output.costUSD - (input / 1e6 * 0.30 + 250 / 1e6 * 2.50)) < 1e-12)
+        #expect(bench.gemini.violations.isEmpty)
+        await bench.close()
+    }
+
+    @Test("the prompt must be a rule file, so that editing it re-runs the analysis")
+    func promptMustBeAFile() async throws {
+        let bench = try await Bench()
+        let action = ActionInput(itemID: "m/l", rule: "analysis", inputs: ["video": bench.video], params: ["prompt": .string("prompts/analyze.md")],
+                                 files: [:], store: bench.store)
+        await #expect(throws: ProcessorFailure.self) { try await GeminiAnalyzer(context: bench.context, prices: repositoryPrices).run(action) }
+        await bench.close()
+    }
+
+    @Test("a generation stopped for safety is an error naming Gemini and the request")
+    func finishReason() async throws {
+        let bench = try await Bench()
+        bench.gemini.setFinishReason("SAFETY")
+        let action = ActionInput(itemID: "m/l", rule: "analysis", inputs: ["video": bench.video], params: ["prompt": .string("prompts/analyze.md")],
+                                 files: ["prompts/analyze.md": bench.prompt], store: bench.store)
+        let error = await #expect(throws: ConnectorError.self) { try await GeminiAnalyzer(context: bench.context, prices: repositoryPrices).run(action) }
+        #expect(error?.description.contains("Gemini POST /v1beta/models/gemini-2.5-flash:generateContent: generation stopped with `SAFETY`") == true)
+        await bench.close()
+    }
+
+    @Test("gemini.classify answers only with the taxonomy's labels; anything else is refused")
+    func classify() async throws {
+        let bench = try await Bench()
+        let transcript = try await bench.store.put(bytes: Transcript(language: "es", source: "captions",
+                                                               segments: [.init(startSeconds: 0, endSeconds: 2, text: "listas en python")]).encoded()).digest
+        let action = ActionInput(itemID: "m/l", rule: "class", inputs: ["transcript": transcript], params: [:],
+                                 files: ["taxonomy.yaml": bench.taxonomy], store: bench.store)
+        let output = try await GeminiClassifier(context: bench.context, prices: repositoryPrices).run(action)
+        let result = try JSONDecoder().decode(JSONValue.self, from: Data(try await bench.store.blobs.bytes(of: output.output))).object ?? [:]
+        #expect(result["school"]?.string == "diseno" && result["topic"] != nil && result["level"] != nil, "the first label of each, as the fake answers")
+        bench.gemini.answerOutsideEnum(true)
+        let error = await #expect(throws: ConnectorError.self) { try await GeminiClassifier(context: bench.context, prices: repositoryPrices).run(action) }
+        #expect(error?.description.contains("is `\"astrology\"`, not one of the taxonomy's labels") == true)
+        await bench.close()
+    }
+
+    @Test("waiting for an uploaded file to be processed stops at once when the task is cancelled")
+    func pollingHonoursCancellation() async throws {
+        let bench = try await Bench()
+        bench.gemini.setPollsBeforeActive(Int.max)
+        let client = try GeminiClient(context: bench.context)
+        let path = try await bench.store.blobs.file(of: bench.video)
+        let upload = Task { try await client.upload(path: path, mimeType: "video/mp4", displayName: "lesson") }
+        while bench.gemini.calls["GET /v1beta/files/{name}", default: 0] < 2 { await Task.yield() }
+        upload.cancel()
+        let result = await upload.result
+        guard case .failure(let error as ConnectorError) = result else {
+            Issue.record("the upload should end with a cancellation, not \(result)")
+            return
+        }
+        #expect(error.kind == .cancelled, "a cancellation, not a provider that kept failing: \(error)")
+        await bench.close()
+    }
+}

@@ -1,0 +1,56 @@
+import AcervoEngine
+import AcervoFakeServers
+import AcervoFormats
+import AcervoRules
+import AcervoStore
+import AcervoTestSupport
+import Foundation
+import Testing
+@testable import AcervoConnectors
+@testable import AcervoProcessors
+
+@Suite("Cloud Vision OCR", .serialized)
+struct GoogleVisionTests {
+    @Test("frames go in batches of at most 16 with the language hints; a frame read before is not sent again")
+    func batchesAndMemo() async throws {
+        let directory = TemporaryDirectory("acervo-vision")
+        let store = try await Store.open(at: directory.path + "/store")
+        let google = try await FakeGoogle.start()
+        let context = ConnectorContext(
+            environment: ConnectorEnvironment(["GOOGLE_APPLICATION_CREDENTIALS": try google.writeServiceAccount(into: directory.path),
+                                               "ACERVO_VISION_URL": google.baseURL]),
+            retry: RetryPolicy(maxAttempts: 3, baseDelaySeconds: 0.01, maxDelaySeconds: 0.02))
+        // 20 distinct PNG frames (the fake reads their size as their text).
+        let outcome = try run("/usr/bin/env", ["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc=s=64x48:d=20:r=1",
+                                              directory.path + "/frame-%02d.png"])
+        #expect(outcome.status == 0, "ffmpeg is needed (scripts/setup installs it): \(outcome.stderr)")
+        var entries: [TreeEntry] = []
+        for index in 1...20 {
+            let stored = try await store.put(fileAt: directory.path + String(format: "/frame-%02d.png", index))
+            entries.append(TreeEntry(name: String(format: "%04d.png", index), digest: stored.digest, size: stored.size))
+        }
+        let frames = try await store.putTree(entries)
+        let processor = GoogleVisionOCR(context: context, prices: repositoryPrices)
+        let action = ActionInput(itemID: "m/l", rule: "ocr", inputs: ["frames": frames],
+                                 params: ["languages": .array([.string("es"), .string("pt")])], files: [:], store: store)
+
+        #expect(abs(try await processor.estimateCostUSD(action) - Double(Set(entries.map(\.digest)).count) * 0.0015) < 1e-12)
+        let output = try await processor.run(action)
+        let distinct = Set(entries.map(\.digest)).count
+        #expect(google.calls["POST /v1/images:annotate"] == (distinct + 15) / 16)
+        #expect(google.imagesRead == distinct)
+        #expect(google.languageHints.allSatisfy { $0 == ["es", "pt"] })
+        #expect(abs(output.costUSD - Double(distinct) * 1.50 / 1000) < 1e-12)
+        let text = String(decoding: try await store.blobs.bytes(of: output.output), as: UTF8.self)
+        #expect(text.contains("listas en python") && text.contains("Diapositiva"))
+
+        // The same frames in another lesson: read from the memo, nothing sent, nothing paid.
+        let again = try await processor.run(ActionInput(itemID: "m/other", rule: "ocr", inputs: ["frames": frames],
+                                                         params: action.params, files: [:], store: store))
+        #expect(google.imagesRead == distinct && again.costUSD == 0 && again.output == output.output)
+        #expect(try await processor.estimateCostUSD(action) == 0)
+        #expect(google.violations.isEmpty)
+        await context.shutdown()
+        await google.stop()
+    }
+}

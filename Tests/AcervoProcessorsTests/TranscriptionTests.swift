@@ -1,0 +1,173 @@
+import AcervoEngine
+import AcervoFakeServers
+import AcervoFormats
+import AcervoRules
+import AcervoStore
+import AcervoTestSupport
+import Foundation
+import Testing
+@testable import AcervoConnectors
+@testable import AcervoProcessors
+
+/// A store with a generated FLAC, a connector context pointed at fakes.
+final class TranscriptionBench: Sendable {
+    let directory = TemporaryDirectory("acervo-stt")
+    let store: Store
+    let context: ConnectorContext
+    let google: FakeGoogle
+    let openAI: FakeOpenAI
+
+    init() async throws {
+        store = try await Store.open(at: directory.path + "/store")
+        google = try await FakeGoogle.start()
+        openAI = try await FakeOpenAI.start()
+        let credentials = try google.writeServiceAccount(into: directory.path)
+        context = ConnectorContext(
+            environment: ConnectorEnvironment([
+                "GOOGLE_APPLICATION_CREDENTIALS": credentials, "ACERVO_SPEECH_URL": google.baseURL,
+                "OPENAI_API_KEY": openAI.apiKey, "OPENAI_BASE_URL": openAI.baseURL,
+            ]),
+            retry: RetryPolicy(maxAttempts: 4, baseDelaySeconds: 0.01, maxDelaySeconds: 0.05))
+    }
+
+    func close() async {
+        await context.shutdown()
+        await google.stop()
+        await openAI.stop()
+    }
+
+    /// A mono 16 kHz FLAC of `seconds` (a tone: the fakes answer from the duration, not the sound).
+    func audio(seconds: Int) async throws -> Digest {
+        let path = directory.path + "/tone-\(seconds).flac"
+        let outcome = try run("/usr/bin/env", ["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=\(seconds)",
+                                              "-ar", "16000", "-ac", "1", "-c:a", "flac", path])
+        #expect(outcome.status == 0, "ffmpeg is needed (scripts/setup installs it): \(outcome.stderr)")
+        return try await store.put(fileAt: path).digest
+    }
+
+    func action(_ audio: Digest, params: [String: JSONValue] = [:]) -> ActionInput {
+        ActionInput(itemID: "m/l", rule: "transcript", inputs: ["audio": audio], params: params, files: [:], store: store)
+    }
+
+    func transcript(_ output: ProcessorOutput) async throws -> Transcript {
+        try Transcript.decode(try await store.blobs.bytes(of: output.output))
+    }
+}
+
+@Suite("Google auth and transcription", .serialized)
+struct TranscriptionTests {
+    @Test("google.stt cuts long audio into overlapping pieces, stitches them without repeating a word, and costs the billed duration")
+    func googleLongAudio() async throws {
+        let bench = try await TranscriptionBench()
+        let audio = try await bench.audio(seconds: 130)
+        let processor = GoogleSpeechTranscriber(context: bench.context, prices: repositoryPrices)
+        let action = bench.action(audio, params: ["languages": .array([.string("es-ES"), .string("pt-BR")]), "model": .string("chirp_2")])
+
+        let estimate = try await processor.estimateCostUSD(action)
+        let output = try await processor.run(action)
+
+        let transcript = try await bench.transcript(output)
+        let starts = transcript.segments.flatMap { $0.words ?? [] }.map(\.startSeconds)
+        #expect(starts == (0..<130).map(Double.init), "one word per second, none lost or repeated at the seams")
+        #expect(transcript.segments.allSatisfy { $0.words?.allSatisfy { $0.confidence == 0.9 } == true })
+        #expect(transcript.language == "es-es" && transcript.source == "google.stt")
+        #expect(bench.google.recognizeRequests.map { $0["seconds"] } == ["55.0", "55.0", "24.0"])
+        #expect(bench.google.recognizeRequests.allSatisfy { $0["languages"] == "es-ES,pt-BR" && $0["model"] == "chirp_2" })
+        #expect(output.usage["billed_seconds"] == 134)
+        #expect(abs(output.costUSD - 134.0 / 60 * 0.016) < 1e-9)
+        #expect(abs(estimate - 134.0 / 60 * 0.016) < 1e-6)
+        #expect(output.provider == "Google" && output.model == "chirp_2")
+        // One token for all three requests: it is cached until it expires.
+        #expect(bench.google.calls["POST /token"] == 1)
+        #expect(bench.google.violations.isEmpty)
+        await bench.close()
+    }
+
+    @Test("an expired token is refreshed once on the 401 and the request goes through")
+    func tokenRefresh() async throws {
+        let bench = try await TranscriptionBench()
+        let audio = try await bench.audio(seconds: 5)
+        let processor = GoogleSpeechTranscriber(context: bench.context, prices: repositoryPrices)
+        _ = try await processor.run(bench.action(audio))
+        bench.google.expireTokens()
+        _ = try await processor.run(bench.action(audio))
+        #expect(bench.google.calls["POST /token"] == 2)
+        #expect(bench.google.calls["POST :recognize"] == 3, "the refused call, then the retried one")
+        await bench.close()
+    }
+
+    @Test("a missing or broken service account is a configuration error that says what to fix")
+    func badCredentials() async throws {
+        let missing = ConnectorContext(environment: ConnectorEnvironment([:]))
+        let error = #expect(throws: ConnectorError.self) { try missing.googleTokens() }
+        #expect(error?.description == "Google: set GOOGLE_APPLICATION_CREDENTIALS to a service account's JSON key file")
+        let directory = TemporaryDirectory("acervo-sa")
+        try #"{"client_email": "x@y", "private_key": "not a key"}"#.write(toFile: directory.path + "/sa.json", atomically: true, encoding: .utf8)
+        let broken = ConnectorContext(environment: ConnectorEnvironment(["GOOGLE_APPLICATION_CREDENTIALS": directory.path + "/sa.json"]))
+        let keyError = #expect(throws: ConnectorError.self) { try broken.googleTokens() }
+        #expect(keyError?.description.contains("private_key is not an RSA key in PEM form") == true)
+    }
+
+    @Test("the JWT is RS256 over base64url header and claims, valid for at most an hour")
+    func assertionShape() async throws {
+        let bench = try await TranscriptionBench()
+        let tokens = try bench.context.googleTokens()
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let parts = try tokens.assertion(now: now).split(separator: ".").map(String.init)
+        #expect(parts.count == 3 && parts.allSatisfy { !$0.contains("=") && !$0.contains("+") && !$0.contains("/") })
+        let claims = try #require(FakeGoogleClaims.decode(parts[1]))
+        #expect(claims["iss"] as? String == bench.google.clientEmail)
+        #expect(claims["aud"] as? String == bench.google.tokenURL)
+        #expect(claims["scope"] as? String == "https://www.googleapis.com/auth/cloud-platform")
+        #expect(claims["iat"] as? Double == 1_800_000_000 && claims["exp"] as? Double == 1_800_003_600)
+        await bench.close()
+    }
+
+    @Test("openai.transcribe sends the audio as multipart, keeps segments and words, and costs the reported duration")
+    func openAITranscription() async throws {
+        let bench = try await TranscriptionBench()
+        let audio = try await bench.audio(seconds: 25)
+        let processor = OpenAITranscriber(context: bench.context, prices: repositoryPrices)
+        let output = try await processor.run(bench.action(audio, params: ["model": .string("whisper-1"), "language": .string("es")]))
+        let transcript = try await bench.transcript(output)
+        #expect(transcript.segments.count == 3)
+        #expect(transcript.segments.flatMap { $0.words ?? [] }.count == 25)
+        #expect(transcript.language == "es" && transcript.source == "openai.transcribe")
+        #expect(bench.openAI.calls["POST /audio/transcriptions"] == 1)
+        #expect(abs(output.costUSD - 25.0 / 60 * 0.006) < 1e-6)
+        #expect(bench.openAI.violations.isEmpty)
+        await bench.close()
+    }
+
+    @Test("openai.transcribe splits audio longer than chunk_seconds and stitches the pieces")
+    func openAIChunks() async throws {
+        let bench = try await TranscriptionBench()
+        let audio = try await bench.audio(seconds: 50)
+        let output = try await OpenAITranscriber(context: bench.context, prices: repositoryPrices).run(bench.action(audio, params: ["chunk_seconds": .number(20)]))
+        let starts = try await bench.transcript(output).segments.flatMap { $0.words ?? [] }.map(\.startSeconds)
+        #expect(starts == (0..<50).map(Double.init))
+        #expect(bench.openAI.transcriptionSeconds.count == 3)
+        await bench.close()
+    }
+
+    @Test("a paid processor without a price in prices.yaml refuses to run rather than record a zero cost")
+    func unpriced() async throws {
+        let bench = try await TranscriptionBench()
+        let audio = try await bench.audio(seconds: 3)
+        let unpriced = GoogleSpeechTranscriber(context: bench.context, prices: PriceTable())
+        let error = await #expect(throws: RulesError.self) { try await unpriced.run(bench.action(audio)) }
+        #expect(error?.description == "prices.yaml has no price for google.stt per minute of `chirp_2`; "
+            + "add `google.stt: { per_minute: { chirp_2: DOLLARS } }` to rules/prices.yaml with the provider's price")
+        await #expect(throws: RulesError.self) { try await unpriced.estimateCostUSD(bench.action(audio)) }
+        #expect(bench.google.calls["POST :recognize"] == nil, "nothing was sent")
+        await bench.close()
+    }
+}
+
+enum FakeGoogleClaims {
+    static func decode(_ part: String) -> [String: Any]? {
+        var base64 = part.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64 += "=" }
+        return Data(base64Encoded: base64).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
+    }
+}
