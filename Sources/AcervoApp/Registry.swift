@@ -15,7 +15,7 @@ public enum Registry {
 
     /// Every processor, cloud ones sharing `connectors` and pricing their calls from the pipeline's prices.
     static func processors(_ pipeline: Pipeline, connectors: ConnectorContext) -> [any Processor] {
-        ProcessorCatalog.processors(context: connectors, prices: pipeline.prices)
+        ProcessorCatalog.processors(Providers(connectors: connectors, prices: pipeline.prices))
     }
 
     /// The pipeline's source; `overridePath` replaces a local course folder (`--source PATH`).

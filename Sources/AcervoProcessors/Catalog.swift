@@ -18,13 +18,12 @@ public enum ProcessorCatalog {
         ]
     }
 
-    /// Every implementation. Cloud processors share `context` (keys, HTTP sessions) and price their calls
-    /// from `prices`; a provider's key is needed only when one of its actions runs.
-    public static func processors(context: ConnectorContext, prices: PriceTable) -> [any Processor] {
+    /// Every implementation. Cloud processors share `providers` (keys, HTTP sessions, prices); a provider's key
+    /// is needed only when one of its actions runs.
+    public static func processors(_ providers: Providers) -> [any Processor] {
         local + [
-            OpenAITranscriber(context: context, prices: prices), GoogleSpeechTranscriber(context: context, prices: prices),
-            GeminiAnalyzer(context: context, prices: prices), GeminiClassifier(context: context, prices: prices),
-            GoogleVisionOCR(context: context, prices: prices),
+            OpenAITranscriber(providers), GoogleSpeechTranscriber(providers), GeminiAnalyzer(providers), GeminiClassifier(providers),
+            GoogleVisionOCR(providers),
         ]
     }
 }

@@ -21,26 +21,22 @@ public struct GeminiAnalyzer: Processor {
         id: "gemini.analyze", version: "1.0", inputs: [InputSlot("video"), InputSlot("transcript", required: false)],
         params: [ParamSpec("model", .string), ParamSpec("prompt", .string, required: true)], isPaid: true)
     public var descriptor: ProcessorDescriptor { Self.descriptor }
-    let context: ConnectorContext
-    let prices: PriceTable
+    let providers: Providers
 
-    public init(context: ConnectorContext, prices: PriceTable) {
-        self.context = context
-        self.prices = prices
-    }
+    public init(_ providers: Providers) { self.providers = providers }
 
     /// Gemini counts about 300 tokens per second of video (frames and audio); the answer is short.
     static let tokensPerVideoSecond = 300.0
 
     public func estimateCostUSD(_ action: ActionInput) async throws -> Double {
         let seconds = try await MediaInfo.probe(try await action.store.blobs.file(of: action.inputs["video"]!)).durationSeconds
-        return try geminiCost(prices, model: model(action), input: Int(seconds * Self.tokensPerVideoSecond) + 2_000, output: 2_000)
+        return try geminiCost(providers.prices, model: model(action), input: Int(seconds * Self.tokensPerVideoSecond) + 2_000, output: 2_000)
     }
 
     func model(_ action: ActionInput) -> String { action.params["model"]?.string ?? "gemini-2.5-flash" }
 
     public func checkPrices(params: [String: JSONValue]) throws {
-        _ = try geminiCost(prices, model: params["model"]?.string ?? "gemini-2.5-flash", input: 0, output: 0)
+        _ = try geminiCost(providers.prices, model: params["model"]?.string ?? "gemini-2.5-flash", input: 0, output: 0)
     }
 
     static let schema: JSONValue = .object([
@@ -64,7 +60,7 @@ public struct GeminiAnalyzer: Processor {
     ])
 
     public func run(_ action: ActionInput) async throws -> ProcessorOutput {
-        let gemini = try GeminiClient(context: context)
+        let gemini = try GeminiClient(context: providers.connectors)
         let model = model(action)
         let promptFile = action.params["prompt"]?.string ?? ""
         guard let promptDigest = action.files[promptFile] else {
@@ -88,7 +84,7 @@ public struct GeminiAnalyzer: Processor {
                                  message: "the answer does not follow the response schema: \(APIClient.explain(error, body: String(decoding: json, as: UTF8.self)))")
         }
         return ProcessorOutput(output: try await action.store.put(bytes: analysis.encoded()).digest,
-                               costUSD: try geminiCost(prices, model: model, input: input, output: output),
+                               costUSD: try geminiCost(providers.prices, model: model, input: input, output: output),
                                usage: ["input_tokens": Double(input), "output_tokens": Double(output)], provider: "Google", model: model)
     }
 }
@@ -101,24 +97,20 @@ public struct GeminiClassifier: Processor {
         inputs: [InputSlot("transcript", required: false), InputSlot("analysis", required: false)],
         params: [ParamSpec("model", .string), ParamSpec("taxonomy", .string)], isPaid: true)
     public var descriptor: ProcessorDescriptor { Self.descriptor }
-    let context: ConnectorContext
-    let prices: PriceTable
+    let providers: Providers
 
-    public init(context: ConnectorContext, prices: PriceTable) {
-        self.context = context
-        self.prices = prices
-    }
+    public init(_ providers: Providers) { self.providers = providers }
 
     public func estimateCostUSD(_ action: ActionInput) async throws -> Double {
-        try geminiCost(prices, model: action.params["model"]?.string ?? "gemini-2.5-flash", input: 8_000, output: 100)
+        try geminiCost(providers.prices, model: action.params["model"]?.string ?? "gemini-2.5-flash", input: 8_000, output: 100)
     }
 
     public func checkPrices(params: [String: JSONValue]) throws {
-        _ = try geminiCost(prices, model: params["model"]?.string ?? "gemini-2.5-flash", input: 0, output: 0)
+        _ = try geminiCost(providers.prices, model: params["model"]?.string ?? "gemini-2.5-flash", input: 0, output: 0)
     }
 
     public func run(_ action: ActionInput) async throws -> ProcessorOutput {
-        let gemini = try GeminiClient(context: context)
+        let gemini = try GeminiClient(context: providers.connectors)
         let model = action.params["model"]?.string ?? "gemini-2.5-flash"
         let file = action.params["taxonomy"]?.string ?? "taxonomy.yaml"
         guard let digest = action.files[file] else { throw ProcessorFailure("gemini.classify needs `\(file)` in the rule's `files`") }
@@ -152,7 +144,7 @@ public struct GeminiClassifier: Processor {
             result[dimension] = .string(value)
         }
         return ProcessorOutput(output: try await action.store.put(bytes: Array(JSONValue.object(result).canonical.utf8)).digest,
-                               costUSD: try geminiCost(prices, model: model, input: input, output: output),
+                               costUSD: try geminiCost(providers.prices, model: model, input: input, output: output),
                                usage: ["input_tokens": Double(input), "output_tokens": Double(output)], provider: "Google", model: model)
     }
 }

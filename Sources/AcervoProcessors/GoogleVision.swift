@@ -14,13 +14,9 @@ public struct GoogleVisionOCR: Processor {
         id: "google.vision", version: "1.0", inputs: [InputSlot("frames")],
         params: [ParamSpec("languages", .stringList), ParamSpec("batch", .integer)], isPaid: true)
     public var descriptor: ProcessorDescriptor { Self.descriptor }
-    let context: ConnectorContext
-    let prices: PriceTable
+    let providers: Providers
 
-    public init(context: ConnectorContext, prices: PriceTable) {
-        self.context = context
-        self.prices = prices
-    }
+    public init(_ providers: Providers) { self.providers = providers }
 
     func memo(_ action: ActionInput) -> FrameTextMemo {
         FrameTextMemo(processor: "google.vision.frame", version: Self.descriptor.version,
@@ -28,7 +24,7 @@ public struct GoogleVisionOCR: Processor {
     }
 
     func pricePerImage() throws(RulesError) -> Double {
-        try prices.required("google.vision", "per_thousand_images", model: nil) / 1000
+        try providers.prices.required("google.vision", "per_thousand_images", model: nil) / 1000
     }
 
     public func checkPrices(params: [String: JSONValue]) throws {
@@ -56,7 +52,7 @@ public struct GoogleVisionOCR: Processor {
             if let text = try await memo.cached(frame.digest) { texts[frame.digest] = text } else if !unread.contains(frame.digest) { unread.append(frame.digest) }
         }
         if !unread.isEmpty {
-            let client = try VisionClient(context: context)
+            let client = try VisionClient(context: providers.connectors)
             let batch = min(VisionClient.maxImagesPerRequest, max(1, action.params["batch"]?.int ?? VisionClient.maxImagesPerRequest))
             for start in stride(from: 0, to: unread.count, by: batch) {
                 let chunk = Array(unread[start..<min(start + batch, unread.count)])

@@ -80,29 +80,25 @@ public struct OpenAITranscriber: Processor {
     /// OpenAI's per-file limit is 25 MB; a little margin for the multipart envelope.
     static let maxUploadBytes: Int64 = 24 << 20
 
-    let context: ConnectorContext
-    let prices: PriceTable
+    let providers: Providers
 
-    public init(context: ConnectorContext, prices: PriceTable) {
-        self.context = context
-        self.prices = prices
-    }
+    public init(_ providers: Providers) { self.providers = providers }
 
     func model(_ action: ActionInput) -> String { action.params["model"]?.string ?? "whisper-1" }
 
     public func checkPrices(params: [String: JSONValue]) throws {
-        _ = try prices.required("openai.transcribe", "per_minute", model: params["model"]?.string ?? "whisper-1")
+        _ = try providers.prices.required("openai.transcribe", "per_minute", model: params["model"]?.string ?? "whisper-1")
     }
 
     public func estimateCostUSD(_ action: ActionInput) async throws -> Double {
-        let price = try prices.required("openai.transcribe", "per_minute", model: model(action))
+        let price = try providers.prices.required("openai.transcribe", "per_minute", model: model(action))
         return try await AudioInput(action).durationSeconds / 60 * price
     }
 
     public func run(_ action: ActionInput) async throws -> ProcessorOutput {
-        let client = try OpenAITranscriptionClient(context: context)
+        let client = try OpenAITranscriptionClient(context: providers.connectors)
         let model = model(action)
-        let price = try prices.required("openai.transcribe", "per_minute", model: model)
+        let price = try providers.prices.required("openai.transcribe", "per_minute", model: model)
         let audio = try await AudioInput(action)
         let chunkSeconds = action.params["chunk_seconds"]?.number ?? 1200
         var pieces: [TranscriptStitching.Piece] = []
@@ -156,22 +152,18 @@ public struct GoogleSpeechTranscriber: Processor {
         isPaid: true)
     public var descriptor: ProcessorDescriptor { Self.descriptor }
 
-    let context: ConnectorContext
-    let prices: PriceTable
+    let providers: Providers
 
-    public init(context: ConnectorContext, prices: PriceTable) {
-        self.context = context
-        self.prices = prices
-    }
+    public init(_ providers: Providers) { self.providers = providers }
 
     func model(_ action: ActionInput) -> String { action.params["model"]?.string ?? "chirp_2" }
 
     public func checkPrices(params: [String: JSONValue]) throws {
-        _ = try prices.required("google.stt", "per_minute", model: params["model"]?.string ?? "chirp_2")
+        _ = try providers.prices.required("google.stt", "per_minute", model: params["model"]?.string ?? "chirp_2")
     }
 
     public func estimateCostUSD(_ action: ActionInput) async throws -> Double {
-        let price = try prices.required("google.stt", "per_minute", model: model(action))
+        let price = try providers.prices.required("google.stt", "per_minute", model: model(action))
         let audio = try await AudioInput(action)
         let chunk = action.params["chunk_seconds"]?.number ?? 55
         let overlap = action.params["overlap_seconds"]?.number ?? 2
@@ -180,11 +172,11 @@ public struct GoogleSpeechTranscriber: Processor {
     }
 
     public func run(_ action: ActionInput) async throws -> ProcessorOutput {
-        let client = try GoogleSpeechClient(context: context, project: action.params["project"]?.string,
+        let client = try GoogleSpeechClient(context: providers.connectors, project: action.params["project"]?.string,
                                             location: action.params["location"]?.string ?? "global",
                                             recognizer: action.params["recognizer"]?.string ?? "_")
         let model = model(action)
-        let price = try prices.required("google.stt", "per_minute", model: model)
+        let price = try providers.prices.required("google.stt", "per_minute", model: model)
         let languages = action.params["languages"]?.array?.compactMap(\.string) ?? ["es-ES"]
         let audio = try await AudioInput(action)
         let (clips, scratch) = try await AudioClips.cut(audio.path, duration: audio.durationSeconds,

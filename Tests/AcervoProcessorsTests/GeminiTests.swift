@@ -46,7 +46,7 @@ struct GeminiTests {
         let bench = try await Bench()
         let action = ActionInput(itemID: "m/l", rule: "analysis", inputs: ["video": bench.video], params: ["prompt": .string("prompts/analyze.md")],
                                  files: ["prompts/analyze.md": bench.prompt], store: bench.store)
-        let output = try await GeminiAnalyzer(context: bench.context, prices: repositoryPrices).run(action)
+        let output = try await GeminiAnalyzer(Providers(connectors: bench.context, prices: repositoryPrices)).run(action)
         let analysis = try Analysis.decode(try await bench.store.blobs.bytes(of: output.output))
         #expect(analysis.summary == "texto de ejemplo" && analysis.code.first?.language == "texto de ejemplo" && analysis.keyMoments.first?.seconds == 12)
         #expect(bench.gemini.calls["POST /upload/v1beta/files (start)"] == 1)
@@ -64,7 +64,7 @@ struct GeminiTests {
         let bench = try await Bench()
         let action = ActionInput(itemID: "m/l", rule: "analysis", inputs: ["video": bench.video], params: ["prompt": .string("prompts/analyze.md")],
                                  files: [:], store: bench.store)
-        await #expect(throws: ProcessorFailure.self) { try await GeminiAnalyzer(context: bench.context, prices: repositoryPrices).run(action) }
+        await #expect(throws: ProcessorFailure.self) { try await GeminiAnalyzer(Providers(connectors: bench.context, prices: repositoryPrices)).run(action) }
         await bench.close()
     }
 
@@ -74,7 +74,7 @@ struct GeminiTests {
         bench.gemini.setFinishReason("SAFETY")
         let action = ActionInput(itemID: "m/l", rule: "analysis", inputs: ["video": bench.video], params: ["prompt": .string("prompts/analyze.md")],
                                  files: ["prompts/analyze.md": bench.prompt], store: bench.store)
-        let error = await #expect(throws: ConnectorError.self) { try await GeminiAnalyzer(context: bench.context, prices: repositoryPrices).run(action) }
+        let error = await #expect(throws: ConnectorError.self) { try await GeminiAnalyzer(Providers(connectors: bench.context, prices: repositoryPrices)).run(action) }
         #expect(error?.description.contains("Gemini POST /v1beta/models/gemini-2.5-flash:generateContent: generation stopped with `SAFETY`") == true)
         await bench.close()
     }
@@ -86,11 +86,11 @@ struct GeminiTests {
                                                                segments: [.init(startSeconds: 0, endSeconds: 2, text: "listas en python")]).encoded()).digest
         let action = ActionInput(itemID: "m/l", rule: "class", inputs: ["transcript": transcript], params: [:],
                                  files: ["taxonomy.yaml": bench.taxonomy], store: bench.store)
-        let output = try await GeminiClassifier(context: bench.context, prices: repositoryPrices).run(action)
+        let output = try await GeminiClassifier(Providers(connectors: bench.context, prices: repositoryPrices)).run(action)
         let result = try JSONDecoder().decode(JSONValue.self, from: Data(try await bench.store.blobs.bytes(of: output.output))).object ?? [:]
         #expect(result["school"]?.string == "diseno" && result["topic"] != nil && result["level"] != nil, "the first label of each, as the fake answers")
         bench.gemini.answerOutsideEnum(true)
-        let error = await #expect(throws: ConnectorError.self) { try await GeminiClassifier(context: bench.context, prices: repositoryPrices).run(action) }
+        let error = await #expect(throws: ConnectorError.self) { try await GeminiClassifier(Providers(connectors: bench.context, prices: repositoryPrices)).run(action) }
         #expect(error?.description.contains("is `\"astrology\"`, not one of the taxonomy's labels") == true)
         await bench.close()
     }

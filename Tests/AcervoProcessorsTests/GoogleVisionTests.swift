@@ -30,7 +30,7 @@ struct GoogleVisionTests {
             entries.append(TreeEntry(name: String(format: "%04d.png", index), digest: stored.digest, size: stored.size))
         }
         let frames = try await store.putTree(entries)
-        let processor = GoogleVisionOCR(context: context, prices: repositoryPrices)
+        let processor = GoogleVisionOCR(Providers(connectors: context, prices: repositoryPrices))
         let action = ActionInput(itemID: "m/l", rule: "ocr", inputs: ["frames": frames],
                                  params: ["languages": .array([.string("es"), .string("pt")])], files: [:], store: store)
 

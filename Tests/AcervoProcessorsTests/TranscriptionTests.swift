@@ -60,7 +60,7 @@ struct TranscriptionTests {
     func googleLongAudio() async throws {
         let bench = try await TranscriptionBench()
         let audio = try await bench.audio(seconds: 130)
-        let processor = GoogleSpeechTranscriber(context: bench.context, prices: repositoryPrices)
+        let processor = GoogleSpeechTranscriber(Providers(connectors: bench.context, prices: repositoryPrices))
         let action = bench.action(audio, params: ["languages": .array([.string("es-ES"), .string("pt-BR")]), "model": .string("chirp_2")])
 
         let estimate = try await processor.estimateCostUSD(action)
@@ -87,7 +87,7 @@ struct TranscriptionTests {
     func tokenRefresh() async throws {
         let bench = try await TranscriptionBench()
         let audio = try await bench.audio(seconds: 5)
-        let processor = GoogleSpeechTranscriber(context: bench.context, prices: repositoryPrices)
+        let processor = GoogleSpeechTranscriber(Providers(connectors: bench.context, prices: repositoryPrices))
         _ = try await processor.run(bench.action(audio))
         bench.google.expireTokens()
         _ = try await processor.run(bench.action(audio))
@@ -127,7 +127,7 @@ struct TranscriptionTests {
     func openAITranscription() async throws {
         let bench = try await TranscriptionBench()
         let audio = try await bench.audio(seconds: 25)
-        let processor = OpenAITranscriber(context: bench.context, prices: repositoryPrices)
+        let processor = OpenAITranscriber(Providers(connectors: bench.context, prices: repositoryPrices))
         let output = try await processor.run(bench.action(audio, params: ["model": .string("whisper-1"), "language": .string("es")]))
         let transcript = try await bench.transcript(output)
         #expect(transcript.segments.count == 3)
@@ -143,7 +143,7 @@ struct TranscriptionTests {
     func openAIChunks() async throws {
         let bench = try await TranscriptionBench()
         let audio = try await bench.audio(seconds: 50)
-        let output = try await OpenAITranscriber(context: bench.context, prices: repositoryPrices).run(bench.action(audio, params: ["chunk_seconds": .number(20)]))
+        let output = try await OpenAITranscriber(Providers(connectors: bench.context, prices: repositoryPrices)).run(bench.action(audio, params: ["chunk_seconds": .number(20)]))
         let starts = try await bench.transcript(output).segments.flatMap { $0.words ?? [] }.map(\.startSeconds)
         #expect(starts == (0..<50).map(Double.init))
         #expect(bench.openAI.transcriptionSeconds.count == 3)
@@ -154,7 +154,7 @@ struct TranscriptionTests {
     func unpriced() async throws {
         let bench = try await TranscriptionBench()
         let audio = try await bench.audio(seconds: 3)
-        let unpriced = GoogleSpeechTranscriber(context: bench.context, prices: PriceTable())
+        let unpriced = GoogleSpeechTranscriber(Providers(connectors: bench.context, prices: PriceTable()))
         let error = await #expect(throws: RulesError.self) { try await unpriced.run(bench.action(audio)) }
         #expect(error?.description == "prices.yaml has no price for google.stt per minute of `chirp_2`; "
             + "add `google.stt: { per_minute: { chirp_2: DOLLARS } }` to rules/prices.yaml with the provider's price")

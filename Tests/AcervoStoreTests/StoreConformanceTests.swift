@@ -354,26 +354,4 @@ import Testing
         #expect(try await store.lookup(key("e")) != nil)
         #expect(try await store.fsck(repair: false).isClean)
     }
-
-    @Test(arguments: Backend.all) func `gc frees what no root reaches and keeps refs, their trees and pins`(backend: Backend) async throws {
-        let test = try await TestStore(backend)
-        defer { withExtendedLifetime(test) {} }
-        let store = test.store
-        let orphan = try await store.put(bytes: Array("orphan".utf8)).digest
-        let member = try await store.put(bytes: Array("document".utf8)).digest
-        let manifest = try await store.putTree([TreeEntry(name: "doc.md", digest: member, size: 8)])
-        try await store.refs.setRefs([("kb/latest", manifest)], at: Date())
-        let pinned = try await store.put(bytes: Array("pinned".utf8)).digest
-        try await store.refs.pin(pinned, note: "", at: Date())
-        let later = GCPolicy(graceSeconds: 0, now: Date().addingTimeInterval(200 * 86_400))
-
-        let dryRun = try await store.collectGarbage(policy: later, apply: false)
-        #expect(dryRun.freedObjects == 1)
-        #expect(await store.blobs.contains(orphan))
-        let report = try await store.collectGarbage(policy: later, apply: true)
-
-        #expect(report.freedObjects == 1 && report.applied)
-        #expect(await !store.blobs.contains(orphan))
-        for kept in [member, manifest, pinned] { #expect(await store.blobs.contains(kept)) }
-    }
 }
