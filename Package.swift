@@ -65,10 +65,10 @@ let package = Package(
             dependencies: ["AcervoApp", "AcervoStore", "AcervoEngine", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Crash-test tooling, outside the binary users install: a writer that tests kill at random moments.
-        .executableTarget(name: "acervo-torture", dependencies: ["AcervoStore"]),
+        .executableTarget(name: "acervo-torture", dependencies: ["AcervoStore", "AcervoTestSupport"]),
         .executableTarget(
             name: "acervo-bench",
-            dependencies: ["AcervoApp", "AcervoStore", "AcervoEngine", "AcervoRules"]
+            dependencies: ["AcervoApp", "AcervoProcessors", "AcervoFormats", "AcervoStore", "AcervoEngine", "AcervoRules"]
         ),
         .target(name: "AcervoTestSupport", path: "Tests/AcervoTestSupport"),
         .target(
@@ -93,7 +93,8 @@ let package = Package(
         .testTarget(
             name: "AcervoProcessorsTests",
             dependencies: ["AcervoProcessors", "AcervoFormats", "AcervoEngine", "AcervoStore", "AcervoRules", "AcervoConnectors",
-                           "AcervoTestSupport", "AcervoFakeServers"]
+                           "AcervoTestSupport", "AcervoFakeServers"],
+            exclude: ["Captions"]
         ),
         .testTarget(
             name: "AcervoAppTests",

@@ -34,6 +34,19 @@ public struct FailureSummary: Sendable, Codable, Equatable {
     }
 }
 
+/// A warning of an action that ran (a caption block it had to skip), for the end-of-build summary.
+public struct ActionWarning: Sendable, Codable, Equatable {
+    public var item: String
+    public var rule: String
+    public var message: String
+
+    public init(item: String, rule: String, message: String) {
+        self.item = item
+        self.rule = rule
+        self.message = message
+    }
+}
+
 /// What a build did. `acervo build --json` prints this as its last line.
 public struct BuildSummary: Sendable, Codable, Equatable {
     public var run: String
@@ -51,6 +64,8 @@ public struct BuildSummary: Sendable, Codable, Equatable {
     public var interrupted = false
     public var durationSeconds = 0.0
     public var failures: [FailureSummary] = []
+    /// What the actions that ran this time had to leave out.
+    public var warnings: [ActionWarning] = []
 
     public init(run: String, items: Int) {
         self.run = run

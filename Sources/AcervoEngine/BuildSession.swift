@@ -90,10 +90,11 @@ final class BuildSession: Sendable {
         reporter.finished(item: item, rule: rule, decision: .hit, reason: .cached, error: nil)
     }
 
-    func countExecuted(costUSD: Double) {
+    func countExecuted(costUSD: Double, warnings: [ActionWarning]) {
         tally.withLock { summary in
             summary.executed += 1
             summary.costUSD += costUSD
+            summary.warnings += warnings
         }
     }
 
@@ -108,6 +109,7 @@ final class BuildSession: Sendable {
         var summary = tally.withLock { $0 }
         summary.budgetReached = budget.wasReached
         summary.failures.sort { ($0.item, $0.rule) < ($1.item, $1.rule) }
+        summary.warnings.sort { ($0.item, $0.rule) < ($1.item, $1.rule) }
         return summary
     }
 }

@@ -298,11 +298,11 @@ public struct Evaluator: Sendable {
         let result = ActionResult(
             key: key, processor: rule.processor.id, processorVersion: rule.processor.version, outputs: ["out": output.output],
             provider: output.provider, model: output.model, usage: output.usage, costUSD: output.costUSD,
-            durationSeconds: seconds, runID: session.runID, toolVersion: Store.toolVersion)
+            durationSeconds: seconds, runID: session.runID, toolVersion: Store.toolVersion, warnings: output.warnings, metadata: output.metadata)
         let event = Event(runID: session.runID, itemID: input.itemID, rule: rule.name, key: key, decision: .executed,
                           reason: reason, durationSeconds: seconds, costUSD: output.costUSD)
         try await store.commit(result, event: event, trace: trace)
-        session.countExecuted(costUSD: output.costUSD)
+        session.countExecuted(costUSD: output.costUSD, warnings: output.warnings.map { ActionWarning(item: input.itemID, rule: rule.name, message: $0) })
         return output.output
     }
 

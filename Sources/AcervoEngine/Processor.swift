@@ -46,13 +46,21 @@ public struct ProcessorOutput: Sendable {
     public var usage: [String: Double]
     public var provider: String?
     public var model: String?
+    /// What the processor had to leave out, each saying where (`line 12: a cue without a timing line was
+    /// skipped`): recorded with the result and shown by the build summary, `why` and `trace`.
+    public var warnings: [String]
+    /// Facts about the input worth keeping with the result (`encoding: windows-1252`).
+    public var metadata: [String: String]
 
-    public init(output: Digest, costUSD: Double = 0, usage: [String: Double] = [:], provider: String? = nil, model: String? = nil) {
+    public init(output: Digest, costUSD: Double = 0, usage: [String: Double] = [:], provider: String? = nil, model: String? = nil,
+                warnings: [String] = [], metadata: [String: String] = [:]) {
         self.output = output
         self.costUSD = costUSD
         self.usage = usage
         self.provider = provider
         self.model = model
+        self.warnings = warnings
+        self.metadata = metadata
     }
 }
 

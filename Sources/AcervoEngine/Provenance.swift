@@ -10,6 +10,8 @@ public struct RuleExplanation: Sendable, Codable, Equatable {
     public var run: String
     public var at: Date
     public var key: ActionKey?
+    /// What the result this decision produced or reused had to leave out.
+    public var warnings: [String] = []
 }
 
 /// One rule's part in an item's document: `acervo trace`.
@@ -28,6 +30,9 @@ public struct ProvenanceStep: Sendable, Codable, Equatable {
     /// The run that produced the result (not the last one that reused it).
     public var run: String?
     public var hits: Int?
+    public var warnings: [String]?
+    /// Facts about the input the processor reported (`encoding: windows-1252`).
+    public var metadata: [String: String]?
 }
 
 extension Store {
@@ -40,7 +45,12 @@ extension Store {
             latest[event.rule] = RuleExplanation(rule: event.rule, decision: event.decision, reason: event.reason, error: event.error,
                                                  run: event.runID, at: event.at, key: event.key)
         }
-        return latest.values.sorted { $0.rule < $1.rule }
+        var explanations = latest.values.sorted { $0.rule < $1.rule }
+        for index in explanations.indices {
+            guard let key = explanations[index].key else { continue }
+            explanations[index].warnings = try await actionCache.result(forKey: key)?.warnings ?? []
+        }
+        return explanations
     }
 
     /// How an item's document came to be: for each rule, the key, processor, inputs, outputs, cost and run.
@@ -56,7 +66,8 @@ extension Store {
                 inputs: components?.inputs ?? [:], files: components?.files ?? [:], params: components?.params ?? "{}",
                 outputs: result?.outputs ?? [:], costUSD: result?.costUSD, provider: result?.provider, model: result?.model,
                 createdAt: result?.createdAt, run: result?.runID,
-                hits: result.map { $0.hitCount + (listedHits[$0.key]?.count ?? 0) }))
+                hits: result.map { $0.hitCount + (listedHits[$0.key]?.count ?? 0) },
+                warnings: result.flatMap { $0.warnings.isEmpty ? nil : $0.warnings }, metadata: result.flatMap { $0.metadata.isEmpty ? nil : $0.metadata }))
         }
         return steps
     }

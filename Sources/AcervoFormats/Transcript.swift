@@ -13,13 +13,18 @@ public struct Transcript: Sendable, Codable, Equatable {
         /// Word timings, when the recogniser reports them (absent for captions: the bytes of a captions
         /// transcript are unchanged by this field's existence).
         public var words: [Word]?
+        /// Who speaks, when the source says (a WebVTT voice, `<v Ana>`); absent otherwise, so transcripts
+        /// without speakers keep their bytes.
+        public var speaker: String?
 
-        public init(startSeconds: Double, endSeconds: Double, text: String, confidence: Double? = nil, words: [Word]? = nil) {
+        public init(startSeconds: Double, endSeconds: Double, text: String, confidence: Double? = nil, words: [Word]? = nil,
+                    speaker: String? = nil) {
             self.startSeconds = startSeconds
             self.endSeconds = endSeconds
             self.text = text
             self.confidence = confidence
             self.words = words
+            self.speaker = speaker
         }
     }
 

@@ -4,81 +4,44 @@ import AcervoRules
 import AcervoStore
 import Foundation
 
-/// `captions@1`: a lesson's existing WebVTT or SubRip captions as a transcript — the zero-cost choice.
+/// `captions@2`: a lesson's existing captions as a transcript — the zero-cost choice. WebVTT by the W3C
+/// parsing algorithm, SubRip and YouTube's SBV as tools write them, in UTF-8, UTF-16 or Windows-1252; rolling
+/// auto-captions kept once per line. A block it cannot read is skipped and reported as a warning with its
+/// line; a file it cannot read at all, or mostly not, fails the action saying where and what to do.
+///
+/// Version 2 (from 1): the output of captions version 1 read well is unchanged, byte for byte, so documents
+/// downstream are cut off early; see docs/captions.md.
 public struct CaptionsProcessor: Processor {
     public let descriptor = ProcessorDescriptor(
-        id: "captions", version: "1.0", inputs: [InputSlot("captions")], params: [ParamSpec("language", .string)])
+        id: "captions", version: "2.0", inputs: [InputSlot("captions")], params: [ParamSpec("language", .string)])
 
     public init() {}
 
     public func run(_ action: ActionInput) async throws -> ProcessorOutput {
-        let bytes = try await action.store.blobs.bytes(of: action.inputs["captions"]!)
-        guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw ProcessorFailure("captions are not UTF-8 text; convert them with `iconv -t UTF-8`")
-        }
-        let segments = try CaptionParser.parse(text)
-        let transcript = Transcript(language: action.params["language"]?.string ?? "und", source: "captions", segments: segments)
-        return ProcessorOutput(output: try await action.store.put(bytes: transcript.encoded()).digest)
-    }
-}
-
-/// WebVTT and SubRip cues → segments. A broken timestamp is an error naming its line, never a silent skip.
-enum CaptionParser {
-    static func parse(_ text: String) throws -> [Transcript.Segment] {
-        let lines = text.replacingOccurrences(of: "\r\n", with: "\n").split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        var segments: [Transcript.Segment] = []
-        var index = 0
-        while index < lines.count {
-            let line = lines[index].trimmingCharacters(in: .whitespaces)
-            guard line.contains("-->") else {
-                index += 1
-                continue
-            }
-            let parts = line.components(separatedBy: "-->")
-            let endField = parts[1].trimmingCharacters(in: .whitespaces).split(separator: " ").first.map(String.init) ?? ""
-            guard let start = seconds(parts[0].trimmingCharacters(in: .whitespaces)), let end = seconds(endField) else {
-                throw ProcessorFailure("captions line \(index + 1): cannot read the timestamps in '\(line)'; expected 00:01:02.500 --> 00:01:05.000")
-            }
-            guard end >= start else {
-                throw ProcessorFailure("captions line \(index + 1): the cue ends (\(endField)) before it starts")
-            }
-            var textLines: [String] = []
-            index += 1
-            while index < lines.count, !lines[index].trimmingCharacters(in: .whitespaces).isEmpty {
-                textLines.append(stripTags(lines[index]))
-                index += 1
-            }
-            let cue = textLines.joined(separator: " ").trimmingCharacters(in: .whitespaces)
-            if !cue.isEmpty { segments.append(.init(startSeconds: start, endSeconds: end, text: cue)) }
-        }
-        guard !segments.isEmpty else {
-            throw ProcessorFailure("the captions hold no cues (no line with `-->`); is this a WebVTT or SubRip file?")
-        }
-        return segments
+        let reading = try Self.read(try await action.store.blobs.bytes(of: action.inputs["captions"]!), language: action.params["language"]?.string ?? "und")
+        return ProcessorOutput(output: try await action.store.put(bytes: reading.transcript.encoded()).digest,
+                               usage: ["cues": Double(reading.cues)], warnings: reading.warnings, metadata: reading.metadata)
     }
 
-    /// `hh:mm:ss.mmm`, `mm:ss.mmm`, or SubRip's comma form.
-    static func seconds(_ text: String) -> Double? {
-        let fields = text.replacingOccurrences(of: ",", with: ".").split(separator: ":", omittingEmptySubsequences: false)
-        guard (2...3).contains(fields.count) else { return nil }
-        var total = 0.0
-        for (position, field) in fields.enumerated() {
-            let isLast = position == fields.count - 1
-            guard !field.isEmpty, field.allSatisfy({ $0.isNumber || (isLast && $0 == ".") }), let value = Double(field) else { return nil }
-            if !isLast && value != value.rounded() { return nil }
-            if position > 0 && value >= 60 { return nil }
-            total = total * 60 + value
-        }
-        return total
+    /// What a caption file gives: the transcript, how many cues it had, the blocks skipped, its format and encoding.
+    public struct Reading: Sendable {
+        public var transcript: Transcript
+        public var cues: Int
+        public var warnings: [String]
+        public var metadata: [String: String]
     }
 
-    /// Drops WebVTT voice and style tags (`<v Ana>`, `<i>`, `<00:00:01.000>`).
-    private static func stripTags(_ line: String) -> String {
-        var out = ""
-        var inTag = false
-        for character in line {
-            if character == "<" { inTag = true } else if character == ">" { inTag = false } else if !inTag { out.append(character) }
+    /// The processor's work without the store: a caption file's bytes read into a transcript.
+    public static func read(_ bytes: [UInt8], language: String) throws(ProcessorFailure) -> Reading {
+        let file: CaptionFile
+        do { file = try CaptionParser.parse(bytes) } catch {
+            throw ProcessorFailure("captions: \(error.description); fix the file, or re-export it as UTF-8 WebVTT or SubRip")
         }
-        return out.trimmingCharacters(in: .whitespaces)
+        let transcript = Transcript(language: language, source: "captions", segments: file.segments)
+        guard !transcript.segments.isEmpty else {
+            throw ProcessorFailure("the captions' cues hold no text")
+        }
+        return Reading(transcript: transcript, cues: file.cues.count, warnings: file.warnings,
+                       metadata: ["format": file.format.rawValue, "encoding": file.encoding.rawValue])
     }
 }

@@ -9,8 +9,15 @@ enum ExternalTool {
         var standardError: String
     }
 
-    /// Runs `name` found on PATH. A non-zero exit, a timeout or a missing program is a `ProcessorFailure` that
-    /// names the program and carries the end of its stderr. Cancelling the caller kills the program.
+    /// Why a program did not give its output: it refused the input (a non-zero exit — the same input will be
+    /// refused again), it ran out of time, or it could not be started at all.
+    struct Failure: Error, CustomStringConvertible {
+        enum Kind { case exited, timedOut, notRunnable }
+        var kind: Kind
+        var description: String
+    }
+
+    /// Runs `name` found on PATH. Cancelling the caller kills the program.
     static func run(_ name: String, _ arguments: [String], timeoutSeconds: Double, outputLimit: Int = 64 << 20) async throws -> Output {
         try await withThrowingTaskGroup(of: Output?.self) { group in
             group.addTask { try await runToCompletion(name, arguments, outputLimit: outputLimit) }
@@ -20,7 +27,7 @@ enum ExternalTool {
             }
             defer { group.cancelAll() }
             guard let first = try await group.next(), let output = first else {
-                throw ProcessorFailure("`\(name)` did not finish within \(Int(timeoutSeconds)) s and was stopped")
+                throw Failure(kind: .timedOut, description: "`\(name)` did not finish within \(Int(timeoutSeconds)) s and was stopped")
             }
             return output
         }
@@ -32,15 +39,15 @@ enum ExternalTool {
             let result = try await Subprocess.run(
                 .name(name), arguments: Arguments(arguments), output: .bytes(limit: outputLimit), error: .string(limit: 256 * 1024))
             guard case .exited(0) = result.terminationStatus else {
-                throw ProcessorFailure("`\(command)` failed (\(result.terminationStatus)): \(result.standardError.suffix(2000))")
+                throw Failure(kind: .exited, description: "`\(command)` failed (\(result.terminationStatus)): \(result.standardError.suffix(2000))")
             }
             return Output(standardOutput: result.standardOutput, standardError: result.standardError)
-        } catch let failure as ProcessorFailure {
+        } catch let failure as Failure {
             throw failure
         } catch is CancellationError {
             throw CancellationError()
         } catch {
-            throw ProcessorFailure("cannot run `\(command)`: \(error) (is `\(name)` installed? run scripts/setup)")
+            throw Failure(kind: .notRunnable, description: "cannot run `\(command)`: \(error) (is `\(name)` installed? run scripts/setup)")
         }
     }
 }

@@ -11,8 +11,8 @@ extension MediaInfo {
         do {
             output = try await ExternalTool.run(
                 "ffprobe", ["-v", "error", "-print_format", "json", "-show_format", "-show_streams", path], timeoutSeconds: 60)
-        } catch let failure as ProcessorFailure {
-            throw ProcessorFailure("the video cannot be read (corrupt, empty or not a video): \(failure.message)")
+        } catch let failure as ExternalTool.Failure where failure.kind == .exited {
+            throw ProcessorFailure("the video cannot be read (corrupt, empty or not a video): \(failure)")
         }
         struct Probe: Decodable {
             struct Stream: Decodable {

@@ -14,7 +14,7 @@ public struct LocalCourseSource: Source {
     public let path: String
 
     static let videoExtensions: Set<String> = ["mp4", "mov", "mkv", "webm"]
-    static let captionExtensions: Set<String> = ["vtt", "srt"]
+    static let captionExtensions: Set<String> = ["vtt", "srt", "sbv"]
     static let materialExtensions: Set<String> = ["pdf", "md", "txt"]
 
     public init(path: String) {
@@ -71,6 +71,7 @@ public struct LocalCourseSource: Source {
         if let language = course.language { metadata["language"] = .string(language) }
         var artifacts: [String: Digest] = [:]
         var materials: [TreeEntry] = []
+        var captions: [String] = []
         for name in try FileManager.default.contentsOfDirectory(atPath: folder).sorted() where !name.hasPrefix(".") {
             let file = folder + "/" + name
             let kind = (name as NSString).pathExtension.lowercased()
@@ -78,15 +79,34 @@ public struct LocalCourseSource: Source {
                 for (key, value) in try lessonMetadata(file) { metadata[key] = value }
             } else if Self.videoExtensions.contains(kind), artifacts["video"] == nil {
                 artifacts["video"] = try await store.ingest(fileAt: file, kind: .media).digest
-            } else if Self.captionExtensions.contains(kind), artifacts["captions"] == nil {
-                artifacts["captions"] = try await store.ingest(fileAt: file, kind: .media).digest
+            } else if Self.captionExtensions.contains(kind) {
+                captions.append(name)
             } else if Self.materialExtensions.contains(kind) {
                 let stored = try await store.ingest(fileAt: file, kind: .media)
                 materials.append(TreeEntry(name: name, digest: stored.digest, size: stored.size))
             }
         }
+        if let name = Self.preferredCaptions(captions, language: metadata["language"]?.string) {
+            artifacts["captions"] = try await store.ingest(fileAt: folder + "/" + name, kind: .media).digest
+        }
         if !materials.isEmpty { artifacts["materials"] = try await store.putTree(materials) }
         return Item(id: (module + "/" + lesson).precomposedStringWithCanonicalMapping, metadata: metadata, artifacts: artifacts)
+    }
+
+    /// Of several caption files (`clase.es.vtt`, `clase.en.srt`), the one tagged with the lesson's language;
+    /// else one with no language tag; else the first by name.
+    static func preferredCaptions(_ names: [String], language: String?) -> String? {
+        func tags(_ name: String) -> [Substring] { name.lowercased().split(separator: ".").dropFirst().dropLast() }
+        func isLanguageTag(_ part: Substring) -> Bool {
+            let base = part.split { $0 == "-" || $0 == "_" }.first ?? ""
+            return (2...3).contains(base.count) && base.allSatisfy { $0.isASCII && $0.isLetter }
+        }
+        if let language = language?.lowercased(), let tagged = names.first(where: { name in
+            tags(name).contains { $0 == language || $0.hasPrefix(language + "-") || $0.hasPrefix(language + "_") }
+        }) {
+            return tagged
+        }
+        return names.first { !tags($0).contains(where: isLanguageTag) } ?? names.first
     }
 
     /// `lesson.yaml`: any scalar fields (title, level, topic, …) override what the folder names say.

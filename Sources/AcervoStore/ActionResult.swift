@@ -20,12 +20,16 @@ public struct ActionResult: Sendable, Equatable, Codable {
     public var createdAt: Date
     public var hitCount: Int
     public var lastHitAt: Date?
+    /// What the processor left out, each saying where (`line 12: …`).
+    public var warnings: [String]
+    /// Facts about the input the processor reported (`encoding: windows-1252`).
+    public var metadata: [String: String]
 
     public init(
         key: ActionKey, processor: String, processorVersion: String, outputs: [String: Digest], outputBytes: Int64? = nil,
         provider: String? = nil, model: String? = nil, usage: [String: Double] = [:], costUSD: Double = 0,
         durationSeconds: Double = 0, runID: String? = nil, toolVersion: String, createdAt: Date = Date(),
-        hitCount: Int = 0, lastHitAt: Date? = nil
+        hitCount: Int = 0, lastHitAt: Date? = nil, warnings: [String] = [], metadata: [String: String] = [:]
     ) {
         self.key = key
         self.processor = processor
@@ -42,6 +46,8 @@ public struct ActionResult: Sendable, Equatable, Codable {
         self.createdAt = createdAt
         self.hitCount = hitCount
         self.lastHitAt = lastHitAt
+        self.warnings = warnings
+        self.metadata = metadata
     }
 }
 

@@ -5,19 +5,22 @@ extension SQLiteMetadata {
     public func commit(_ result: ActionResult, event: Event?, trace: Trace?) async throws(StoreError) {
         // Non-finite figures (a provider reporting NaN) cannot be JSON; they are dropped, never a crash.
         let usage = String(decoding: try! JSONEncoder.canonical.encode(result.usage.filter { $0.value.isFinite }), as: UTF8.self)
+        let warnings = result.warnings.isEmpty ? nil : String(decoding: try! JSONEncoder.canonical.encode(result.warnings), as: UTF8.self)
+        let metadata = result.metadata.isEmpty ? nil : String(decoding: try! JSONEncoder.canonical.encode(result.metadata), as: UTF8.self)
         let eventRow = event.map(EventRow.init)
         try await write { db in
             try db.execute(sql: "DELETE FROM action_results WHERE key = ?", arguments: [result.key.hex])
             try db.execute(
                 sql: """
                     INSERT INTO action_results (key, processor, processor_version, provider, model, usage, cost_usd,
-                        duration_seconds, run_id, tool_version, created_at, hit_count, last_hit_at, output_bytes)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        duration_seconds, run_id, tool_version, created_at, hit_count, last_hit_at, output_bytes, warnings, metadata)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     result.key.hex, result.processor, result.processorVersion, result.provider, result.model, usage,
                     result.costUSD, result.durationSeconds, result.runID, result.toolVersion,
                     result.createdAt.timeIntervalSince1970, result.hitCount, result.lastHitAt?.timeIntervalSince1970, result.outputBytes,
+                    warnings, metadata,
                 ])
             for (name, digest) in result.outputs {
                 try db.execute(sql: "INSERT INTO result_outputs (key, name, digest) VALUES (?, ?, ?)",
@@ -117,14 +120,19 @@ extension SQLiteMetadata {
         }
         return try rows.map { row in
             let key: String = row["key"]
-            let usageText: String? = row["usage"]
-            let usage = usageText.flatMap { try? JSONDecoder().decode([String: Double].self, from: Data($0.utf8)) } ?? [:]
+            let usage = Self.decodeColumn([String: Double].self, row["usage"]) ?? [:]
             return ActionResult(
                 key: try ActionKey(parsing: key), processor: row["processor"], processorVersion: row["processor_version"],
                 outputs: outputs[key] ?? [:], outputBytes: row["output_bytes"], provider: row["provider"], model: row["model"], usage: usage,
                 costUSD: row["cost_usd"], durationSeconds: row["duration_seconds"], runID: row["run_id"], toolVersion: row["tool_version"],
-                createdAt: row.date("created_at"), hitCount: row["hit_count"], lastHitAt: row.optionalDate("last_hit_at"))
+                createdAt: row.date("created_at"), hitCount: row["hit_count"], lastHitAt: row.optionalDate("last_hit_at"),
+                warnings: Self.decodeColumn([String].self, row["warnings"]) ?? [], metadata: Self.decodeColumn([String: String].self, row["metadata"]) ?? [:])
         }
+    }
+
+    /// A JSON column written by `commit`; NULL for rows from before the column existed.
+    private static func decodeColumn<T: Decodable>(_ type: T.Type, _ text: String?) -> T? {
+        text.flatMap { try? JSONDecoder().decode(T.self, from: Data($0.utf8)) }
     }
 }
 

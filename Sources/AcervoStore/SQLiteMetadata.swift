@@ -198,6 +198,14 @@ public final class SQLiteMetadata: MetadataStore {
                 CREATE INDEX runs_by_start ON runs(started_at);
                 """)
         }
+        migrator.registerMigration("v5-warnings") { db in
+            // What a processor left out (`line 12: …`) and facts about its input (`encoding`), as JSON; NULL for
+            // results from before, which had neither.
+            try db.execute(sql: """
+                ALTER TABLE action_results ADD COLUMN warnings TEXT;
+                ALTER TABLE action_results ADD COLUMN metadata TEXT;
+                """)
+        }
         return migrator
     }
 }

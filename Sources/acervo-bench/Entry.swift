@@ -31,12 +31,15 @@ enum Entry {
                     workDirectory: directory, minutes: Int(options["minutes"] ?? "") ?? 60,
                     repositoryRoot: FileManager.default.currentDirectoryPath
                 ).run()
+            case "captions":
+                try await CaptionsBenchmark(workDirectory: directory, hours: Int(options["hours"] ?? "") ?? 10).run()
             default:
                 throw BenchmarkError.usage("""
                     usage: acervo-bench store [--size MiB] [--rss-size MiB] [--dir PATH]
                            acervo-bench engine [--items N] [--rules N] [--dir PATH] [--ninja no] [--extra-noop-builds N]
                                               [--reuse yes]  (keep the catalog and store; later runs skip the cold build)
                            acervo-bench media [--minutes N] [--dir PATH]   (run from the repository root)
+                           acervo-bench captions [--hours N] [--dir PATH]
                     """)
             }
         } catch {

@@ -75,6 +75,9 @@ struct BuildCommand: AsyncParsableCommand {
         if outcome.exitStatus != .success { throw ExitCode(outcome.exitStatus) }
     }
 
+    /// Warnings listed after a build; the rest are counted.
+    private static let listedWarnings = 20
+
     private func printSummary(_ outcome: BuildOutcome, workspace: Workspace) async {
         let summary = outcome.summary
         let total = summary.executed + summary.hits + summary.failed + summary.skipped
@@ -82,6 +85,10 @@ struct BuildCommand: AsyncParsableCommand {
             + "failed \(summary.failed), skipped \(summary.skipped) — \(formatUSD(summary.costUSD)) — "
             + String(format: "%.1f s", summary.durationSeconds))
         for failure in summary.failures { print("  failed \(failure.item) \(failure.rule): \(failure.error)") }
+        for warning in summary.warnings.prefix(Self.listedWarnings) { print("  warning \(warning.item) \(warning.rule): \(warning.message)") }
+        if summary.warnings.count > Self.listedWarnings {
+            print("  … and \(summary.warnings.count - Self.listedWarnings) more warnings (`acervo build --json` lists them all; `acervo why ITEM` shows an item's)")
+        }
         if summary.budgetReached { print("  budget reached: paid actions past it were not started (exit 3)") }
         if summary.interrupted { print("  interrupted: actions not started are recorded as skipped") }
         if let snapshot = summary.snapshot {
@@ -174,6 +181,7 @@ struct WhyCommand: AsyncParsableCommand {
         for explanation in explanations {
             print("\(explanation.rule): \(explanation.decision.rawValue) — \(explanation.reason)"
                 + (explanation.error.map { " — error: \($0)" } ?? "") + "  (run \(explanation.run))")
+            for warning in explanation.warnings { print("    warning: \(warning)") }
         }
     }
 }
@@ -199,6 +207,8 @@ struct TraceCommand: AsyncParsableCommand {
             for (name, digest) in step.files.sorted(by: { $0.key < $1.key }) { print("    file \(name) = \(digest)") }
             if step.params != "{}" { print("    params \(step.params)") }
             for (name, digest) in step.outputs.sorted(by: { $0.key < $1.key }) { print("    out  \(name) = \(digest)") }
+            for (name, value) in (step.metadata ?? [:]).sorted(by: { $0.key < $1.key }) { print("    meta \(name) = \(value)") }
+            for warning in step.warnings ?? [] { print("    warning \(warning)") }
         }
     }
 }

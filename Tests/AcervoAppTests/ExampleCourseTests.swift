@@ -35,11 +35,16 @@ import Testing
         }
     }
 
+    static let knowledgeBaseDigest = "sha256:f929a65c89b672c89a0238803265aac346d373b8de4b2d9e0720cd7d8c0d03f4"
+
     @Test func `build, rebuild, edit a caption, retitle, delete: each re-runs exactly its own chain`() throws {
         let project = try Project()
 
         let first = try project.build()
         #expect(first.executed == 38 && first.failed == 0 && first.notApplicable == 2)
+        // The knowledge base the README shows: it moves only on purpose, and the README with it.
+        #expect(first.snapshot == Self.knowledgeBaseDigest)
+        #expect(try String(contentsOfFile: repositoryRoot + "/README.md", encoding: .utf8).contains("knowledge base: \(Self.knowledgeBaseDigest) (kb/latest)"))
         let second = try project.build()
         #expect(second.executed == 0 && second.hits == 38 && second.snapshot == first.snapshot)
 
@@ -104,7 +109,7 @@ import Testing
         let project = try Project()
         try project.write("""
             rules:
-              transcript: { processor: captions@1, input: captons }
+              transcript: { processor: captions@2, input: captons }
               document: { processor: document.markdown@1, inputs: { meta: metadata, transcript: transcript } }
             """, to: "rules/pipeline.yaml")
         let outcome = try acervo(["build"], in: project.path)

@@ -138,14 +138,14 @@ private final class FakeRequestHandler: ChannelInboundHandler, @unchecked Sendab
             headers.add(name: "Connection", value: "close")
             context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .init(statusCode: status), headers: headers))), promise: nil)
             context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body.prefix(body.count / 2))))), promise: nil)
-            context.writeAndFlush(NIOAny(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer())))).whenComplete { _ in context.close(promise: nil) }
+            context.writeAndFlush(NIOAny(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer())))).whenComplete { [channel = context.channel] _ in channel.close(promise: nil) }
         case .partial(let status, let extra, let body, let sendBytes):
             var headers = HTTPHeaders(extra)
             headers.replaceOrAdd(name: "Content-Length", value: "\(body.count)")
             headers.replaceOrAdd(name: "Connection", value: "close")
             context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .init(statusCode: status), headers: headers))), promise: nil)
-            context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body.prefix(sendBytes)))))).whenComplete { _ in
-                context.close(promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body.prefix(sendBytes)))))).whenComplete { [channel = context.channel] _ in
+                channel.close(promise: nil)
             }
         case .respond(let status, let extra, let body):
             var headers = HTTPHeaders(extra)
@@ -153,8 +153,8 @@ private final class FakeRequestHandler: ChannelInboundHandler, @unchecked Sendab
             if !keepAlive { headers.replaceOrAdd(name: "Connection", value: "close") }
             context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .init(statusCode: status), headers: headers))), promise: nil)
             context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)
-            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
-                if !keepAlive { context.close(promise: nil) }
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { [channel = context.channel] _ in
+                if !keepAlive { channel.close(promise: nil) }
             }
         }
     }

@@ -7,44 +7,30 @@ import Testing
 @testable import AcervoProcessors
 
 @Suite struct CaptionsProcessorTests {
-    @Test func `WebVTT cues become timed segments without voice tags`() throws {
-        let segments = try CaptionParser.parse("""
-            WEBVTT
-
-            intro
-            00:00:01.000 --> 00:00:04.250 align:start
-            <v Ana>Hola a todos</v>
-
-            01:02.500 --> 01:05.000
-            segunda línea
-            continúa
-            """)
-        #expect(segments == [
-            .init(startSeconds: 1, endSeconds: 4.25, text: "Hola a todos"),
-            .init(startSeconds: 62.5, endSeconds: 65, text: "segunda línea continúa"),
-        ])
+    @Test func `skipped blocks are the action's warnings; format and encoding its metadata`() async throws {
+        let scratch = try await Scratch()
+        let latin1: [UInt8] = Array("1\n00:00:00,000 --> 00:00:02,000\nOl".utf8) + [0xE1] + Array("\n\n2\n00:00:0x,000 --> 00:00:03,000\nmal\n".utf8)
+        let captions = try await scratch.store.put(bytes: latin1).digest
+        let output = try await CaptionsProcessor().run(scratch.action(inputs: ["captions": captions], params: ["language": .string("pt")]))
+        let transcript = try Transcript.decode(try await scratch.store.blobs.bytes(of: output.output))
+        #expect(transcript.text == "Olá")
+        #expect(output.warnings == [#"line 6: cannot read the timestamps in '00:00:0x,000 --> 00:00:03,000' (expected 00:01:02,500 --> 00:01:05,000); the cue was skipped ("mal")"#])
+        #expect(output.metadata == ["format": "SubRip", "encoding": "windows-1252"])
+        #expect(output.usage == ["cues": 1])
     }
 
-    @Test func `SubRip timestamps with commas are read`() throws {
-        let segments = try CaptionParser.parse("1\r\n00:00:00,000 --> 00:00:02,500\r\nOlá\r\n\r\n2\r\n00:00:02,500 --> 00:00:05,000\r\nmundo\r\n")
-        #expect(segments.map(\.text) == ["Olá", "mundo"])
-        #expect(segments[1].startSeconds == 2.5)
-    }
-
-    @Test(arguments: ["00:00:0x.000 --> 00:00:02.000", "00:00:01.000 --> 00:61:00.000", "00:00:05.000 --> 00:00:01.000"])
-    func `a broken timestamp is an error naming the line`(cue: String) {
-        do {
-            _ = try CaptionParser.parse("WEBVTT\n\n\(cue)\ntexto\n")
-            Issue.record("expected an error")
-        } catch let failure as ProcessorFailure {
-            #expect(failure.message.hasPrefix("captions line 3:"))
-        } catch {
-            Issue.record("unexpected \(error)")
+    @Test func `an unreadable caption file fails with the line and the fix`() async throws {
+        let scratch = try await Scratch()
+        for (text, message) in [("just some text", "the captions hold no cues"), ("WEBVTT\n\n00:00.000 --> 00:01.000\n\u{7}\n", "captions: line 4: control character")] {
+            let captions = try await scratch.put(text)
+            do {
+                _ = try await CaptionsProcessor().run(scratch.action(inputs: ["captions": captions]))
+                Issue.record("expected a failure for \(text)")
+            } catch let failure as ProcessorFailure {
+                #expect(failure.message.contains(message), "\(failure.message)")
+                #expect(failure.message.hasSuffix("fix the file, or re-export it as UTF-8 WebVTT or SubRip"))
+            }
         }
-    }
-
-    @Test func `a file with no cues is refused`() {
-        #expect(throws: ProcessorFailure.self) { try CaptionParser.parse("just some text") }
     }
 
     @Test func `the processor stores a transcript in the rule's language`() async throws {
@@ -57,34 +43,51 @@ import Testing
     }
 }
 
+extension Scratch {
+    /// `materials.text` run on a folder of these files (name → bytes): the text it stored, and its output.
+    func materials(_ files: [String: [UInt8]]) async throws -> (text: MaterialsText, output: ProcessorOutput) {
+        var entries: [TreeEntry] = []
+        for (name, bytes) in files {
+            let stored = try await store.put(bytes: bytes)
+            entries.append(TreeEntry(name: name, digest: stored.digest, size: stored.size))
+        }
+        let tree = try await store.putTree(entries)
+        let output = try await MaterialsProcessor().run(action(inputs: ["materials": tree]))
+        return (try MaterialsText.decode(try await store.blobs.bytes(of: output.output)), output)
+    }
+}
+
 @Suite struct MaterialsAndDocumentTests {
     @Test func `materials: text as is, PDFs through pdftotext, in name order`() async throws {
-        let scratch = try await Scratch()
-        let pdfPath = repositoryRoot + "/examples/course/01-fundamentos/03-funciones/funciones.pdf"
-        let pdf = try await scratch.store.put(fileAt: pdfPath)
-        let notes = try await scratch.store.put(bytes: Array("  apuntes  \n".utf8))
-        let tree = try await scratch.store.putTree([
-            TreeEntry(name: "b-funciones.pdf", digest: pdf.digest, size: pdf.size),
-            TreeEntry(name: "a-notas.md", digest: notes.digest, size: notes.size),
-        ])
-        let output = try await MaterialsProcessor().run(scratch.action(inputs: ["materials": tree]))
-        let materials = try MaterialsText.decode(try await scratch.store.blobs.bytes(of: output.output))
+        let pdf = try Data(contentsOf: URL(fileURLWithPath: repositoryRoot + "/examples/course/01-fundamentos/03-funciones/funciones.pdf"))
+        let (materials, _) = try await Scratch().materials(["b-funciones.pdf": Array(pdf), "a-notas.md": Array("  apuntes  \n".utf8)])
         #expect(materials.documents.map(\.name) == ["a-notas.md", "b-funciones.pdf"])
         #expect(materials.documents[0].text == "apuntes")
         #expect(materials.documents[1].text.contains("Una función sin return devuelve None."))
     }
 
-    @Test func `a PDF that is not a PDF fails with pdftotext's own words`() async throws {
-        let scratch = try await Scratch()
-        let fake = try await scratch.store.put(bytes: Array("<html>not a pdf</html>".utf8))
-        let tree = try await scratch.store.putTree([TreeEntry(name: "broken.pdf", digest: fake.digest, size: fake.size)])
-        do {
-            _ = try await MaterialsProcessor().run(scratch.action(inputs: ["materials": tree]))
-            Issue.record("expected a failure")
-        } catch let failure as ProcessorFailure {
-            #expect(failure.message.contains("pdftotext"))
-            #expect(failure.message.lowercased().contains("error"))
-        }
+    @Test func `an unreadable material is skipped with a warning; the others still count`() async throws {
+        let (materials, output) = try await Scratch().materials([
+            "broken.pdf": Array("<html>not a pdf</html>".utf8),
+            "image.txt": [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00],
+            "notas.md": Array("apuntes".utf8),
+        ])
+        #expect(materials.documents.map(\.name) == ["notas.md"])
+        #expect(output.warnings.count == 2)
+        #expect(output.warnings[0].hasPrefix("material `broken.pdf` was skipped: pdftotext cannot read it"))
+        #expect(output.warnings[0].lowercased().contains("error"))
+        #expect(output.warnings[1] == "material `image.txt` was skipped: line 3: byte 9 is NUL: this is not a text file")
+    }
+
+    @Test func `Latin-1 and UTF-16 text materials are decoded and their encoding recorded`() async throws {
+        let (materials, output) = try await Scratch().materials([
+            "a.txt": Array("Lecci".utf8) + [0xF3, 0x6E, 0x20, 0x93, 0x31, 0x94],
+            "b.txt": [0xFF, 0xFE] + Array("Ação".data(using: .utf16LittleEndian)!),
+            "c.md": [0xEF, 0xBB, 0xBF] + Array("# Título".utf8),
+        ])
+        #expect(materials.documents.map(\.text) == ["Lección “1”", "Ação", "# Título"])
+        #expect(output.metadata == ["encoding of a.txt": "windows-1252", "encoding of b.txt": "utf-16le", "encoding of c.md": "utf-8 with BOM"])
+        #expect(output.warnings.isEmpty)
     }
 
     @Test func `the classifier picks the label with most keyword matches`() async throws {

@@ -10,7 +10,8 @@ import Testing
                         createdAt: Date = Date(timeIntervalSince1970: 1_700_000_000)) -> ActionResult {
         ActionResult(key: key, processor: processor, processorVersion: "1", outputs: outputs, provider: "google", model: "chirp_2",
                      usage: ["billedSeconds": 600], costUSD: cost, durationSeconds: 12.5, runID: "r1", toolVersion: Store.toolVersion,
-                     createdAt: createdAt)
+                     createdAt: createdAt, warnings: ["line 7: a block without a timing line was skipped (\"…\")"],
+                     metadata: ["encoding": "windows-1252", "format": "SubRip"])
     }
 
     // MARK: Blobs

@@ -83,7 +83,8 @@ public func decodeJSON<T: Decodable>(_ type: T.Type, _ text: String) throws -> T
     return try decoder.decode(type, from: Data(text.utf8))
 }
 
-/// SplitMix64: a seeded generator, so random test schedules (kill moments) replay exactly from their seed.
+/// SplitMix64: a seeded generator, so random test schedules (kill moments, fuzzed inputs) and the torture
+/// tool's writes replay exactly from their seed.
 public struct SeededGenerator: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
