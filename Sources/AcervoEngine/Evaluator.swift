@@ -52,7 +52,9 @@ public struct Evaluator: Sendable {
         reporter.allDecided()
         var summary = session.summary()
         summary.interrupted = stop.isRaised
-        summary.snapshot = try await snapshot(outcomes, session: session).description
+        let snapshot = try await snapshot(outcomes, session: session)
+        summary.snapshot = snapshot.digest.description
+        if let note = snapshot.note { summary.warnings.append(ActionWarning(item: "", rule: "", message: note)) }
         summary.durationSeconds = Date().timeIntervalSince(run.startedAt)
         return summary
     }
@@ -320,13 +322,15 @@ public struct Evaluator: Sendable {
     /// The manifest of this build's documents; an item whose document failed tonight keeps its previous one.
     /// A previous snapshot that cannot be read is an error: reading it as "none" would silently drop every
     /// lesson that failed tonight from the knowledge base.
-    private func snapshot(_ outcomes: [ItemOutcome], session: BuildSession) async throws -> Digest {
+    private func snapshot(_ outcomes: [ItemOutcome], session: BuildSession) async throws -> (digest: Digest, note: String?) {
         // Read only when an item needs its previous document: decoding a large manifest is a noticeable part
         // of a no-op build.
         var previousEntries: [String: SnapshotEntry] = [:]
+        var note: String?
         if !outcomes.allSatisfy({ if case .done = $0.document { true } else { false } }),
-           let previous = try await SnapshotManifest.latest(in: store) {
-            previousEntries = Dictionary(previous.entries.map { ($0.itemID, $0) }, uniquingKeysWith: { $1 })
+           let previous = try await SnapshotManifest.previous(in: store) {
+            previousEntries = Dictionary(previous.manifest.entries.map { ($0.itemID, $0) }, uniquingKeysWith: { $1 })
+            note = previous.note
         }
         var entries: [SnapshotEntry] = []
         for outcome in outcomes {
@@ -345,7 +349,7 @@ public struct Evaluator: Sendable {
                 entries.append(kept)
             }
         }
-        return try await SnapshotManifest(entries: entries).save(in: store, runID: session.runID)
+        return (try await SnapshotManifest(entries: entries).save(in: store, runID: session.runID), note)
     }
 }
 

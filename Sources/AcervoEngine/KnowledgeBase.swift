@@ -85,20 +85,28 @@ public struct KnowledgeBase: Sendable {
             changed: changed.sorted { $0.itemID < $1.itemID })
     }
 
-    /// Writes each document as `DIRECTORY/<item id>.md` plus `manifest.json`; returns the files written.
-    public func export(_ name: String?, to directory: String) async throws -> [String] {
+    /// Writes each document as `DIRECTORY/<item id>.md` (each part of the id a safe file name: see
+    /// `ExportReport.relativePath`) plus `manifest.json`. Each document is checked against its digest as it is
+    /// read and written whole or not at all; one that cannot be written is reported and the rest still are.
+    public func export(_ name: String?, to directory: String) async throws -> ExportReport {
         let manifest = try await manifest(name)
-        var written: [String] = []
+        var report = ExportReport()
         for entry in manifest.entries {
-            let path = directory + "/" + entry.itemID + ".md"
-            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            try Data(try await store.blobs.bytes(of: entry.document)).write(to: URL(fileURLWithPath: path))
-            written.append(path)
+            let relative = ExportReport.relativePath(for: entry.itemID)
+            let path = directory + "/" + relative
+            do {
+                let bytes = try await store.blobs.bytes(of: entry.document)
+                try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic)
+                report.written.append(.init(itemID: entry.itemID, path: relative))
+            } catch {
+                report.failures.append(.init(itemID: entry.itemID, path: relative, error: "\(error)"))
+            }
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try encoder.encode(manifest).write(to: URL(fileURLWithPath: directory + "/manifest.json"))
-        return written + [directory + "/manifest.json"]
+        try encoder.encode(manifest).write(to: URL(fileURLWithPath: directory + "/manifest.json"), options: .atomic)
+        return report
     }
 
     /// Ranked matches in a snapshot's documents; the snapshot is indexed on first search.
@@ -115,5 +123,49 @@ public struct KnowledgeBase: Sendable {
             try await store.searchIndex.index(digest, documents: documents)
         }
         return try await store.searchIndex.search(digest, query: parsed, filters: filters, limit: limit)
+    }
+}
+
+/// What `kb export` wrote, and what it could not.
+public struct ExportReport: Sendable, Codable, Equatable {
+    public struct File: Sendable, Codable, Equatable {
+        public var itemID: String
+        /// Relative to the export folder.
+        public var path: String
+    }
+    public struct Failure: Sendable, Codable, Equatable {
+        public var itemID: String
+        public var path: String
+        public var error: String
+    }
+    public var written: [File] = []
+    public var failures: [Failure] = []
+
+    /// The file an item's document goes to, always inside the export folder whatever the id: each `/`-separated
+    /// part becomes one file name — `%` as `%25`, an empty part as `%`, `.` and `..` as `%2E` (so no part
+    /// climbs out),
+    /// and a part too long for a file name (255 bytes) cut at a character boundary and given the first
+    /// 16 hex digits of its SHA-256, so different ids never share a file.
+    public static func relativePath(for itemID: String) -> String {
+        let parts = itemID.split(separator: "/", omittingEmptySubsequences: false)
+        return parts.enumerated().map { index, part in
+            fileName(String(part), suffix: index == parts.count - 1 ? ".md" : "")
+        }.joined(separator: "/")
+    }
+
+    static let maximumNameBytes = 255
+
+    static func fileName(_ part: String, suffix: String) -> String {
+        var name = part.replacingOccurrences(of: "%", with: "%25")
+        // A real name's `%` is `%25` here, so these codes cannot collide with one.
+        if name.isEmpty { name = "%" } else if name == "." || name == ".." { name = String(repeating: "%2E", count: name.count) }
+        guard name.utf8.count + suffix.utf8.count > maximumNameBytes else { return name + suffix }
+        let tag = "-" + Digest.of(Array(part.utf8)).hex.prefix(16)
+        var kept = ""
+        for character in name {
+            guard kept.utf8.count + String(character).utf8.count + tag.utf8.count + suffix.utf8.count <= maximumNameBytes else { break }
+            kept.append(character)
+        }
+        return kept + tag + suffix
     }
 }

@@ -45,9 +45,34 @@ public struct SnapshotManifest: Sendable, Codable, Equatable {
         return try await load(ref.digest, from: store)
     }
 
+    /// The newest snapshot that can still be read, for keeping tonight's failed lessons' documents: `kb/latest`,
+    /// or — when its manifest was damaged on disk (and so quarantined) — the newest older snapshot that is
+    /// whole, with a note saying which was used. A manifest whose bytes are sound but cannot be decoded is an
+    /// error, as is finding no whole one when snapshots exist: either way reading it as "none" would silently
+    /// drop every lesson that failed tonight.
+    public static func previous(in store: Store) async throws(StoreError) -> (manifest: SnapshotManifest, note: String?)? {
+        guard let latest = try await store.refs.ref(latestRef) else { return nil }
+        var damaged: [String] = []
+        var candidates = [latest]
+        candidates += try await store.refs.refs(prefix: Ref.snapshotPrefix).sorted { $0.updatedAt > $1.updatedAt }
+        for ref in candidates where !damaged.contains(ref.digest.description) {
+            do {
+                let manifest = try await load(ref.digest, from: store)
+                let note = damaged.isEmpty ? nil
+                    : "the latest snapshot \(latest.digest) is damaged on disk; lessons that failed tonight keep their documents from \(ref.name) (\(ref.digest))"
+                return (manifest, note)
+            } catch .corrupt, .unknownDigest {
+                damaged.append(ref.digest.description)
+            }
+        }
+        throw StoreError.invalidArgument(
+            "the knowledge base's snapshots are damaged on disk (\(damaged.joined(separator: ", "))), so the lessons that failed tonight cannot keep "
+                + "their previous documents and nothing was published; fix those lessons (see the failures) and build again, or run `acervo fsck --repair`")
+    }
+
     /// Stores the manifest, links it to its documents (so gc keeps them), and names it.
     func save(in store: Store, runID: String) async throws(StoreError) -> Digest {
-        let stored = try await store.put(bytes: Array(try! JSONEncoder.canonical.encode(self)))
+        let stored = try await store.putChecked(bytes: Array(try! JSONEncoder.canonical.encode(self)))
         let digest = stored.digest
         // An unchanged knowledge base (a no-op build) has its links already.
         if stored.isNew { try await store.link(parent: digest, children: entries.map(\.document)) }

@@ -30,24 +30,46 @@ public struct LocalCourseSource: Source {
     public func items(store: Store) async throws -> [Item] {
         let course = try readCourse()
         var items: [Item] = []
-        let root = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
-        for module in try folders(in: path) {
-            for lesson in try folders(in: path + "/" + module) {
-                let id = (module + "/" + lesson).precomposedStringWithCanonicalMapping
+        guard let root = Self.realPath(path) else { throw SourceError("cannot resolve the course folder \(path)") }
+        for module in try FolderListing.entries(of: path) where module.kind == .folder {
+            guard let moduleName = module.name else {
+                items.append(Item(id: module.shown, metadata: [:], artifacts: [:], detectionError: Self.notUTF8(module.shown)))
+                continue
+            }
+            for lesson in try FolderListing.entries(of: path + "/" + moduleName) where lesson.kind == .folder {
+                let id = (moduleName + "/" + lesson.shown).precomposedStringWithCanonicalMapping
                 do {
-                    try Self.checkName(module)
-                    try Self.checkName(lesson)
-                    let real = URL(fileURLWithPath: path + "/" + module + "/" + lesson).resolvingSymlinksInPath().path
-                    guard real.hasPrefix(root + "/") else {
-                        throw SourceError("the lesson folder points outside the course (\(real)); copy it into the course instead")
-                    }
-                    items.append(try await item(module: module, lesson: lesson, course: course, store: store))
+                    guard let lessonName = lesson.name else { throw SourceError(Self.notUTF8(lesson.shown)) }
+                    try Self.checkName(moduleName)
+                    try Self.checkName(lessonName)
+                    try Self.checkInside(root: root, path + "/" + moduleName + "/" + lessonName, what: "the lesson folder")
+                    items.append(try await item(module: moduleName, lesson: lessonName, course: course, root: root, store: store))
                 } catch {
                     items.append(Item(id: id, metadata: [:], artifacts: [:], detectionError: "\(error)"))
                 }
             }
         }
         return items
+    }
+
+    static func notUTF8(_ shown: String) -> String {
+        "the folder name `\(shown)` is not UTF-8 (shown with \\x escapes); rename it"
+    }
+
+    /// The path with every symbolic link resolved, or nil when it does not exist.
+    static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    /// Refuses a file or folder that resolves outside the course: its content would reach the knowledge base
+    /// (and the vector store) from anywhere on the machine.
+    static func checkInside(root: String, _ path: String, what: String) throws {
+        guard let real = realPath(path) else { throw SourceError("\(what) \(path) cannot be resolved (a link to nothing?)") }
+        guard real.hasPrefix(root + "/") else {
+            throw SourceError("\(what) \(path) points outside the course (\(real)); copy it into the course instead")
+        }
     }
 
     private func readCourse() throws -> Course {
@@ -60,7 +82,7 @@ public struct LocalCourseSource: Source {
         }
     }
 
-    private func item(module: String, lesson: String, course: Course, store: Store) async throws -> Item {
+    private func item(module: String, lesson: String, course: Course, root: String, store: Store) async throws -> Item {
         let folder = path + "/" + module + "/" + lesson
         var metadata: [String: JSONValue] = [
             "course": .string(course.name), "module": .string(Self.title(fromFolder: module)),
@@ -72,9 +94,19 @@ public struct LocalCourseSource: Source {
         var artifacts: [String: Digest] = [:]
         var materials: [TreeEntry] = []
         var captions: [String] = []
-        for name in try FileManager.default.contentsOfDirectory(atPath: folder).sorted() where !name.hasPrefix(".") {
-            let file = folder + "/" + name
+        for entry in try FolderListing.entries(of: folder) where entry.kind != .folder {
+            guard let name = entry.name else {
+                throw SourceError("the file name `\(entry.shown)` is not UTF-8 (shown with \\x escapes); rename it")
+            }
             let kind = (name as NSString).pathExtension.lowercased()
+            let known = name == "lesson.yaml" || Self.videoExtensions.contains(kind) || Self.captionExtensions.contains(kind)
+                || Self.materialExtensions.contains(kind)
+            guard known else { continue }
+            let file = folder + "/" + name
+            if case .other(let what) = entry.kind {
+                throw SourceError("`\(name)` is \(what), not a regular file; only regular files are read — replace it with the file itself")
+            }
+            try Self.checkInside(root: root, file, what: "`\(name)`")
             if name == "lesson.yaml" {
                 for (key, value) in try lessonMetadata(file) { metadata[key] = value }
             } else if Self.videoExtensions.contains(kind), artifacts["video"] == nil {
@@ -130,14 +162,6 @@ public struct LocalCourseSource: Source {
         if let bad = name.unicodeScalars.first(where: { $0.properties.generalCategory == .control || $0.properties.generalCategory == .format }) {
             throw SourceError("the folder name `\(name.debugDescription)` contains the invisible character U+\(String(bad.value, radix: 16, uppercase: true)); rename it")
         }
-    }
-
-    /// Sub-folders in name order, hidden ones skipped.
-    private func folders(in path: String) throws -> [String] {
-        try FileManager.default.contentsOfDirectory(atPath: path).filter { name in
-            var isDirectory: ObjCBool = false
-            return !name.hasPrefix(".") && FileManager.default.fileExists(atPath: path + "/" + name, isDirectory: &isDirectory) && isDirectory.boolValue
-        }.sorted()
     }
 
     /// `02-variables-y-tipos` → `Variables y tipos`.

@@ -94,6 +94,18 @@ public struct FileBlobStore: BlobStore {
         containsNow(digest)
     }
 
+    /// The stored object's size, or nil when it is absent.
+    func sizeNow(_ digest: Digest) -> Int64? {
+        var info = stat()
+        let found: Bool
+        if let directory = objects.descriptor {
+            found = digest.fanOutPath.withCString { fstatat(directory, $0, &info, AT_SYMLINK_NOFOLLOW) == 0 }
+        } else {
+            found = stat(path(of: digest), &info) == 0
+        }
+        return found ? Int64(info.st_size) : nil
+    }
+
     func containsNow(_ digest: Digest) -> Bool {
         guard let directory = objects.descriptor else { return FileSystem.exists(path(of: digest)) }
         return digest.fanOutPath.withCString { faccessat(directory, $0, F_OK, AT_SYMLINK_NOFOLLOW) == 0 }
@@ -111,7 +123,7 @@ public struct FileBlobStore: BlobStore {
 
     /// Copies a file into the store on the calling thread.
     func putNow(fileAt path: String) throws(StoreError) -> PutOutcome {
-        let source = try POSIXFile(path: path, flags: O_RDONLY)
+        let source = try POSIXFile.openRegular(path: path)
         source.adviseSequential()
         let writer = try TemporaryObject(store: self)
         if try source.status().st_size >= Self.pipelineThreshold {
@@ -132,7 +144,11 @@ public struct FileBlobStore: BlobStore {
         // Bytes in memory are hashed first: when the object exists (a rebuild re-storing metadata, say),
         // nothing is written at all, and nothing leaves this thread.
         let digest = Digest.of(bytes)
-        if containsNow(digest) { return PutOutcome(digest: digest, size: Int64(bytes.count), bytesRead: 0, isNew: false) }
+        if let size = sizeNow(digest) {
+            if size == Int64(bytes.count) { return PutOutcome(digest: digest, size: size, bytesRead: 0, isNew: false) }
+            // A stored copy of another size is damaged (truncated): set it aside and store these bytes.
+            _ = try? await quarantine(digest)
+        }
         return try await onBlockingThread { () throws(StoreError) in
             let writer = try TemporaryObject(store: self)
             try writer.append(bytes)
@@ -191,7 +207,7 @@ public struct FileBlobStore: BlobStore {
 
     /// The digest of a file, read once, without storing it.
     public static func hash(fileAt path: String) throws(StoreError) -> (digest: Digest, bytesRead: Int64) {
-        let source = try POSIXFile(path: path, flags: O_RDONLY)
+        let source = try POSIXFile.openRegular(path: path)
         source.adviseSequential()
         var hasher = SHA256()
         var total: Int64 = 0

@@ -23,6 +23,9 @@ public struct FsckReport: Sendable, Codable, Equatable {
     public struct MissingChild: Sendable, Codable, Equatable {
         public var parent: Digest
         public var child: Digest
+        /// Whether something still needs the parent after repair: a ref (a snapshot) or a pin. A tree only
+        /// results needed is fixed by dropping them; a tree nothing needs (half of a gc) is removed.
+        public var stillNeeded = true
     }
 
     public var checkedObjects = 0
@@ -35,15 +38,19 @@ public struct FsckReport: Sendable, Codable, Equatable {
     public var strays: [String] = []
     /// Results dropped by `--repair`, so the next build recomputes exactly these.
     public var droppedResults: [ActionKey] = []
+    /// Trees with a missing member that nothing needed any more (what a gc killed while deleting leaves),
+    /// removed by `--repair`.
+    public var removedTrees: [Digest] = []
     public var repaired = false
 
     public var isClean: Bool {
         corrupt.isEmpty && missingOutputs.isEmpty && danglingRefs.isEmpty && missingChildren.isEmpty && strays.isEmpty
     }
 
-    /// Problems `--repair` cannot fix: a ref or tree whose blob is gone can only be rebuilt by the user.
+    /// Problems `--repair` cannot fix: a ref whose blob is gone, or a snapshot or pinned tree missing a
+    /// member, can only be rebuilt by the user.
     public var unrepairable: Bool {
-        !danglingRefs.isEmpty || !missingChildren.isEmpty || !strays.isEmpty
+        !danglingRefs.isEmpty || missingChildren.contains(where: \.stillNeeded) || !strays.isEmpty
     }
 }
 
@@ -57,7 +64,7 @@ extension Store {
         report.strays = inventory.strays.sorted()
         var corrupt = Set<Digest>()
         for (index, digest) in inventory.digests.enumerated() {
-            let (actual, bytes) = try await rehash(digest)
+            let (actual, bytes) = try await blobs.rehash(digest)
             report.checkedObjects += 1
             report.checkedBytes += bytes
             if actual != digest {
@@ -69,36 +76,42 @@ extension Store {
         }
         let present = Set(inventory.digests).subtracting(corrupt)
 
-        for result in try await actionCache.results(processor: nil) {
+        let results = try await actionCache.results(processor: nil)
+        for result in results {
             for (name, digest) in result.outputs.sorted(by: { $0.key < $1.key }) where !present.contains(digest) {
                 report.missingOutputs.append(.init(key: result.key, processor: result.processor, output: name, digest: digest))
             }
         }
-        for ref in try await refs.refs(prefix: nil) where !present.contains(ref.digest) {
+        let allRefs = try await refs.refs(prefix: nil)
+        for ref in allRefs where !present.contains(ref.digest) {
             report.danglingRefs.append(.init(name: ref.name, digest: ref.digest))
         }
-        for link in try await catalog.links() where present.contains(link.parent) && !present.contains(link.child) {
+        let links = try await catalog.links()
+        for link in links where present.contains(link.parent) && !present.contains(link.child) {
             report.missingChildren.append(.init(parent: link.parent, child: link.child))
         }
+        report.missingChildren.sort { ($0.parent, $0.child) < ($1.parent, $1.child) }
+
+        // What still needs each broken tree once the results that needed a broken blob are dropped: refs and
+        // pins (and what they reach) only.
+        let brokenTrees = Set(report.missingChildren.map(\.parent))
+        let dropped = Set(report.missingOutputs.map(\.key)).union(results.filter { $0.outputs.values.contains(where: brokenTrees.contains) }.map(\.key))
+        var roots = Set(allRefs.map(\.digest)).union(try await refs.pins().map(\.digest))
+        for result in results where !dropped.contains(result.key) { roots.formUnion(result.outputs.values) }
+        let needed = closure(of: roots, links: links)
+        for index in report.missingChildren.indices { report.missingChildren[index].stillNeeded = needed.contains(report.missingChildren[index].parent) }
 
         guard repair else { return report }
         for index in report.corrupt.indices {
             report.corrupt[index].quarantinedTo = try await blobs.quarantine(report.corrupt[index].digest)
         }
-        report.droppedResults = Array(Set(report.missingOutputs.map(\.key))).sorted()
+        report.droppedResults = dropped.sorted()
         try await actionCache.removeResults(report.droppedResults)
+        // Finish what a killed gc began: a broken tree nothing needs is garbage.
+        report.removedTrees = brokenTrees.subtracting(needed).sorted()
+        for tree in report.removedTrees { try await blobs.remove(tree) }
+        try await catalog.forgetBlobs(Set(report.removedTrees))
         report.repaired = true
         return report
-    }
-
-    /// The digest the stored bytes actually have, and how many there are.
-    func rehash(_ digest: Digest) async throws(StoreError) -> (Digest, Int64) {
-        var hasher = SHA256()
-        var count: Int64 = 0
-        try await blobs.chunks(of: digest).forEach { chunk in
-            hasher.update(data: chunk)
-            count += Int64(chunk.count)
-        }
-        return (Digest(hasher.finalize()), count)
     }
 }

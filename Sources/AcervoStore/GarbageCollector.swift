@@ -65,7 +65,8 @@ extension Store {
             if !expired { roots.insert(blob.digest) }
         }
 
-        let reachable = try await closure(of: roots)
+        let links = try await catalog.links()
+        let reachable = closure(of: roots, links: links)
         let graceCutoff = policy.now.addingTimeInterval(-policy.graceSeconds)
         var freed: [(Digest, Int64)] = []
         var kept = 0
@@ -82,9 +83,11 @@ extension Store {
         let freedMedia = freed.filter { mediaDigests.contains($0.0) }
 
         if apply {
+            // Results and refs first, then each tree before its members: a gc killed at any moment leaves
+            // only garbage (a member without its tree), never a tree without a member.
             try await actionCache.removeResults(droppedKeys)
             try await refs.deleteRefs(Array(droppedNames))
-            for (digest, _) in freed { try await blobs.remove(digest) }
+            for digest in Self.parentsFirst(freedSet, links: links) { try await blobs.remove(digest) }
             try await catalog.forgetBlobs(freedSet)
         }
         return GCReport(
@@ -94,15 +97,36 @@ extension Store {
     }
 
     /// Roots plus everything trees and manifests reach from them.
-    private func closure(of roots: Set<Digest>) async throws(StoreError) -> Set<Digest> {
+    func closure(of roots: Set<Digest>, links: [BlobLink]) -> Set<Digest> {
         var children: [Digest: [Digest]] = [:]
-        for link in try await catalog.links() { children[link.parent, default: []].append(link.child) }
+        for link in links { children[link.parent, default: []].append(link.child) }
         var reached = roots
         var pending = Array(roots)
         while let next = pending.popLast() {
             for child in children[next] ?? [] where reached.insert(child).inserted { pending.append(child) }
         }
         return reached
+    }
+
+    /// `digests` ordered so that every parent comes before its members (links form no cycle: a blob cannot
+    /// name its own digest).
+    static func parentsFirst(_ digests: Set<Digest>, links: [BlobLink]) -> [Digest] {
+        var children: [Digest: [Digest]] = [:]
+        var parentsLeft: [Digest: Int] = [:]
+        for link in links where digests.contains(link.parent) && digests.contains(link.child) && link.parent != link.child {
+            children[link.parent, default: []].append(link.child)
+            parentsLeft[link.child, default: 0] += 1
+        }
+        var ready = digests.filter { parentsLeft[$0] == nil }.sorted()
+        var ordered: [Digest] = []
+        while let next = ready.popLast() {
+            ordered.append(next)
+            for child in children[next] ?? [] {
+                parentsLeft[child]! -= 1
+                if parentsLeft[child] == 0 { ready.append(child) }
+            }
+        }
+        return ordered
     }
 }
 

@@ -27,8 +27,9 @@ public final class MemoryBlobStore: BlobStore {
 
     public func put(bytes: [UInt8]) async throws(StoreError) -> PutOutcome {
         let digest = Digest.of(bytes)
+        // A stored copy of another size is damaged: these bytes replace it.
         let isNew = objects.withLock { objects in
-            guard objects[digest] == nil else { return false }
+            guard objects[digest]?.bytes.count != bytes.count else { return false }
             objects[digest] = Object(bytes: bytes, createdAt: Date())
             return true
         }
@@ -36,8 +37,12 @@ public final class MemoryBlobStore: BlobStore {
     }
 
     public func put(fileAt path: String) async throws(StoreError) -> PutOutcome {
-        guard let data = FileManager.default.contents(atPath: path) else { throw .io(operation: "read", path: path, errno: ENOENT) }
-        return try await put(bytes: Array(data))
+        let file = try POSIXFile.openRegular(path: path)
+        var bytes: [UInt8] = []
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
+        defer { buffer.deallocate() }
+        while case let count = try file.read(into: buffer), count > 0 { bytes += buffer[0..<count] }
+        return try await put(bytes: bytes)
     }
 
     public func writer() async throws(StoreError) -> any BlobWriter {
@@ -324,6 +329,14 @@ public final class MemoryMetadata: MetadataStore {
 
     public func links() async throws(StoreError) -> [BlobLink] {
         state.withLock { Array($0.links) }
+    }
+
+    public func linkParents() async throws(StoreError) -> Set<Digest> {
+        state.withLock { Set($0.links.map(\.parent)) }
+    }
+
+    public func children(of parent: Digest) async throws(StoreError) -> [Digest] {
+        state.withLock { $0.links.filter { $0.parent == parent }.map(\.child) }
     }
 
     public func forgetBlobs(_ digests: Set<Digest>) async throws(StoreError) {

@@ -20,6 +20,16 @@ final class POSIXFile {
 
     deinit { if isOpen { _ = Glibc.close(descriptor) } }
 
+    /// Opens a file to read only if it is a regular file: opened without blocking (a FIFO would wait for a
+    /// writer forever), checked, then switched back to blocking reads.
+    static func openRegular(path: String) throws(StoreError) -> POSIXFile {
+        let file = try POSIXFile(path: path, flags: O_RDONLY | O_NONBLOCK)
+        let info = try file.status()
+        guard info.isRegularFile else { throw StoreError.notRegularFile(path: path, kind: info.kindDescription) }
+        _ = fcntl(file.descriptor, F_SETFL, fcntl(file.descriptor, F_GETFL) & ~O_NONBLOCK)
+        return file
+    }
+
     /// Reads up to `buffer.count` bytes; 0 means end of file.
     func read(into buffer: UnsafeMutableRawBufferPointer) throws(StoreError) -> Int {
         while true {
@@ -127,6 +137,21 @@ enum FileSystem {
 }
 
 extension stat {
+    var isRegularFile: Bool { (st_mode & S_IFMT) == S_IFREG }
+
+    /// What a file that is not a regular one is, for messages.
+    var kindDescription: String {
+        switch st_mode & S_IFMT {
+        case S_IFREG: return "a regular file"
+        case S_IFDIR: return "a folder"
+        case S_IFIFO: return "a FIFO (named pipe)"
+        case S_IFSOCK: return "a socket"
+        case S_IFCHR: return "a character device"
+        case S_IFBLK: return "a block device"
+        default: return "not a file"
+        }
+    }
+
     var modificationNanoseconds: Int64 { Int64(st_mtim.tv_sec) * 1_000_000_000 + Int64(st_mtim.tv_nsec) }
     var changeNanoseconds: Int64 { Int64(st_ctim.tv_sec) * 1_000_000_000 + Int64(st_ctim.tv_nsec) }
 }

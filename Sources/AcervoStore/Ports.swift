@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 // The ports: what a backend must do for Acervo to keep its promises. `Store` (the facade every other module
@@ -106,11 +107,35 @@ public struct BlobChunks: AsyncSequence, Sendable {
 }
 
 extension BlobStore {
-    /// A blob's bytes in memory; for small blobs (trees, manifests, documents) only.
+    /// A blob's bytes in memory, checked against their digest; for small blobs (trees, manifests, documents)
+    /// only. Bytes that do not match are moved to quarantine and never returned: `StoreError.corrupt`.
     public func bytes(of digest: Digest) async throws(StoreError) -> [UInt8] {
         var bytes: [UInt8] = []
         try await chunks(of: digest).forEach { bytes += $0 }
+        guard Digest(SHA256.hash(data: bytes)) == digest else { throw await corrupt(digest) }
         return bytes
+    }
+
+    /// Reads a whole blob through SHA-256 without keeping it: what to call before streaming a large blob out
+    /// (`acervo cat`), so that damaged bytes are quarantined instead of shipped.
+    public func verify(_ digest: Digest) async throws(StoreError) {
+        guard try await rehash(digest).digest == digest else { throw await corrupt(digest) }
+    }
+
+    /// The digest the stored bytes actually have, and how many there are.
+    public func rehash(_ digest: Digest) async throws(StoreError) -> (digest: Digest, size: Int64) {
+        var hasher = SHA256()
+        var count: Int64 = 0
+        try await chunks(of: digest).forEach { chunk in
+            hasher.update(data: chunk)
+            count += Int64(chunk.count)
+        }
+        return (Digest(hasher.finalize()), count)
+    }
+
+    /// Quarantines damaged bytes (where possible) and says so.
+    private func corrupt(_ digest: Digest) async -> StoreError {
+        .corrupt(digest, quarantinedTo: try? await quarantine(digest))
     }
 
     public func size(of digest: Digest) async -> Int64? {
@@ -200,6 +225,10 @@ public protocol BlobCatalog: Sendable {
     func mediaBlobs() async throws(StoreError) -> [MediaBlob]
     func link(parent: Digest, children: [Digest]) async throws(StoreError)
     func links() async throws(StoreError) -> [BlobLink]
+    /// Every blob that has members (trees, manifests, hit lists).
+    func linkParents() async throws(StoreError) -> Set<Digest>
+    /// A parent's members.
+    func children(of parent: Digest) async throws(StoreError) -> [Digest]
     /// Forgets blobs that were deleted: their media entries and the links they were the parent of.
     func forgetBlobs(_ digests: Set<Digest>) async throws(StoreError)
 }

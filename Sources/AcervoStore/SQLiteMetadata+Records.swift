@@ -123,6 +123,18 @@ extension SQLiteMetadata {
         }
     }
 
+    public func linkParents() async throws(StoreError) -> Set<Digest> {
+        try await read { db in
+            Set(try Row.fetchAll(db, sql: "SELECT DISTINCT parent FROM blob_links").map { try $0.digest("parent") })
+        }
+    }
+
+    public func children(of parent: Digest) async throws(StoreError) -> [Digest] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT child FROM blob_links WHERE parent = ?", arguments: [parent.description]).map { try $0.digest("child") }
+        }
+    }
+
     public func forgetBlobs(_ digests: Set<Digest>) async throws(StoreError) {
         guard !digests.isEmpty else { return }
         let names = digests.map(\.description)

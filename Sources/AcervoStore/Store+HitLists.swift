@@ -4,7 +4,7 @@ extension Store {
     /// Stores a run's plain hits (see `HitList`) and names them for the run.
     public func recordHits(_ hits: HitList, run: String) async throws(StoreError) {
         guard !hits.entries.isEmpty else { return }
-        let digest = try await put(bytes: hits.bytes).digest
+        let digest = try await putChecked(bytes: hits.bytes).digest
         try await journal.setHitList(digest, run: run, at: Date())
     }
 

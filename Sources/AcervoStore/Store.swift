@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,6 +15,9 @@ public final class Store: Sendable {
     public let blobs: any BlobStore
     public let metadata: any MetadataStore
     private let statMemory = StatCacheMemory()
+    /// The blobs that have members, loaded at the first lookup and kept current by `link`: a lookup checks
+    /// the members of exactly these outputs.
+    private let treeParents = Mutex<Set<Digest>?>(nil)
 
     public var actionCache: any ActionCache { metadata }
     public var journal: any RunJournal { metadata }
@@ -135,6 +139,17 @@ public final class Store: Sendable {
         try await catalog(try await blobs.put(bytes: bytes), kind: kind)
     }
 
+    /// Stores small structural bytes — a snapshot manifest, a tree, a hit list — making sure the stored copy
+    /// is sound: an existing object is read back and checked, and a damaged one replaced. Builds write these
+    /// every night, so damage to them heals with the next build instead of being trusted.
+    public func putChecked(bytes: [UInt8]) async throws(StoreError) -> PutOutcome {
+        let digest = Digest.of(bytes)
+        if await blobs.contains(digest) {
+            do { _ = try await blobs.bytes(of: digest) } catch .corrupt { /* quarantined: stored again below */ }
+        }
+        return try await put(bytes: bytes)
+    }
+
     @discardableResult
     public func put<Chunks: AsyncSequence>(stream: Chunks, kind: BlobKind = .derived) async throws -> PutOutcome where Chunks.Element == [UInt8] {
         try await catalog(try await blobs.put(stream: stream), kind: kind)
@@ -179,17 +194,38 @@ public final class Store: Sendable {
 
     private func identity(of path: String) throws(StoreError) -> StatIdentity {
         guard let info = FileSystem.status(path) else { throw StoreError.from(errno: errno, operation: "stat", path: path) }
+        guard info.isRegularFile else { throw StoreError.notRegularFile(path: path, kind: info.kindDescription) }
         return StatIdentity(info)
     }
 
     // MARK: Results
 
-    /// The result for `key` when every output blob is present; nil otherwise — a result whose blob is gone
-    /// is a miss, never a broken hit.
+    /// The result for `key` when every output blob is present, and every member of an output that is a tree;
+    /// nil otherwise — a result whose blob (or one frame of whose frames) is gone is a miss, never a broken hit.
     public func lookup(_ key: ActionKey) async throws(StoreError) -> ActionResult? {
         guard let result = try await actionCache.result(forKey: key) else { return nil }
         for digest in result.outputs.values where await !blobs.contains(digest) { return nil }
+        let parents = try await linkParents()
+        for digest in result.outputs.values where parents.contains(digest) {
+            for child in try await catalog.children(of: digest) where await !blobs.contains(child) { return nil }
+        }
         return result
+    }
+
+    func linkParents() async throws(StoreError) -> Set<Digest> {
+        if let known = treeParents.withLock({ $0 }) { return known }
+        let loaded = try await catalog.linkParents()
+        return treeParents.withLock { parents in
+            if parents == nil { parents = loaded }
+            return parents!
+        }
+    }
+
+    /// Records that `parent` (a tree, a snapshot manifest) refers to `children`: whatever keeps the parent
+    /// keeps them, and fsck reports a parent whose child is gone.
+    public func link(parent: Digest, children: [Digest]) async throws(StoreError) {
+        try await catalog.link(parent: parent, children: children)
+        if !children.isEmpty { treeParents.withLock { _ = $0?.insert(parent) } }
     }
 
     /// Commits a result (with its decision and trace, when given) durably, in one step; the bytes of its

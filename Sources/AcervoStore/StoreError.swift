@@ -18,6 +18,11 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The task was cancelled while it waited for the store.
     case cancelled
     case invalidArgument(String)
+    /// Stored bytes that no longer match their digest (disk damage, a hand edit): moved to quarantine when
+    /// found, so nothing ships them and the next lookup is a miss.
+    case corrupt(Digest, quarantinedTo: String?)
+    /// A path that is not a regular file (a FIFO, a device, a folder): reading it could block forever.
+    case notRegularFile(path: String, kind: String)
 
     public var description: String {
         switch self {
@@ -49,6 +54,12 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
             return "cancelled"
         case .invalidArgument(let message):
             return message
+        case .corrupt(let digest, let quarantinedTo):
+            return "the stored bytes of \(digest) no longer match their digest (damaged on disk?)"
+                + (quarantinedTo.map { "; they were moved to \($0)" } ?? "")
+                + "; nothing was shipped — `acervo build` recomputes what needs them (or run `acervo fsck --repair`)"
+        case .notRegularFile(let path, let kind):
+            return "\(path) is \(kind), not a regular file; only regular files are read — replace it with the file itself"
         }
     }
 

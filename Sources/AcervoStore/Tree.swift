@@ -19,7 +19,7 @@ extension Store {
     @discardableResult
     public func putTree(_ entries: [TreeEntry]) async throws(StoreError) -> Digest {
         let sorted = entries.sorted { $0.name < $1.name }
-        let outcome = try await put(bytes: Array(try! JSONEncoder.canonical.encode(sorted)))
+        let outcome = try await putChecked(bytes: Array(try! JSONEncoder.canonical.encode(sorted)))
         try await link(parent: outcome.digest, children: sorted.map(\.digest))
         return outcome.digest
     }
@@ -29,11 +29,6 @@ extension Store {
         try await decode([TreeEntry].self, digest, what: "tree")
     }
 
-    /// Records that `parent` (a tree, a snapshot manifest) refers to `children`: whatever keeps the parent
-    /// keeps them, and fsck reports a parent whose child is gone.
-    public func link(parent: Digest, children: [Digest]) async throws(StoreError) {
-        try await catalog.link(parent: parent, children: children)
-    }
 
     /// A stored JSON blob decoded as `T`; bytes that do not decode are an error naming the blob and what it
     /// should have been, never a raw decoding error.

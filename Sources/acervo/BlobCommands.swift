@@ -39,12 +39,15 @@ struct CatCommand: AsyncParsableCommand {
         do { _ = try Digest(parsing: digest) } catch { throw ValidationError("\(error)") }
     }
 
-    /// Reads only the objects, not the database: `cat` works on a read-only medium.
+    /// Reads only the objects, not the database: `cat` works on a read-only medium. The blob is checked
+    /// against its digest before a byte is written, so damaged bytes are never passed on.
     func run() async throws {
         try await perform {
             do {
                 let blobs = try Store.openBlobs(at: options.store)
-                try await blobs.chunks(of: try Digest(parsing: digest)).forEach { chunk throws(StoreError) in try writeAll(chunk) }
+                let digest = try Digest(parsing: digest)
+                try await blobs.verify(digest)
+                try await blobs.chunks(of: digest).forEach { chunk throws(StoreError) in try writeAll(chunk) }
             } catch StoreError.io(_, "standard output", EPIPE) {
                 return  // the reader went away (`acervo cat … | head`): nothing more to write
             } catch {

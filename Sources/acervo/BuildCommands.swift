@@ -85,7 +85,9 @@ struct BuildCommand: AsyncParsableCommand {
             + "failed \(summary.failed), skipped \(summary.skipped) — \(formatUSD(summary.costUSD)) — "
             + String(format: "%.1f s", summary.durationSeconds))
         for failure in summary.failures { print("  failed \(failure.item) \(failure.rule): \(failure.error)") }
-        for warning in summary.warnings.prefix(Self.listedWarnings) { print("  warning \(warning.item) \(warning.rule): \(warning.message)") }
+        for warning in summary.warnings.prefix(Self.listedWarnings) {
+            print(warning.item.isEmpty ? "  warning: \(warning.message)" : "  warning \(warning.item) \(warning.rule): \(warning.message)")
+        }
         if summary.warnings.count > Self.listedWarnings {
             print("  … and \(summary.warnings.count - Self.listedWarnings) more warnings (`acervo build --json` lists them all; `acervo why ITEM` shows an item's)")
         }

@@ -63,11 +63,16 @@ struct KnowledgeBaseCommand: AsyncParsableCommand {
         @Argument(help: "The folder to write into.") var directory: String
 
         func run() async throws {
-            let files = try await perform {
+            let report = try await perform {
                 try await options.workspace().knowledgeBase { try await $0.export(snapshot, to: directory) }
             }
-            if options.json { printJSON(files); return }
-            print("wrote \(files.count) files to \(directory)")
+            if options.json {
+                printJSON(report)
+            } else {
+                print("wrote \(report.written.count) documents and manifest.json to \(directory)")
+                for failure in report.failures { print("  failed \(failure.itemID) (\(failure.path)): \(failure.error)") }
+            }
+            if !report.failures.isEmpty { throw ExitCode(.failedActions) }
         }
     }
 

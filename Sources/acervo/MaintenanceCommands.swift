@@ -11,7 +11,7 @@ struct FsckCommand: AsyncParsableCommand {
 
     @OptionGroup var options: StoreOptions
 
-    @Flag(name: .long, help: "Move corrupt objects to quarantine/ and drop the results that needed them.")
+    @Flag(name: .long, help: "Move corrupt objects to quarantine/, drop the results that needed them or an incomplete tree, and remove incomplete trees nothing needs.")
     var repair = false
 
     func run() async throws {
@@ -28,10 +28,15 @@ struct FsckCommand: AsyncParsableCommand {
                 print("missing blob: \(missing.digest), output '\(missing.output)' of \(missing.processor) result \(missing.key.hex.prefix(12))")
             }
             for ref in report.danglingRefs { print("dangling ref: \(ref.name) → \(ref.digest) (blob missing)") }
-            for child in report.missingChildren { print("missing tree member: \(child.child) of \(child.parent)") }
+            for child in report.missingChildren {
+                print("missing tree member: \(child.child) of \(child.parent)" + (child.stillNeeded ? " (a snapshot or pin needs it)" : ""))
+            }
             for stray in report.strays { print("stray file in objects/: \(stray)") }
             if !report.droppedResults.isEmpty {
                 print("dropped \(report.droppedResults.count) results; the next build recomputes exactly those")
+            }
+            if !report.removedTrees.isEmpty {
+                print("removed \(report.removedTrees.count) incomplete trees nothing needed (left by an interrupted gc)")
             }
             print(report.isClean ? "store is clean" : (repair && !report.unrepairable ? "repaired" : "store has problems"))
         }

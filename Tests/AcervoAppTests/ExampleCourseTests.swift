@@ -125,7 +125,7 @@ import Testing
         #expect(snapshots.map(\.name) == ["snapshots/\(summary.run)"] && snapshots.first?.documents == 5)
 
         let exported = try acervo(["kb", "export", summary.run, project.path + "/export"], in: project.path)
-        #expect(exported.status == 0 && exported.stdout == "wrote 6 files to \(project.path)/export\n")
+        #expect(exported.status == 0 && exported.stdout == "wrote 5 documents and manifest.json to \(project.path)/export\n")
         let document = try String(contentsOfFile: project.path + "/export/01-fundamentos/02-variables.md", encoding: .utf8)
         #expect(document.hasPrefix("---\n") && document.contains("title: \"Variables y tipos de datos\""))
         #expect(document.contains("## On-screen text") && document.contains("## Transcript") && document.contains("## Materials"))

@@ -27,7 +27,7 @@ import Testing
         #expect(after.entries.count == 3)
     }
 
-    @Test func `an unreadable previous snapshot fails the build instead of dropping the lessons that failed tonight`() async throws {
+    @Test func `a damaged previous snapshot with no whole one to fall back on fails the build instead of dropping tonight's failed lessons`() async throws {
         let bench = try Workbench()
         let first = try await bench.build()
         let memory = try #require(bench.store.blobs as? MemoryBlobStore)
@@ -36,12 +36,48 @@ import Testing
         bench.transcribe.fail(item: "m1/b", with: ProcessorFailure("speech service down"))
 
         let error = await #expect(throws: StoreError.self) { try await bench.build() }
+        #expect(error?.description.hasPrefix("the knowledge base's snapshots are damaged on disk (\(first.snapshot!))") == true, "\(String(describing: error))")
+    }
 
-        guard case .unreadable(_, let what, _)? = error else {
-            Issue.record("expected the manifest to be reported unreadable, got \(String(describing: error))")
-            return
-        }
-        #expect(what == "snapshot manifest")
+    @Test func `a damaged latest snapshot falls back to the newest whole one, and says so`() async throws {
+        let bench = try Workbench()
+        let first = try await bench.build()
+        bench.lessons[0].title = "Introducción"
+        let second = try await bench.build()
+        #expect(second.snapshot != first.snapshot)
+        let memory = try #require(bench.store.blobs as? MemoryBlobStore)
+        let latest = try Digest(parsing: try #require(second.snapshot))
+        var damaged = try #require(memory.peek(latest))
+        damaged[damaged.count / 2] ^= 0x01
+        memory.overwrite(latest, with: damaged)
+        bench.lessons[1].files["video"] = Array("video B v2".utf8)
+        bench.transcribe.fail(item: "m1/b", with: ProcessorFailure("speech service down"))
+
+        let third = try await bench.build()
+
+        #expect(third.failed == 1)
+        #expect(third.warnings.map(\.message) == [
+            "the latest snapshot \(second.snapshot!) is damaged on disk; lessons that failed tonight keep their documents from snapshots/\(first.run) (\(first.snapshot!))",
+        ])
+        let entries = try await bench.manifest(third).entries
+        let original = try await bench.manifest(first).entries.first { $0.itemID == "m1/b" }?.document
+        let kept = try #require(entries.first { $0.itemID == "m1/b" })
+        #expect(kept.kept && kept.document == original)
+    }
+
+    @Test func `a damaged snapshot manifest is written again by the next build`() async throws {
+        let bench = try Workbench()
+        let first = try await bench.build()
+        let digest = try Digest(parsing: try #require(first.snapshot))
+        let memory = try #require(bench.store.blobs as? MemoryBlobStore)
+        var damaged = try #require(memory.peek(digest))
+        damaged[0] ^= 0x01
+        memory.overwrite(digest, with: damaged)
+
+        let second = try await bench.build()
+
+        #expect(second.snapshot == first.snapshot && second.executed == 0)
+        #expect(memory.peek(digest).map { Digest.of($0) } == digest, "whole again")
     }
 
     @Test func `a paid rule without a price stops the plan and the build before anything runs, naming the rule and its processor`() async throws {
