@@ -1,5 +1,6 @@
 import AcervoConnectors
 import AcervoEngine
+import AcervoProcessors
 import AcervoRules
 import AcervoStore
 import Foundation
@@ -80,6 +81,8 @@ extension Workspace {
     /// The build itself, under the lock: evaluate, record the run, publish.
     private func build(_ request: BuildRequest, pipeline: Pipeline, store: Store, connectors: ConnectorContext,
                        reporter: any BuildReporter, stop: StopFlag) async throws -> BuildOutcome {
+        // What a build killed before it could clean up left behind (its children died with it).
+        StaleScratch.removeLeftovers()
         let evaluator = Evaluator(store: store, pipeline: pipeline,
                                   source: try Registry.source(pipeline, overridePath: request.sourceOverride, connectors: connectors),
                                   processors: Registry.processors(pipeline, connectors: connectors))

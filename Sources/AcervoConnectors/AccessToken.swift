@@ -47,6 +47,13 @@ final class AccessTokenCache: Sendable {
 }
 
 /// A value for a query string or a form body (`application/x-www-form-urlencoded`).
+/// A value for one segment of a URL's path: percent-encoded like a form value, and a segment of dots alone
+/// (`.`, `..`) encoded too, so an identifier from a remote catalog can never change which path is asked for.
+public func pathSegmentEncode(_ text: String) -> String {
+    let encoded = formEncode(text)
+    return encoded.allSatisfy { $0 == "." } ? String(repeating: "%2E", count: encoded.count) : encoded
+}
+
 public func formEncode(_ text: String) -> String {
     var allowed = CharacterSet.alphanumerics
     allowed.insert(charactersIn: "-._~")

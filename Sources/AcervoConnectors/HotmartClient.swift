@@ -91,7 +91,7 @@ public struct HotmartClient: Sendable {
 
     /// A module's pages (lessons); `pathTemplate` holds `{module_id}`.
     public func pages(subdomain: String, module: String, pathTemplate: String) async throws(ConnectorError) -> [Page] {
-        let path = pathTemplate.replacingOccurrences(of: "{module_id}", with: formEncode(module))
+        let path = pathTemplate.replacingOccurrences(of: "{module_id}", with: pathSegmentEncode(module))
         return try await all("\(baseURL)\(path)?subdomain=\(formEncode(subdomain))", as: Page.self)
     }
 

@@ -75,6 +75,11 @@ public struct Evaluator: Sendable {
         var seen = Set<String>()
         for index in items.indices {
             guard seen.insert(items[index].id).inserted else { throw EngineError.duplicateItem(items[index].id) }
+            if let problem = items[index].idProblem, items[index].detectionError == nil {
+                items[index].artifacts = [:]
+                items[index].detectionError = problem + "; it cannot name a file or a URL safely"
+            }
+            items[index].metadata = Item.flattened(items[index].metadata)
             let metadata = Array(JSONValue.object(items[index].metadata).canonical.utf8)
             items[index].artifacts["metadata"] = try await store.put(bytes: metadata).digest
         }

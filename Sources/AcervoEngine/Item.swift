@@ -19,6 +19,31 @@ public struct Item: Sendable, Equatable {
         self.detectionError = detectionError
     }
 
+    /// Why the id cannot name a lesson, or nil when it can. Ids become file names (export) and parts of URLs,
+    /// whatever source they come from: `/`-separated parts, none empty, `.` or `..`, and no control
+    /// characters. Sources encode what they take from elsewhere (`HotmartSource` percent-encodes page ids).
+    public var idProblem: String? {
+        if id.isEmpty { return "an empty item id" }
+        let parts = id.split(separator: "/", omittingEmptySubsequences: false)
+        if parts.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) {
+            return "the item id `\(id.debugDescription.dropFirst().dropLast())` has an empty, `.` or `..` part"
+        }
+        if let bad = id.unicodeScalars.first(where: { $0.properties.generalCategory == .control }) {
+            return "the item id `\(id.debugDescription.dropFirst().dropLast())` holds the control character U+\(String(bad.value, radix: 16, uppercase: true))"
+        }
+        return nil
+    }
+
+    /// Metadata as documents and vector-store attributes can hold it: a line break or tab inside a value (a
+    /// title pasted from somewhere) becomes a space, so it cannot break a heading or a front-matter line.
+    public static func flattened(_ metadata: [String: JSONValue]) -> [String: JSONValue] {
+        metadata.mapValues { value in
+            guard let text = value.string, text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return value }
+            let words = text.split { $0.unicodeScalars.contains { $0.properties.generalCategory == .control } || $0 == " " }
+            return .string(words.joined(separator: " "))
+        }
+    }
+
     /// The artifact names rules may read; `metadata` is always present.
     public static let artifactNames: Set<String> = ["video", "captions", "materials", "metadata"]
 }

@@ -17,10 +17,11 @@ enum ExternalTool {
         var description: String
     }
 
-    /// Runs `name` found on PATH. Cancelling the caller kills the program.
+    /// Runs `name` found on PATH. Cancelling the caller kills the program, and so does this process dying
+    /// (`ChildProcessThread`).
     static func run(_ name: String, _ arguments: [String], timeoutSeconds: Double, outputLimit: Int = 64 << 20) async throws -> Output {
         try await withThrowingTaskGroup(of: Output?.self) { group in
-            group.addTask { try await runToCompletion(name, arguments, outputLimit: outputLimit) }
+            group.addTask(executorPreference: ChildProcessThread.shared) { try await runToCompletion(name, arguments, outputLimit: outputLimit) }
             group.addTask {
                 try await Task.sleep(nanoseconds: UInt64(timeoutSeconds * 1e9))
                 return nil
@@ -33,11 +34,22 @@ enum ExternalTool {
         }
     }
 
+    /// The program's path on PATH, or nil when it is not installed.
+    static func locate(_ name: String) -> String? {
+        if name.contains("/") { return FileManager.default.isExecutableFile(atPath: name) ? name : nil }
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        return path.split(separator: ":").map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
     private static func runToCompletion(_ name: String, _ arguments: [String], outputLimit: Int) async throws -> Output {
         let command = ([name] + arguments).joined(separator: " ")
+        guard let program = locate(name) else {
+            throw Failure(kind: .notRunnable, description: "cannot run `\(command)`: `\(name)` is not installed (run scripts/setup)")
+        }
         do {
+            let command = ChildProcessThread.command(name: name, program: program, arguments)
             let result = try await Subprocess.run(
-                .name(name), arguments: Arguments(arguments), output: .bytes(limit: outputLimit), error: .string(limit: 256 * 1024))
+                .name(command.name), arguments: Arguments(command.arguments), output: .bytes(limit: outputLimit), error: .string(limit: 256 * 1024))
             guard case .exited(0) = result.terminationStatus else {
                 throw Failure(kind: .exited, description: "`\(command)` failed (\(result.terminationStatus)): \(result.standardError.suffix(2000))")
             }

@@ -115,11 +115,13 @@ public struct GeminiClassifier: Processor {
         let file = action.params["taxonomy"]?.string ?? "taxonomy.yaml"
         guard let digest = action.files[file] else { throw ProcessorFailure("gemini.classify needs `\(file)` in the rule's `files`") }
         let text = String(decoding: try await action.store.blobs.bytes(of: digest), as: UTF8.self)
-        guard let taxonomy = (try? Yams.load(yaml: text)) as? [String: Any] else { throw ProcessorFailure("rules/\(file) is not a valid taxonomy") }
+        let root: Node?
+        do { root = try YAMLDocument.compose(text, file: "rules/\(file)") } catch { throw ProcessorFailure("not a valid taxonomy: \(error)") }
+        guard case .mapping(let taxonomy)? = root else { throw ProcessorFailure("rules/\(file) is not a valid taxonomy (school, topic, level)") }
         var properties: [String: JSONValue] = [:]
         var labels: [String: [String]] = [:]
         for dimension in ["school", "topic", "level"] {
-            let names = ((taxonomy[dimension] as? [String: Any])?.keys).map { Array($0).sorted() } ?? []
+            let names = taxonomy[Node(dimension)]?.mapping.map { $0.keys.compactMap(\.string).sorted() } ?? []
             labels[dimension] = names + ["unclassified"]
             properties[dimension] = .object(["type": .string("STRING"), "enum": .array(labels[dimension]!.map(JSONValue.string))])
         }

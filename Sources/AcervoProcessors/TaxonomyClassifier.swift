@@ -45,8 +45,8 @@ public struct TaxonomyClassifier: Processor {
         }
         let taxonomyText = String(decoding: try await action.store.blobs.bytes(of: taxonomyDigest), as: UTF8.self)
         let taxonomy: Taxonomy
-        do { taxonomy = try YAMLDecoder().decode(Taxonomy.self, from: taxonomyText) } catch {
-            throw ProcessorFailure("rules/\(file) is not a valid taxonomy: \(error)")
+        do { taxonomy = try YAMLDocument.decode(Taxonomy.self, from: taxonomyText, file: "rules/\(file)") } catch {
+            throw ProcessorFailure("not a valid taxonomy: \(error)")
         }
         var evidence: [String] = []
         if let digest = action.inputs["transcript"] { evidence.append(try Transcript.decode(try await action.store.blobs.bytes(of: digest)).text) }

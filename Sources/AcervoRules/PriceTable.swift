@@ -41,15 +41,7 @@ public struct PriceTable: Sendable, Equatable {
 
     public static func parse(_ text: String, file: String) throws(RulesError) -> PriceTable {
         let context = Context(file: file)
-        let root: Node
-        do {
-            guard let node = try Yams.compose(yaml: text) else { return PriceTable() }
-            root = node
-        } catch let error as YamlError {
-            throw RulesLoader.located(error, text: text, file: file)
-        } catch {
-            throw RulesError("not valid YAML: \(error)", at: SourceLocation(file: file, line: 1, column: 1))
-        }
+        guard let root = try YAMLDocument.compose(text, file: file) else { return PriceTable() }
         var prices: [String: [String: [String: Double]]] = [:]
         for (provider, units) in try context.mapping(root, "the prices (provider: { unit: { model: dollars } })") {
             for (unit, models) in try context.mapping(units, "`\(provider.name)` (unit: { model: dollars })") {

@@ -30,18 +30,8 @@ public struct RulesLoader: Sendable {
     }
 
     public func parse(_ text: String, file: String, directory: String) throws(RulesError) -> Pipeline {
-        let document: Node
-        do {
-            guard let node = try Yams.compose(yaml: text) else {
-                throw RulesError("the file is empty", at: SourceLocation(file: file, line: 1, column: 1), fix: "declare `rules:` and `sink:`")
-            }
-            document = node
-        } catch let error as RulesError {
-            throw error
-        } catch let error as YamlError {
-            throw Self.located(error, text: text, file: file)
-        } catch {
-            throw RulesError("not valid YAML: \(error)", at: SourceLocation(file: file, line: 1, column: 1))
+        guard let document = try YAMLDocument.compose(text, file: file) else {
+            throw RulesError("the file is empty", at: SourceLocation(file: file, line: 1, column: 1), fix: "declare `rules:` and `sink:`")
         }
         var context = Context(file: file)
         let top = try context.mapping(document, "the top level")
@@ -185,7 +175,7 @@ public struct RulesLoader: Sendable {
                 }
                 let json = try context.json(value)
                 guard spec.type.accepts(json) else {
-                    throw RulesError("rule `\(name)`: parameter `\(key.name)` must be a \(spec.type.rawValue), not \(json.canonical)",
+                    throw RulesError("rule `\(name)`: parameter `\(key.name)` must be a \(spec.type.rawValue), not \(json.canonical.shortened)",
                                      at: context.location(value), fix: "write a \(spec.type.rawValue)")
                 }
                 params[key.name] = json

@@ -44,8 +44,8 @@ public struct HotmartMedia: Sendable, Equatable {
     func lesson(pageID: String, moduleID: String) -> Lesson {
         if let listed = lessons[pageID] { return listed }
         let fill = { (template: String) in
-            File(url: template.replacingOccurrences(of: "{page_id}", with: formEncode(pageID))
-                .replacingOccurrences(of: "{module_id}", with: formEncode(moduleID)))
+            File(url: template.replacingOccurrences(of: "{page_id}", with: pathSegmentEncode(pageID))
+                .replacingOccurrences(of: "{module_id}", with: pathSegmentEncode(moduleID)))
         }
         return Lesson(video: videoTemplate.map(fill), captions: captionsTemplate.map(fill), materials: nil)
     }
@@ -113,7 +113,9 @@ public struct HotmartSource: Source {
         ]
         if let sequence = lesson.sequence { metadata["sequence"] = .number(Double(sequence)) }
         if let type = lesson.type { metadata["hotmart_type"] = .string(type) }
-        let id = "hotmart/\(lesson.pageID)"
+        // The page id is the catalog's: encoded, so that whatever it holds (`../`, a newline) it stays one part
+        // of the id. Hotmart's own ids (letters and digits) are unchanged by it.
+        let id = "hotmart/" + pathSegmentEncode(lesson.pageID)
         let files = media.lesson(pageID: lesson.pageID, moduleID: module.moduleID)
         do {
             var artifacts: [String: Digest] = [:]

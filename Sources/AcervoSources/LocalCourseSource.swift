@@ -77,8 +77,8 @@ public struct LocalCourseSource: Source {
         guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
             throw SourceError("\(path) is not a course folder: it has no readable course.yaml (name, school, language)")
         }
-        do { return try YAMLDecoder().decode(Course.self, from: text) } catch {
-            throw SourceError("\(file): \(error); it needs at least `name:`")
+        do { return try YAMLDocument.decode(Course.self, from: text, file: file) } catch {
+            throw SourceError("\(error); it needs at least `name:`")
         }
     }
 
@@ -144,7 +144,7 @@ public struct LocalCourseSource: Source {
     /// `lesson.yaml`: any scalar fields (title, level, topic, …) override what the folder names say.
     private func lessonMetadata(_ file: String) throws -> [String: JSONValue] {
         let text = try String(contentsOfFile: file, encoding: .utf8)
-        guard let node = try Yams.compose(yaml: text), case .mapping(let mapping) = node else { return [:] }
+        guard let node = try YAMLDocument.compose(text, file: file), case .mapping(let mapping) = node else { return [:] }
         var values: [String: JSONValue] = [:]
         for (key, value) in mapping {
             guard let name = key.string, case .scalar(let scalar) = value else { continue }

@@ -7,6 +7,9 @@ import Synchronization
 /// A request as the fake received it.
 public struct FakeRequest: Sendable {
     public var method: String
+    /// The target exactly as sent (`/media/a%2Fb.mp4?x=1`), before any decoding.
+    public var uri: String
+    /// The path, percent-decoded.
     public var path: String
     public var query: [String: String]
     /// Names lowercased.
@@ -117,7 +120,7 @@ private final class FakeRequestHandler: ChannelInboundHandler, @unchecked Sendab
             for item in components?.queryItems ?? [] { query[item.name] = item.value ?? "" }
             var headers: [String: String] = [:]
             for (name, value) in head.headers { headers[name.lowercased()] = value }
-            let request = FakeRequest(method: head.method.rawValue, path: components?.path ?? head.uri, query: query,
+            let request = FakeRequest(method: head.method.rawValue, uri: head.uri, path: components?.path ?? head.uri, query: query,
                                       headers: headers, body: body)
             send(handler(request), context: context, keepAlive: head.isKeepAlive)
         }

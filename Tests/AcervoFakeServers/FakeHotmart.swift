@@ -136,6 +136,7 @@ public final class FakeMediaServer: Sendable {
     struct State: Sendable {
         var files: [String: [UInt8]] = [:]
         var requests: [String: Int] = [:]
+        var uris: [String] = []
         var bytesSent = 0
         var dropNext = 0
         var notModified = 0
@@ -147,6 +148,8 @@ public final class FakeMediaServer: Sendable {
 
     public var baseURL: String { server.withLock { $0?.baseURL } ?? "" }
     public var requests: [String: Int] { state.withLock { $0.requests } }
+    /// Every request target as sent, in order.
+    public var uris: [String] { state.withLock { $0.uris } }
     public var totalRequests: Int { requests.values.reduce(0, +) }
     public var bytesSent: Int { state.withLock { $0.bytesSent } }
     public var notModified: Int { state.withLock { $0.notModified } }
@@ -175,6 +178,7 @@ public final class FakeMediaServer: Sendable {
     func handle(_ request: FakeRequest) -> FakeReply {
         state.withLock { state -> FakeReply in
             state.requests[request.path, default: 0] += 1
+            state.uris.append(request.uri)
             guard request.method == "GET", let bytes = state.files[request.path] else { return .respond(status: 404, headers: [], body: []) }
             let etag = Self.etag(bytes)
             if request.headers["if-none-match"] == etag {
