@@ -84,13 +84,13 @@ public final class Workspace: Sendable {
         let run = try await store.startRun(command: command)
         do {
             let outcome = try await body(run)
-            try await store.journal.finishRun(run.id, status: outcome.status, summary: outcome.summary, at: Date())
+            try await store.finishRun(run.id, status: outcome.status, summary: outcome.summary, at: Date())
             return outcome.value
         } catch {
             let summary = JSONValue.object(["error": .string("\(error)")]).canonical
             // The error that ended the run is what the caller must see; failing to record it as well would
             // only hide it, and the run stays `running`, which `status` reports.
-            try? await store.journal.finishRun(run.id, status: .error, summary: summary, at: Date())
+            try? await store.finishRun(run.id, status: .error, summary: summary, at: Date())
             throw error
         }
     }

@@ -31,7 +31,7 @@ public struct SnapshotManifest: Sendable, Codable, Equatable {
     }
 
     /// The ref every build moves to its snapshot.
-    public static let latestRef = "kb/latest"
+    public static let latestRef = Ref.latestSnapshot
 
     /// A stored manifest; bytes that are not one are an error naming the snapshot.
     public static func load(_ digest: Digest, from store: Store) async throws(StoreError) -> SnapshotManifest {

@@ -106,6 +106,11 @@ public struct FileBlobStore: BlobStore {
         return found ? Int64(info.st_size) : nil
     }
 
+    /// Whether any object is stored, without listing them all.
+    func holdsObjects() -> Bool {
+        FileSystem.entries(of: objectsPath).contains { !FileSystem.entries(of: objectsPath + "/" + $0).isEmpty }
+    }
+
     func containsNow(_ digest: Digest) -> Bool {
         guard let directory = objects.descriptor else { return FileSystem.exists(path(of: digest)) }
         return digest.fanOutPath.withCString { faccessat(directory, $0, F_OK, AT_SYMLINK_NOFOLLOW) == 0 }

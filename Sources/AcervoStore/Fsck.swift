@@ -42,9 +42,23 @@ public struct FsckReport: Sendable, Codable, Equatable {
     /// removed by `--repair`.
     public var removedTrees: [Digest] = []
     public var repaired = false
+    /// The build (or gc) that held the store while fsck ran, if one did: fsck checked the state as of its
+    /// start, and what that writer commits afterwards is checked next time.
+    public var writerRunning: String?
+    /// What is wrong with the database itself (damaged, or missing beside stored objects); `--repair`
+    /// rebuilds it (`recovery` says how).
+    public var database: String?
+    public var recovery: DatabaseRecovery?
+
+    public init() {}
+
+    /// The report on a store whose database cannot be opened: only that.
+    public init(database problem: String) {
+        database = problem
+    }
 
     public var isClean: Bool {
-        corrupt.isEmpty && missingOutputs.isEmpty && danglingRefs.isEmpty && missingChildren.isEmpty && strays.isEmpty
+        database == nil && corrupt.isEmpty && missingOutputs.isEmpty && danglingRefs.isEmpty && missingChildren.isEmpty && strays.isEmpty
     }
 
     /// Problems `--repair` cannot fix: a ref whose blob is gone, or a snapshot or pinned tree missing a
@@ -58,8 +72,16 @@ extension Store {
     /// Re-hashes every object and checks that every result's outputs, every ref and every tree member exist.
     /// With `repair`, corrupt objects go to quarantine and the results that needed a corrupt or missing blob
     /// are dropped. `progress` is called with (objects checked, objects in all).
+    ///
+    /// The metadata is read first, at one moment, and the objects listed after: objects are durable before
+    /// the results that name them are committed, so a build running meanwhile cannot make a result look as
+    /// if its blob were missing. Without `repair`, a running writer is named in the report.
     public func fsck(repair: Bool, progress: (Int, Int) -> Void = { _, _ in }) async throws(StoreError) -> FsckReport {
         var report = FsckReport()
+        if !repair, let root { report.writerRunning = await StoreLock.holder(storeRoot: root) }
+        report.database = await metadata.integrityProblem()
+        if report.database != nil { return report }
+        let snapshot = try await metadata.consistentSnapshot()
         let inventory = try await blobs.inventory()
         report.strays = inventory.strays.sorted()
         var corrupt = Set<Digest>()
@@ -76,17 +98,17 @@ extension Store {
         }
         let present = Set(inventory.digests).subtracting(corrupt)
 
-        let results = try await actionCache.results(processor: nil)
+        let results = snapshot.results.sorted { $0.key < $1.key }
         for result in results {
             for (name, digest) in result.outputs.sorted(by: { $0.key < $1.key }) where !present.contains(digest) {
                 report.missingOutputs.append(.init(key: result.key, processor: result.processor, output: name, digest: digest))
             }
         }
-        let allRefs = try await refs.refs(prefix: nil)
+        let allRefs = snapshot.refs
         for ref in allRefs where !present.contains(ref.digest) {
             report.danglingRefs.append(.init(name: ref.name, digest: ref.digest))
         }
-        let links = try await catalog.links()
+        let links = snapshot.links
         for link in links where present.contains(link.parent) && !present.contains(link.child) {
             report.missingChildren.append(.init(parent: link.parent, child: link.child))
         }
@@ -96,7 +118,7 @@ extension Store {
         // pins (and what they reach) only.
         let brokenTrees = Set(report.missingChildren.map(\.parent))
         let dropped = Set(report.missingOutputs.map(\.key)).union(results.filter { $0.outputs.values.contains(where: brokenTrees.contains) }.map(\.key))
-        var roots = Set(allRefs.map(\.digest)).union(try await refs.pins().map(\.digest))
+        var roots = Set(allRefs.map(\.digest)).union(snapshot.pins.map(\.digest))
         for result in results where !dropped.contains(result.key) { roots.formUnion(result.outputs.values) }
         let needed = closure(of: roots, links: links)
         for index in report.missingChildren.indices { report.missingChildren[index].stillNeeded = needed.contains(report.missingChildren[index].parent) }
@@ -113,5 +135,20 @@ extension Store {
         try await catalog.forgetBlobs(Set(report.removedTrees))
         report.repaired = true
         return report
+    }
+
+    /// What is wrong with the database of the store folder at `path` — missing or empty beside stored
+    /// objects, unreadable, or failing SQLite's check — or nil when it is sound. Opens nothing for writing.
+    public static func databaseProblem(at path: String) async -> String? {
+        do {
+            let store = try await open(at: path)
+            return await store.metadata.integrityProblem()
+        } catch .databaseMissing {
+            return "the database is missing or empty, but objects/ holds blobs"
+        } catch .databaseDamaged(_, let message) {
+            return message
+        } catch {
+            return nil
+        }
     }
 }

@@ -331,6 +331,15 @@ public final class MemoryMetadata: MetadataStore {
         state.withLock { Array($0.links) }
     }
 
+    public func integrityProblem() async -> String? { nil }
+
+    public func consistentSnapshot() async throws(StoreError) -> MetadataSnapshot {
+        state.withLock { state in
+            MetadataSnapshot(results: Array(state.results.values), refs: Array(state.refs.values), pins: Array(state.pins.values),
+                             links: Array(state.links))
+        }
+    }
+
     public func linkParents() async throws(StoreError) -> Set<Digest> {
         state.withLock { Set($0.links.map(\.parent)) }
     }

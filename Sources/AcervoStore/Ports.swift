@@ -37,6 +37,16 @@ public protocol BlobWriter: AnyObject, Sendable {
     func commit() async throws(StoreError) -> PutOutcome
 }
 
+extension BlobWriter {
+    public func append(_ bytes: [UInt8]) throws(StoreError) {
+        var failure: StoreError?
+        bytes.withUnsafeBytes { buffer in
+            do throws(StoreError) { try append(buffer) } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+}
+
 /// Where a blob's bytes are and how old it is, for gc's grace period and fsck's report.
 public struct BlobInfo: Sendable, Equatable {
     public var size: Int64
@@ -252,4 +262,24 @@ public protocol SearchIndex: Sendable {
 public protocol MetadataStore: ActionCache, RunJournal, RefStore, StatCache, BlobCatalog, DownloadRecords, SearchIndex {
     /// Where the metadata lives, for messages.
     var location: String { get }
+    /// Results, refs, pins and links as of one moment (one read transaction).
+    func consistentSnapshot() async throws(StoreError) -> MetadataSnapshot
+    /// What is wrong with the metadata's own storage (SQLite's `quick_check`), or nil when nothing is.
+    func integrityProblem() async -> String?
+}
+
+/// What fsck checks, read at one moment: a build committing while fsck reads cannot make it see a result
+/// whose blob it has not listed.
+public struct MetadataSnapshot: Sendable {
+    public var results: [ActionResult]
+    public var refs: [Ref]
+    public var pins: [Pin]
+    public var links: [BlobLink]
+
+    public init(results: [ActionResult], refs: [Ref], pins: [Pin], links: [BlobLink]) {
+        self.results = results
+        self.refs = refs
+        self.pins = pins
+        self.links = links
+    }
 }

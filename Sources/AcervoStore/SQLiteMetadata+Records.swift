@@ -49,10 +49,30 @@ extension SQLiteMetadata {
     }
 
     public func pins() async throws(StoreError) -> [Pin] {
+        try await read { db in try Self.fetchPins(db) }
+    }
+
+    private static func fetchPins(_ db: Database) throws -> [Pin] {
+        try Row.fetchAll(db, sql: "SELECT * FROM pins ORDER BY created_at DESC").map { row in
+            Pin(digest: try row.digest("digest"), note: row["note"], createdAt: row.date("created_at"))
+        }
+    }
+
+    public func integrityProblem() async -> String? {
+        do {
+            let answers = try await read { db in try String.fetchAll(db, sql: "PRAGMA quick_check") }
+            return answers == ["ok"] ? nil : answers.prefix(3).joined(separator: "; ")
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    public func consistentSnapshot() async throws(StoreError) -> MetadataSnapshot {
         try await read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM pins ORDER BY created_at DESC").map { row in
-                Pin(digest: try row.digest("digest"), note: row["note"], createdAt: row.date("created_at"))
-            }
+            MetadataSnapshot(
+                results: try Self.fetchResults(db, where: "1", []),
+                refs: try Row.fetchAll(db, sql: "SELECT * FROM refs ORDER BY updated_at DESC, name").map(Self.ref),
+                pins: try Self.fetchPins(db), links: try Self.fetchLinks(db))
         }
     }
 
@@ -116,10 +136,12 @@ extension SQLiteMetadata {
     }
 
     public func links() async throws(StoreError) -> [BlobLink] {
-        try await read { db in
-            try Row.fetchAll(db, sql: "SELECT parent, child FROM blob_links").map { row in
-                BlobLink(parent: try row.digest("parent"), child: try row.digest("child"))
-            }
+        try await read { db in try Self.fetchLinks(db) }
+    }
+
+    private static func fetchLinks(_ db: Database) throws -> [BlobLink] {
+        try Row.fetchAll(db, sql: "SELECT parent, child FROM blob_links").map { row in
+            BlobLink(parent: try row.digest("parent"), child: try row.digest("child"))
         }
     }
 

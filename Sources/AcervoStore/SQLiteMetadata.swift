@@ -32,8 +32,7 @@ public final class SQLiteMetadata: MetadataStore {
             if error.resultCode == .SQLITE_READONLY || error.resultCode == .SQLITE_CANTOPEN {
                 throw .readOnly(path: path)
             }
-            if error.resultCode == .SQLITE_FULL { throw .noSpace(path: path) }
-            throw .database(path: path, message: error.description)
+            throw Self.mapped(error, path: path)
         } catch {
             throw .database(path: path, message: "\(error)")
         }
@@ -60,8 +59,9 @@ public final class SQLiteMetadata: MetadataStore {
         if let error = error as? StoreError { return error }
         if let error = error as? DatabaseError {
             switch error.resultCode {
-            case .SQLITE_READONLY: return .readOnly(path: path)
+            case .SQLITE_READONLY, .SQLITE_CANTOPEN: return .readOnly(path: path)
             case .SQLITE_FULL: return .noSpace(path: path)
+            case .SQLITE_CORRUPT, .SQLITE_NOTADB: return .databaseDamaged(path: path, message: error.message ?? error.description)
             default: return .database(path: path, message: error.description)
             }
         }

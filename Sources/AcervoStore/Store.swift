@@ -18,6 +18,8 @@ public final class Store: Sendable {
     /// The blobs that have members, loaded at the first lookup and kept current by `link`: a lookup checks
     /// the members of exactly these outputs.
     private let treeParents = Mutex<Set<Digest>?>(nil)
+    /// The log each unfinished run is writing.
+    private let runLogs = Mutex<[String: any BlobWriter]>([:])
 
     public var actionCache: any ActionCache { metadata }
     public var journal: any RunJournal { metadata }
@@ -41,6 +43,8 @@ public final class Store: Sendable {
     public var location: String { root ?? "memory" }
 
     // MARK: Opening a store folder
+
+    static let databaseName = "acervo.sqlite"
 
     /// Names a store folder may hold. Anything else means the folder is something else, and Acervo refuses
     /// to write into it rather than mix its files with a user's.
@@ -73,6 +77,11 @@ public final class Store: Sendable {
         for directory in ["/objects", "/objects/sha256", "/tmp"] { try FileSystem.makeDirectory(root + directory) }
         try probeWritable(root)
         let blobs = FileBlobStore(root: root)
+        // A database that is gone (or empty) beside stored objects is damage, not a new store: opening it would
+        // start an empty one and forget every result, run and ref without a word.
+        if (FileSystem.status(root + "/" + databaseName)?.st_size ?? 0) == 0, blobs.holdsObjects() {
+            throw .databaseMissing(path: root + "/" + databaseName)
+        }
         let store = Store(blobs: blobs, metadata: try SQLiteMetadata(path: root + "/acervo.sqlite"), root: root)
         _ = blobs.removeStaleTemporaries(olderThanSeconds: 24 * 3600)
         return store
@@ -143,6 +152,9 @@ public final class Store: Sendable {
     /// is sound: an existing object is read back and checked, and a damaged one replaced. Builds write these
     /// every night, so damage to them heals with the next build instead of being trusted.
     public func putChecked(bytes: [UInt8]) async throws(StoreError) -> PutOutcome {
+        // A large one (a night's hit list) is checked where it is read instead: re-reading megabytes on every
+        // no-op build would cost more than the check is worth; its size is still compared by `put`.
+        guard bytes.count <= 4 << 20 else { return try await put(bytes: bytes) }
         let digest = Digest.of(bytes)
         if await blobs.contains(digest) {
             do { _ = try await blobs.bytes(of: digest) } catch .corrupt { /* quarantined: stored again below */ }
@@ -229,11 +241,36 @@ public final class Store: Sendable {
     }
 
     /// Commits a result (with its decision and trace, when given) durably, in one step; the bytes of its
-    /// outputs are recorded with it.
+    /// outputs are recorded with it. A result of a run also goes into the run's log (`finishRun`).
     public func commit(_ result: ActionResult, event: Event? = nil, trace: Trace? = nil) async throws(StoreError) {
         var result = result
         if result.outputBytes == nil { result.outputBytes = await outputBytes(of: result) }
         try await actionCache.commit(result, event: event, trace: trace)
+        if let run = result.runID { try await appendToRunLog(run, result) }
+    }
+
+    /// Adds a committed result to its run's log, written as it goes (memory stays flat however many actions
+    /// a run executes); the log becomes a blob when the run finishes.
+    private func appendToRunLog(_ run: String, _ result: ActionResult) async throws(StoreError) {
+        if runLogs.withLock({ $0[run] == nil }) {
+            let writer = try await blobs.writer()
+            try runLogs.withLock { logs throws(StoreError) in
+                guard logs[run] == nil else { return }
+                try writer.append(RunLog.headerLine(run))
+                logs[run] = writer
+            }
+        }
+        let line = RunLog.line(result)
+        try runLogs.withLock { logs throws(StoreError) in try logs[run]?.append(line) }
+    }
+
+    /// Finishes a run: stores the log of the results it committed (`results/RUN`), then records its end.
+    public func finishRun(_ id: String, status: RunStatus, summary: String?, at date: Date = Date()) async throws(StoreError) {
+        if let writer = runLogs.withLock({ $0.removeValue(forKey: id) }) {
+            let log = try await writer.commit().digest
+            try await refs.setRefs([(Ref.runLogPrefix + id, log)], at: date)
+        }
+        try await journal.finishRun(id, status: status, summary: summary, at: date)
     }
 
     func outputBytes(of result: ActionResult) async -> Int64 {

@@ -21,6 +21,11 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     /// Stored bytes that no longer match their digest (disk damage, a hand edit): moved to quarantine when
     /// found, so nothing ships them and the next lookup is a miss.
     case corrupt(Digest, quarantinedTo: String?)
+    /// The store's database cannot be read (SQLite's words in `message`); the objects are safe.
+    case databaseDamaged(path: String, message: String)
+    /// The store's database is missing or empty while objects/ holds blobs: opening would start an empty one
+    /// and silently forget every result, run and ref.
+    case databaseMissing(path: String)
     /// A path that is not a regular file (a FIFO, a device, a folder): reading it could block forever.
     case notRegularFile(path: String, kind: String)
 
@@ -58,6 +63,12 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
             return "the stored bytes of \(digest) no longer match their digest (damaged on disk?)"
                 + (quarantinedTo.map { "; they were moved to \($0)" } ?? "")
                 + "; nothing was shipped — `acervo build` recomputes what needs them (or run `acervo fsck --repair`)"
+        case .databaseDamaged(let path, let message):
+            return "the store's database \(path) is damaged (SQLite: \(message.shortenedForMessage)); the objects are safe — "
+                + "run `acervo fsck --repair` to salvage what it holds and rebuild the rest from the objects"
+        case .databaseMissing(let path):
+            return "the store's database \(path) is missing or empty, but objects/ holds blobs: its results, runs and refs would be lost; "
+                + "run `acervo fsck --repair` to rebuild what the objects give"
         case .notRegularFile(let path, let kind):
             return "\(path) is \(kind), not a regular file; only regular files are read — replace it with the file itself"
         }
@@ -71,4 +82,9 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         default: return .io(operation: operation, path: path, errno: code)
         }
     }
+}
+
+extension String {
+    /// At most 300 characters, for quoting another program's words.
+    var shortenedForMessage: String { count <= 300 ? self : prefix(300) + "…" }
 }

@@ -68,17 +68,40 @@ public final class StoreLock: Sendable {
         return describeHolder(path: path)
     }
 
-    /// The holder's own words (pid, command, since). A holder that has just taken the lock may not have
-    /// written them yet, leaving its predecessor's; text naming a process that is gone is read again briefly
-    /// rather than reported.
+    /// The holder's own words (pid, command, since) when they are the holder's: the text is checked against
+    /// the kernel's record of who holds the lock (`/proc/PID/fdinfo`), because the file may still hold the
+    /// words of a previous holder — one that is gone, or one that released the lock and lives on. A holder
+    /// that has just taken the lock gets a moment to write them; failing that, the process holding it is
+    /// found in `/proc` and named by its command line.
     private static func describeHolder(path: String) -> String {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return "an unknown process" }
         for _ in 0..<20 {
             let text = ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-            if let pid = Int32(text.dropFirst(4).prefix { $0.isNumber }), text.hasPrefix("pid "), kill(pid, 0) == 0 || errno == EPERM {
-                return text
-            }
+            if text.hasPrefix("pid "), let pid = Int32(text.dropFirst(4).prefix { $0.isNumber }), holdsLock(pid: pid, on: info) { return text }
             usleep(5_000)
         }
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = Int32(entry), holdsLock(pid: pid, on: info) else { continue }
+            let cmdline = (FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") ?? Data()).map { $0 == 0 ? 0x20 : $0 }
+            return "pid \(pid), \(String(decoding: cmdline, as: UTF8.self).trimmingCharacters(in: .whitespaces))"
+        }
         return "a process that is still starting"
+    }
+
+    /// Whether `pid` holds an open-file-description write lock on the file `info` describes: its fdinfo
+    /// lists such locks as `lock: 1: OFDLCK ADVISORY WRITE -1 MAJOR:MINOR:INODE 0 EOF`.
+    static func holdsLock(pid: Int32, on info: stat) -> Bool {
+        let major = (UInt64(info.st_dev) >> 8) & 0xfff | (UInt64(info.st_dev) >> 32) & ~0xfff
+        let minor = UInt64(info.st_dev) & 0xff | (UInt64(info.st_dev) >> 12) & ~0xff
+        let file = String(format: "%02llx:%02llx:%llu ", major, minor, UInt64(info.st_ino))
+        let directory = "/proc/\(pid)/fdinfo"
+        for descriptor in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
+            guard let text = try? String(contentsOfFile: directory + "/" + descriptor, encoding: .utf8) else { continue }
+            for line in text.split(separator: "\n") where line.hasPrefix("lock:") && line.contains("OFDLCK") && line.contains("WRITE") {
+                if line.contains(file) { return true }
+            }
+        }
+        return false
     }
 }

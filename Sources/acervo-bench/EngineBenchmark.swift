@@ -99,7 +99,7 @@ struct EngineBenchmark {
     private func build(_ evaluator: Evaluator, _ options: BuildOptions) async throws -> BuildSummary {
         let run = try await evaluator.store.startRun(command: "build")
         let summary = try await evaluator.build(run: run, options: options)
-        try await evaluator.store.journal.finishRun(run.id, status: summary.status, summary: nil, at: Date())
+        try await evaluator.store.finishRun(run.id, status: summary.status, summary: nil, at: Date())
         return summary
     }
 

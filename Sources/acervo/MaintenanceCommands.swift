@@ -19,7 +19,23 @@ struct FsckCommand: AsyncParsableCommand {
         if options.json {
             printJSON(report)
         } else {
+            if let recovery = report.recovery {
+                print("rebuilt the database (\(recovery.problem))" + (recovery.damagedCopy.map { "; the damaged file is kept at \($0)" } ?? ""))
+                let rows = recovery.salvagedRows.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+                print("  salvaged rows: " + (rows.isEmpty ? "none" : rows.joined(separator: ", ")))
+                if !recovery.incompleteTables.isEmpty { print("  rows lost from: \(recovery.incompleteTables.joined(separator: ", "))") }
+                print("  re-found in the objects: \(recovery.resultsFromLogs) results (run logs), \(recovery.snapshotsFound) snapshots, "
+                    + "\(recovery.treesFound) trees, \(recovery.hitListsFound) hit lists")
+                print("  what is still missing is recomputed by the next build: `acervo plan` shows it")
+            }
+            if let problem = report.database {
+                print("database damaged: \(problem)")
+                print("  the objects are safe; run `acervo fsck --repair` to salvage the database and rebuild the rest from the objects")
+            }
             print("checked \(report.checkedObjects) objects (\(formatBytes(report.checkedBytes)))")
+            if let writer = report.writerRunning {
+                print("a writer held the store meanwhile (\(writer)): checked the state as of the start; what it commits later is checked next time")
+            }
             for object in report.corrupt {
                 print("corrupt: \(object.digest) has the bytes of \(object.actual) (\(object.path))"
                     + (object.quarantinedTo.map { "; moved to \($0)" } ?? ""))

@@ -80,3 +80,60 @@ import Testing
         #expect(name != ExportReport.relativePath(for: "m/" + long + "x"), "different ids never share a file")
     }
 }
+
+/// A damaged `acervo.sqlite`, four ways: every command says what to do, `fsck --repair` rebuilds it from what
+/// SQLite can still read and what the objects hold, and the next build recomputes nothing it had paid for.
+@Suite(.serialized) struct DamagedDatabaseTests {
+    enum Damage: String, CaseIterable, CustomTestStringConvertible {
+        case halfTruncated, garbageHeader, garbagePages, empty
+        var testDescription: String { rawValue }
+
+        func apply(to path: String) throws {
+            let handle = try FileHandle(forUpdating: URL(fileURLWithPath: path))
+            defer { try? handle.close() }
+            let size = try handle.seekToEnd()
+            switch self {
+            case .halfTruncated: try handle.truncate(atOffset: size / 2)
+            case .garbageHeader:
+                try handle.seek(toOffset: 0)
+                try handle.write(contentsOf: Data(repeating: 0x5A, count: 100))
+            case .garbagePages:
+                var generator = SeededGenerator(seed: 7)
+                for page in stride(from: UInt64(4096), to: size, by: 4096 * 3) {
+                    try handle.seek(toOffset: page)
+                    try handle.write(contentsOf: Data((0..<4096).map { _ in UInt8.random(in: 0...255, using: &generator) }))
+                }
+            case .empty: try handle.truncate(atOffset: 0)
+            }
+        }
+    }
+
+    @Test(arguments: Damage.allCases)
+    func `a damaged database is reported, rebuilt by fsck --repair, and nothing paid for is recomputed`(damage: Damage) throws {
+        let project = try ExampleCourseTests.Project()
+        let first = try project.build()
+        try damage.apply(to: project.path + "/store/acervo.sqlite")
+        for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: project.path + "/store/acervo.sqlite" + suffix) }
+
+        let build = try acervo(["build"], in: project.path)
+        #expect(build.status == 2, "\(build.stdout)")
+        #expect(build.stderr.contains("run `acervo fsck --repair`"), "\(build.stderr)")
+        let check = try acervo(["fsck"], in: project.path)
+        #expect(check.status == 1 && check.stdout.contains("database damaged: "), "\(check.stdout)\(check.stderr)")
+
+        let repair = try acervo(["fsck", "--repair", "--json"], in: project.path)
+        #expect(repair.status == 0, "\(repair.stdout)\(repair.stderr)")
+        let report = try decodeJSON(FsckReport.self, repair.stdout)
+        let recovery = try #require(report.recovery)
+        #expect(recovery.snapshotsFound + (recovery.salvagedRows["refs"] ?? 0) >= 1)
+        #expect(report.isClean)
+        let entries = Set(try FileManager.default.contentsOfDirectory(atPath: project.path + "/store"))
+        #expect(entries.isSubset(of: ["objects", "tmp", "quarantine", "lock", "README.md", "acervo.sqlite", "acervo.sqlite-wal", "acervo.sqlite-shm"]))
+
+        let rebuilt = try project.build()
+        let executed = try project.executed(rebuilt)
+        #expect(rebuilt.executed == 0, "every paid-for result came back: \(executed)")
+        #expect(rebuilt.snapshot == first.snapshot)
+        #expect(try acervo(["fsck"], in: project.path).status == 0)
+    }
+}

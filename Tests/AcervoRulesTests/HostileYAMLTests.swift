@@ -14,7 +14,8 @@ import Testing
         return lines.joined(separator: "\n")
     }
 
-    @Test func `nine levels of aliases in a rule's params are refused before they are expanded`() {
+    /// Loads a pipeline whose `codec` parameter (a string) is a bomb of `levels`; the error it gives.
+    func refusal(codecBombOf levels: Int) -> RulesError? {
         let yaml = """
             rules:
               audio:
@@ -22,40 +23,28 @@ import Testing
                 input: video
                 params:
                   codec:
-            \(Self.bomb(levels: 9).split(separator: "\n").map { "        " + $0 }.joined(separator: "\n"))
+            \(Self.bomb(levels: levels).split(separator: "\n").map { "        " + $0 }.joined(separator: "\n"))
             sink: { kind: local, document: audio }
             """
+        let catalog = [ProcessorDescriptor(id: "ffmpeg.audio", version: "1.0", inputs: [InputSlot("video")], params: [ParamSpec("codec", .string)])]
         do {
-            _ = try RulesLoader(catalog: [ProcessorDescriptor(id: "ffmpeg.audio", version: "1.0", inputs: [InputSlot("video")],
-                                                              params: [ParamSpec("codec", .string)])],
-                                sourceArtifacts: ["video"]).parse(yaml, file: "rules/pipeline.yaml", directory: "rules")
-            Issue.record("a YAML bomb was accepted")
+            _ = try RulesLoader(catalog: catalog, sourceArtifacts: ["video"]).parse(yaml, file: "rules/pipeline.yaml", directory: "rules")
+            return nil
         } catch {
-            #expect(error.description.hasPrefix("rules/pipeline.yaml:1:1: the YAML expands to more than 100000 values"))
-            #expect(error.description.count < 300)
+            return error
         }
     }
 
-    @Test func `four levels of aliases where a string belongs give a short message`() {
-        let yaml = """
-            rules:
-              audio:
-                processor: ffmpeg.audio@1
-                input: video
-                params:
-                  codec:
-            \(Self.bomb(levels: 4).split(separator: "\n").map { "        " + $0 }.joined(separator: "\n"))
-            sink: { kind: local, document: audio }
-            """
-        do {
-            _ = try RulesLoader(catalog: [ProcessorDescriptor(id: "ffmpeg.audio", version: "1.0", inputs: [InputSlot("video")],
-                                                              params: [ParamSpec("codec", .string)])],
-                                sourceArtifacts: ["video"]).parse(yaml, file: "rules/pipeline.yaml", directory: "rules")
-            Issue.record("a mapping was accepted as a string")
-        } catch {
-            #expect(error.description.contains("parameter `codec` must be a string"))
-            #expect(error.description.count < 500, "\(error.description.count) characters")
-        }
+    @Test func `nine levels of aliases in a rule's params are refused before they are expanded`() throws {
+        let error = try #require(refusal(codecBombOf: 9))
+        #expect(error.description.hasPrefix("rules/pipeline.yaml:1:1: the YAML expands to more than 100000 values"))
+        #expect(error.description.count < 300)
+    }
+
+    @Test func `four levels of aliases where a string belongs give a short message`() throws {
+        let error = try #require(refusal(codecBombOf: 4))
+        #expect(error.description.contains("parameter `codec` must be a string"))
+        #expect(error.description.count < 500, "\(error.description.count) characters")
     }
 
     @Test func `too large and too deep documents are refused`() {

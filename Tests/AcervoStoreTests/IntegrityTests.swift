@@ -1,5 +1,6 @@
 import AcervoTestSupport
 import Foundation
+import Synchronization
 import Testing
 @testable import AcervoStore
 
@@ -72,6 +73,28 @@ import Testing
         #expect(report.unrepairable)
         #expect(report.removedTrees.isEmpty)
         #expect(await store.blobs.contains(tree))
+    }
+
+    /// A build commits a result (its blob first) while fsck is re-hashing: fsck checks the state as of its
+    /// start and does not report the new result's blob as missing.
+    @Test(arguments: Backend.all) func `a result committed while fsck runs is no false alarm`(backend: Backend) async throws {
+        let test = try await TestStore(backend)
+        let store = test.store
+        for index in 0..<3 { _ = try await store.put(bytes: Array("object \(index)".utf8)) }
+        let committed = DispatchSemaphore(value: 0)
+        let fired = Mutex(false)
+        let report = try await store.fsck(repair: false) { _, _ in
+            guard fired.withLock({ let first = !$0; $0 = true; return first }) else { return }
+            Task.detached {
+                let blob = try await store.put(bytes: Array("written during fsck".utf8)).digest
+                try await store.commit(ActionResult(key: key("9"), processor: "p", processorVersion: "1", outputs: ["out": blob],
+                                                    toolVersion: Store.toolVersion))
+                committed.signal()
+            }
+            committed.wait()
+        }
+        #expect(report.isClean, "\(report)")
+        #expect(try await store.fsck(repair: false).isClean)
     }
 
     @Test func `gc removes each tree before its members`() {
