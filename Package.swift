@@ -66,6 +66,7 @@ let package = Package(
         ),
         // Crash-test tooling, outside the binary users install: a writer that tests kill at random moments.
         .executableTarget(name: "acervo-torture", dependencies: ["AcervoStore", "AcervoTestSupport"]),
+        .executableTarget(name: "acervo-fuzz", dependencies: ["AcervoFormats", "AcervoRules", "AcervoTestSupport"]),
         .executableTarget(
             name: "acervo-bench",
             dependencies: ["AcervoApp", "AcervoProcessors", "AcervoFormats", "AcervoStore", "AcervoEngine", "AcervoRules"]
@@ -99,7 +100,7 @@ let package = Package(
         .testTarget(
             name: "AcervoAppTests",
             dependencies: ["AcervoApp", "AcervoSources", "AcervoSinks", "AcervoProcessors", "AcervoFormats", "AcervoEngine", "AcervoStore",
-                           "AcervoRules", "AcervoConnectors", "AcervoTestSupport", "AcervoFakeServers", "acervo", "acervo-torture"]
+                           "AcervoRules", "AcervoConnectors", "AcervoTestSupport", "AcervoFakeServers", "acervo", "acervo-torture", "acervo-fuzz"]
         ),
     ],
     swiftLanguageModes: [.v6]

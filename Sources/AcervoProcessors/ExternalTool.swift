@@ -28,7 +28,7 @@ enum ExternalTool {
             }
             defer { group.cancelAll() }
             guard let first = try await group.next(), let output = first else {
-                throw Failure(kind: .timedOut, description: "`\(name)` did not finish within \(Int(timeoutSeconds)) s and was stopped")
+                throw Failure(kind: .timedOut, description: "`\(name)` did not finish within \(String(format: "%g", timeoutSeconds)) s and was stopped")
             }
             return output
         }

@@ -4,10 +4,12 @@ public struct RulesError: Error, Sendable, Equatable, CustomStringConvertible {
     public var message: String
     public var fix: String?
 
+    /// Messages quote what the file says (keys, values); a hostile or broken file must not make them pages
+    /// long, so each part is cut at a few hundred characters.
     public init(_ message: String, at location: SourceLocation?, fix: String? = nil) {
         self.location = location
-        self.message = message
-        self.fix = fix
+        self.message = message.count <= 600 ? message : message.prefix(600) + "…"
+        self.fix = fix.map { $0.count <= 300 ? $0 : $0.prefix(300) + "…" }
     }
 
     public var description: String {

@@ -92,10 +92,15 @@ public struct RulesLoader: Sendable {
             return RulesError("duplicate key `\(key)` (first declared at line \(first))",
                               at: SourceLocation(file: file, line: duplicate, column: 1), fix: "rename or remove one of them")
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
-            return RulesError("not valid YAML: \(problem)", at: SourceLocation(file: file, line: mark.line, column: mark.column),
+            return RulesError("not valid YAML: \(problem.shortened)", at: SourceLocation(file: file, line: mark.line, column: mark.column),
                               fix: "check the indentation and the brackets around this point")
+        case .reader(let problem, let offset, _, _):
+            // The reader's offset is in bytes; its line is what a person looks for.
+            let line = offset.map { offset in text.utf8.prefix(offset).reduce(1) { $1 == 10 ? $0 + 1 : $0 } } ?? 1
+            return RulesError("not valid YAML: \(problem.shortened)", at: SourceLocation(file: file, line: line, column: 1),
+                              fix: "save the file as UTF-8 text without control characters")
         default:
-            return RulesError("not valid YAML: \(error)", at: SourceLocation(file: file, line: 1, column: 1))
+            return RulesError("not valid YAML: \(String(describing: error).shortened)", at: SourceLocation(file: file, line: 1, column: 1))
         }
     }
 

@@ -13,7 +13,7 @@ import Testing
         "AcervoFormats": 2, "AcervoEngine": 2, "AcervoConnectors": 2,
         "AcervoProcessors": 3, "AcervoSources": 3, "AcervoSinks": 3,
         "AcervoApp": 4,
-        "acervo": 5, "acervo-bench": 5, "acervo-torture": 5,
+        "acervo": 5, "acervo-bench": 5, "acervo-torture": 5, "acervo-fuzz": 5,
     ]
 
     /// Module → the Acervo modules its sources import.

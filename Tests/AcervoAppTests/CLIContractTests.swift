@@ -71,29 +71,31 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: folder.path + "/store"), "nothing is created for a refused command")
     }
 
-    @Test func `build --json prints its summary even when the sync after it fails`() throws {
-        let directory = TemporaryDirectory("acervo-sync-down")
-        try copyExampleProject(into: directory.path)
-        let rules = directory.path + "/rules/pipeline.yaml"
-        let text = try String(contentsOfFile: rules, encoding: .utf8)
-        try text.replacingOccurrences(of: "sink: { kind: local, document: document, attributes: class }",
-                                      with: "sink: { kind: openai, document: document, attributes: class, vector_store: support-kb }")
-            .write(toFile: rules, atomically: true, encoding: .utf8)
+    @Test func `build --json prints its summary even when the sync after it fails`() async throws {
+        try await offPool { () throws in
+            let directory = TemporaryDirectory("acervo-sync-down")
+            try copyExampleProject(into: directory.path)
+            let rules = directory.path + "/rules/pipeline.yaml"
+            let text = try String(contentsOfFile: rules, encoding: .utf8)
+            try text.replacingOccurrences(of: "sink: { kind: local, document: document, attributes: class }",
+                                          with: "sink: { kind: openai, document: document, attributes: class, vector_store: support-kb }")
+                .write(toFile: rules, atomically: true, encoding: .utf8)
 
-        // Nothing listens on port 9: the vector store cannot be reached.
-        let outcome = try acervo(["build", "--json"], in: directory.path, environment: [
-            "OPENAI_API_KEY": "sk-test-key", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "ACERVO_RETRY_ATTEMPTS": "1",
-        ])
+            // Nothing listens on port 9: the vector store cannot be reached.
+            let outcome = try acervo(["build", "--json"], in: directory.path, environment: [
+                "OPENAI_API_KEY": "sk-test-key", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "ACERVO_RETRY_ATTEMPTS": "1",
+            ])
 
-        #expect(outcome.status == 1, "the build succeeded, the sync did not: \(outcome.stderr)")
-        struct Printed: Decodable {
-            var executed: Int
-            var snapshot: String?
-            var sync_error: String?
+            #expect(outcome.status == 1, "the build succeeded, the sync did not: \(outcome.stderr)")
+            struct Printed: Decodable {
+                var executed: Int
+                var snapshot: String?
+                var sync_error: String?
+            }
+            let printed = try decodeJSON(Printed.self, outcome.stdout)
+            #expect(printed.executed == 38 && printed.snapshot != nil)
+            #expect(printed.sync_error?.contains("OpenAI GET /v1/vector_stores") == true, "\(printed.sync_error ?? "")")
+            #expect(!outcome.stdout.contains("sk-test-key") && !outcome.stderr.contains("sk-test-key"))
         }
-        let printed = try decodeJSON(Printed.self, outcome.stdout)
-        #expect(printed.executed == 38 && printed.snapshot != nil)
-        #expect(printed.sync_error?.contains("OpenAI GET /v1/vector_stores") == true, "\(printed.sync_error ?? "")")
-        #expect(!outcome.stdout.contains("sk-test-key") && !outcome.stderr.contains("sk-test-key"))
     }
 }

@@ -12,55 +12,59 @@ import Testing
 @Suite(.serialized) struct CaptionsInBuildTests {
     static let lesson = "01-fundamentos/02-variables"
 
-    @Test func `a Windows-1252 SubRip with a lost block is read, and build, why and trace show the warning and the encoding`() throws {
-        let project = try ExampleCourseTests.Project()
-        let srt = "1\r\n00:00:00,000 --> 00:00:04,000\r\nUna variable es un nombre, señor.\r\n\r\n"
-            + "2\r\nEste bloque perdió su tiempo.\r\n\r\n3\r\n00:00:04,000 --> 00:00:08,000\r\n¿Qué tipo tiene?\r\n"
-        try #require(srt.data(using: .isoLatin1)).write(to: URL(fileURLWithPath: project.path + "/examples/course/\(Self.lesson)/captions.srt"))
-        let warning = #"line 5: text without a timing line was skipped ("Este bloque perdió su tiempo.")"#
+    @Test func `a Windows-1252 SubRip with a lost block is read, and build, why and trace show the warning and the encoding`() async throws {
+        try await offPool {
+            let project = try ExampleCourseTests.Project()
+            let srt = "1\r\n00:00:00,000 --> 00:00:04,000\r\nUna variable es un nombre, señor.\r\n\r\n"
+                + "2\r\nEste bloque perdió su tiempo.\r\n\r\n3\r\n00:00:04,000 --> 00:00:08,000\r\n¿Qué tipo tiene?\r\n"
+            try #require(srt.data(using: .isoLatin1)).write(to: URL(fileURLWithPath: project.path + "/examples/course/\(Self.lesson)/captions.srt"))
+            let warning = #"line 5: text without a timing line was skipped ("Este bloque perdió su tiempo.")"#
 
-        let build = try acervo(["build"], in: project.path)
-        #expect(build.status == 0, "\(build.stderr)")
-        #expect(build.stdout.contains("  warning \(Self.lesson) transcript: \(warning)\n"), "\(build.stdout)")
+            let build = try acervo(["build"], in: project.path)
+            #expect(build.status == 0, "\(build.stderr)")
+            #expect(build.stdout.contains("  warning \(Self.lesson) transcript: \(warning)\n"), "\(build.stdout)")
 
-        let why = try acervo(["why", Self.lesson, "transcript"], in: project.path)
-        #expect(why.stdout.hasPrefix("transcript: executed"))
-        #expect(why.stdout.contains("    warning: \(warning)\n"))
+            let why = try acervo(["why", Self.lesson, "transcript"], in: project.path)
+            #expect(why.stdout.hasPrefix("transcript: executed"))
+            #expect(why.stdout.contains("    warning: \(warning)\n"))
 
-        let steps = try decodeJSON([ProvenanceStep].self, try acervo(["trace", Self.lesson, "--json"], in: project.path).stdout)
-        let transcript = try #require(steps.first { $0.rule == "transcript" })
-        #expect(transcript.metadata == ["format": "SubRip", "encoding": "windows-1252"])
-        #expect(transcript.warnings == [warning])
-        let trace = try acervo(["trace", Self.lesson], in: project.path)
-        #expect(trace.stdout.contains("    meta encoding = windows-1252\n"))
-        #expect(trace.stdout.contains("    warning \(warning)\n"))
+            let steps = try decodeJSON([ProvenanceStep].self, try acervo(["trace", Self.lesson, "--json"], in: project.path).stdout)
+            let transcript = try #require(steps.first { $0.rule == "transcript" })
+            #expect(transcript.metadata == ["format": "SubRip", "encoding": "windows-1252"])
+            #expect(transcript.warnings == [warning])
+            let trace = try acervo(["trace", Self.lesson], in: project.path)
+            #expect(trace.stdout.contains("    meta encoding = windows-1252\n"))
+            #expect(trace.stdout.contains("    warning \(warning)\n"))
 
-        // The text reaches the document decoded, not as mojibake.
-        let document = try #require(steps.first { $0.rule == "document" }?.outputs["out"])
-        let markdown = try acervo(["cat", document.description], in: project.path).stdout
-        #expect(markdown.contains("[00:00] Una variable es un nombre, señor.\n[00:04] ¿Qué tipo tiene?\n"))
+            // The text reaches the document decoded, not as mojibake.
+            let document = try #require(steps.first { $0.rule == "document" }?.outputs["out"])
+            let markdown = try acervo(["cat", document.description], in: project.path).stdout
+            #expect(markdown.contains("[00:00] Una variable es un nombre, señor.\n[00:04] ¿Qué tipo tiene?\n"))
 
-        // The warning is the result's: a rebuild reuses it, and `why` still shows it.
-        let again = try decodeJSON(BuildSummary.self, try acervo(["build", "--json"], in: project.path).stdout)
-        #expect(again.executed == 0 && again.warnings.isEmpty)
-        #expect(try acervo(["why", Self.lesson, "transcript"], in: project.path).stdout.contains("    warning: \(warning)\n"))
+            // The warning is the result's: a rebuild reuses it, and `why` still shows it.
+            let again = try decodeJSON(BuildSummary.self, try acervo(["build", "--json"], in: project.path).stdout)
+            #expect(again.executed == 0 && again.warnings.isEmpty)
+            #expect(try acervo(["why", Self.lesson, "transcript"], in: project.path).stdout.contains("    warning: \(warning)\n"))
+        }
     }
 
-    @Test func `of several caption files, the one in the lesson's language is read, else an untagged one`() throws {
-        #expect(LocalCourseSource.preferredCaptions(["clase.en.srt", "clase.es.vtt"], language: "es") == "clase.es.vtt")
-        #expect(LocalCourseSource.preferredCaptions(["a.en.srt", "b.pt-BR.vtt"], language: "pt") == "b.pt-BR.vtt")
-        #expect(LocalCourseSource.preferredCaptions(["a.en.srt", "captions.final.vtt"], language: "es") == "captions.final.vtt")
-        #expect(LocalCourseSource.preferredCaptions(["a.en.srt", "b.fr.vtt"], language: "es") == "a.en.srt")
-        #expect(LocalCourseSource.preferredCaptions(["a.en.srt"], language: nil) == "a.en.srt")
-        #expect(LocalCourseSource.preferredCaptions([], language: "es") == nil)
+    @Test func `of several caption files, the one in the lesson's language is read, else an untagged one`() async throws {
+        try await offPool {
+            #expect(LocalCourseSource.preferredCaptions(["clase.en.srt", "clase.es.vtt"], language: "es") == "clase.es.vtt")
+            #expect(LocalCourseSource.preferredCaptions(["a.en.srt", "b.pt-BR.vtt"], language: "pt") == "b.pt-BR.vtt")
+            #expect(LocalCourseSource.preferredCaptions(["a.en.srt", "captions.final.vtt"], language: "es") == "captions.final.vtt")
+            #expect(LocalCourseSource.preferredCaptions(["a.en.srt", "b.fr.vtt"], language: "es") == "a.en.srt")
+            #expect(LocalCourseSource.preferredCaptions(["a.en.srt"], language: nil) == "a.en.srt")
+            #expect(LocalCourseSource.preferredCaptions([], language: "es") == nil)
 
-        // Through a build: English captions beside the Spanish ones (sorted first, and in SBV) are not read.
-        let project = try ExampleCourseTests.Project()
-        try project.write("0:00:00.000,0:00:03.500\nHello and welcome.\n", to: "examples/course/01-fundamentos/01-introduccion/00-intro.en.sbv")
-        _ = try project.build()
-        let steps = try decodeJSON([ProvenanceStep].self, try acervo(["trace", "01-fundamentos/01-introduccion", "--json"], in: project.path).stdout)
-        #expect(steps.first { $0.rule == "transcript" }?.outputs["out"]?.description
-            == Self.versionOneOutputs["01-fundamentos/01-introduccion:transcript"])
+            // Through a build: English captions beside the Spanish ones (sorted first, and in SBV) are not read.
+            let project = try ExampleCourseTests.Project()
+            try project.write("0:00:00.000,0:00:03.500\nHello and welcome.\n", to: "examples/course/01-fundamentos/01-introduccion/00-intro.en.sbv")
+            _ = try project.build()
+            let steps = try decodeJSON([ProvenanceStep].self, try acervo(["trace", "01-fundamentos/01-introduccion", "--json"], in: project.path).stdout)
+            #expect(steps.first { $0.rule == "transcript" }?.outputs["out"]?.description
+                == Self.versionOneOutputs["01-fundamentos/01-introduccion:transcript"])
+        }
     }
 
     /// The outputs `captions@1` and `materials.text@1` gave for the example course (built by the last
@@ -76,28 +80,30 @@ import Testing
         "02-dados-em-python/02-arquivos-csv:materials_text": "sha256:073d72c03ffc5ab1a42f83fb5452c360ed5bab34fa9c90a74805fa3294eaaa08",
     ]
 
-    @Test func `clean captions keep their transcripts; captions rewritten with the same text re-run the transcript only`() throws {
-        let project = try ExampleCourseTests.Project()
-        let first = try project.build()
-        #expect(first.failed == 0)
-        for (step, digest) in Self.versionOneOutputs {
-            let (item, rule) = (String(step.split(separator: ":")[0]), String(step.split(separator: ":")[1]))
-            let steps = try decodeJSON([ProvenanceStep].self, try acervo(["trace", item, "--json"], in: project.path).stdout)
-            #expect(steps.first { $0.rule == rule }?.outputs["out"]?.description == digest, "\(step)")
-        }
-        // 03-funciones's first cue has a voice (`<v Profesora>`): its transcript now names the speaker, so it
-        // differs — but its document does not.
+    @Test func `clean captions keep their transcripts; captions rewritten with the same text re-run the transcript only`() async throws {
+        try await offPool {
+            let project = try ExampleCourseTests.Project()
+            let first = try project.build()
+            #expect(first.failed == 0)
+            for (step, digest) in Self.versionOneOutputs {
+                let (item, rule) = (String(step.split(separator: ":")[0]), String(step.split(separator: ":")[1]))
+                let steps = try decodeJSON([ProvenanceStep].self, try acervo(["trace", item, "--json"], in: project.path).stdout)
+                #expect(steps.first { $0.rule == rule }?.outputs["out"]?.description == digest, "\(step)")
+            }
+            // 03-funciones's first cue has a voice (`<v Profesora>`): its transcript now names the speaker, so it
+            // differs — but its document does not.
 
-        // The same cues with CRLF line endings, a BOM, cue identifiers, a NOTE, cue settings and a character
-        // reference for a letter the original wrote as is.
-        let path = "examples/course/01-fundamentos/01-introduccion/captions.vtt"
-        let rewritten = "\u{FEFF}WEBVTT - exportado de otra herramienta\r\n\r\nNOTE revisado\r\n\r\n"
-            + "1\r\n00:00:00.000 --> 00:00:03.500 align:start\r\nHola y bienvenidos al curso de Python desde cero.\r\n\r\n"
-            + "2\r\n00:00:03.500 --> 00:00:07.000\r\nEn esta introducci&oacute;n vamos a instalar Python y escribir nuestro primer programa.\r\n\r\n"
-            + "3\r\n00:00:07.000 --> 00:00:10.000\r\n<c.yellow>El clásico hola mundo</c> se escribe con la función print.\r\n"
-        try project.write(rewritten, to: path)
-        let second = try project.build()
-        #expect(try project.executed(second) == ["01-fundamentos/01-introduccion:transcript"])
-        #expect(second.snapshot == first.snapshot, "the knowledge base is the same one")
+            // The same cues with CRLF line endings, a BOM, cue identifiers, a NOTE, cue settings and a character
+            // reference for a letter the original wrote as is.
+            let path = "examples/course/01-fundamentos/01-introduccion/captions.vtt"
+            let rewritten = "\u{FEFF}WEBVTT - exportado de otra herramienta\r\n\r\nNOTE revisado\r\n\r\n"
+                + "1\r\n00:00:00.000 --> 00:00:03.500 align:start\r\nHola y bienvenidos al curso de Python desde cero.\r\n\r\n"
+                + "2\r\n00:00:03.500 --> 00:00:07.000\r\nEn esta introducci&oacute;n vamos a instalar Python y escribir nuestro primer programa.\r\n\r\n"
+                + "3\r\n00:00:07.000 --> 00:00:10.000\r\n<c.yellow>El clásico hola mundo</c> se escribe con la función print.\r\n"
+            try project.write(rewritten, to: path)
+            let second = try project.build()
+            #expect(try project.executed(second) == ["01-fundamentos/01-introduccion:transcript"])
+            #expect(second.snapshot == first.snapshot, "the knowledge base is the same one")
+        }
     }
 }

@@ -79,26 +79,30 @@ import Testing
         await fake.stop()
     }
 
-    @Test func `kb sync without an API key is a configuration error that names the variable`() throws {
-        let project = try Project()
-        #expect(try acervo(["build", "--no-sync", "--quiet"], in: project.path).status == 0)
-        let outcome = try acervo(["kb", "sync"], in: project.path, environment: ["OPENAI_API_KEY": nil, "OPENAI_API_KEY_FILE": nil])
-        #expect(outcome.status == 2)
-        #expect(outcome.stderr.contains("OpenAI: set OPENAI_API_KEY (or OPENAI_API_KEY_FILE, a file holding it) in the environment"))
+    @Test func `kb sync without an API key is a configuration error that names the variable`() async throws {
+        try await offPool { () throws in
+            let project = try Project()
+            #expect(try acervo(["build", "--no-sync", "--quiet"], in: project.path).status == 0)
+            let outcome = try acervo(["kb", "sync"], in: project.path, environment: ["OPENAI_API_KEY": nil, "OPENAI_API_KEY_FILE": nil])
+            #expect(outcome.status == 2)
+            #expect(outcome.stderr.contains("OpenAI: set OPENAI_API_KEY (or OPENAI_API_KEY_FILE, a file holding it) in the environment"))
+        }
     }
 }
 
 @Suite struct CloudExampleTests {
-    @Test func `the documented production pipeline is valid: acervo plan reads it`() throws {
-        let directory = TemporaryDirectory("acervo-cloud-example")
-        try FileManager.default.copyItem(atPath: repositoryRoot + "/rules", toPath: directory.path + "/rules")
-        try FileManager.default.removeItem(atPath: directory.path + "/rules/pipeline.yaml")
-        try FileManager.default.copyItem(atPath: repositoryRoot + "/examples/cloud/pipeline.yaml", toPath: directory.path + "/rules/pipeline.yaml")
-        try #"{"1": {"video": {"url": "http://127.0.0.1:9/1.mp4"}}}"#.write(toFile: directory.path + "/media.json", atomically: true, encoding: .utf8)
-        // No Hotmart credentials: the rules load (exit 2 would name a rules error), then the source asks for them.
-        let outcome = try acervo(["plan"], in: directory.path, environment: ["HOTMART_CLIENT_ID": nil, "HOTMART_CLIENT_SECRET": nil])
-        #expect(!outcome.stderr.contains("pipeline.yaml:"), "\(outcome.stderr)")
-        #expect(outcome.stderr.contains("Hotmart: set HOTMART_CLIENT_ID"), "\(outcome.stderr)")
-        #expect(outcome.status == 2)
+    @Test func `the documented production pipeline is valid: acervo plan reads it`() async throws {
+        try await offPool { () throws in
+            let directory = TemporaryDirectory("acervo-cloud-example")
+            try FileManager.default.copyItem(atPath: repositoryRoot + "/rules", toPath: directory.path + "/rules")
+            try FileManager.default.removeItem(atPath: directory.path + "/rules/pipeline.yaml")
+            try FileManager.default.copyItem(atPath: repositoryRoot + "/examples/cloud/pipeline.yaml", toPath: directory.path + "/rules/pipeline.yaml")
+            try #"{"1": {"video": {"url": "http://127.0.0.1:9/1.mp4"}}}"#.write(toFile: directory.path + "/media.json", atomically: true, encoding: .utf8)
+            // No Hotmart credentials: the rules load (exit 2 would name a rules error), then the source asks for them.
+            let outcome = try acervo(["plan"], in: directory.path, environment: ["HOTMART_CLIENT_ID": nil, "HOTMART_CLIENT_SECRET": nil])
+            #expect(!outcome.stderr.contains("pipeline.yaml:"), "\(outcome.stderr)")
+            #expect(outcome.stderr.contains("Hotmart: set HOTMART_CLIENT_ID"), "\(outcome.stderr)")
+            #expect(outcome.status == 2)
+        }
     }
 }

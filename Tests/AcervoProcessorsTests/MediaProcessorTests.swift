@@ -74,3 +74,37 @@ import Testing
         }
     }
 }
+
+@Suite struct ExternalToolTests {
+    @Test func `a tool that hangs is stopped at its timeout and does not outlive it`() async throws {
+        let marker = "\(Int.random(in: 1_000_000...9_999_999))"
+        do {
+            _ = try await ExternalTool.run("sleep", ["3\(marker)"], timeoutSeconds: 0.3)
+            Issue.record("sleep returned")
+        } catch let failure as ExternalTool.Failure {
+            #expect(failure.kind == .timedOut)
+            #expect(failure.description == "`sleep` did not finish within 0.3 s and was stopped")
+        }
+        // Cancelling the run kills the program: no `sleep 3…` of ours is left.
+        var left = true
+        for _ in 0..<100 where left {
+            left = (try FileManager.default.contentsOfDirectory(atPath: "/proc")).contains { entry in
+                guard Int32(entry) != nil, let cmdline = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { return false }
+                return String(decoding: cmdline, as: UTF8.self).contains(marker)
+            }
+            if left { try await Task.sleep(nanoseconds: 50_000_000) }
+        }
+        #expect(!left)
+    }
+
+    @Test func `a tool that is not installed says so`() async {
+        do {
+            _ = try await ExternalTool.run("acervo-no-such-tool", [], timeoutSeconds: 5)
+            Issue.record("it ran")
+        } catch let failure as ExternalTool.Failure {
+            #expect(failure.kind == .notRunnable && failure.description.contains("is not installed (run scripts/setup)"))
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+}

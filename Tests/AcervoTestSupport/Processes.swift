@@ -133,3 +133,14 @@ public func copyExampleProject(into directory: String) throws {
     try FileManager.default.copyItem(atPath: repositoryRoot + "/rules", toPath: directory + "/rules")
     try FileManager.default.copyItem(atPath: repositoryRoot + "/examples/course", toPath: directory + "/examples/course")
 }
+
+/// Runs a test's blocking work (child processes, waits, sleeps) on a thread of its own: Swift's cooperative
+/// pool has as many threads as cores (two in CI), and a test blocking them for a minute starves the tests that
+/// need them to make progress.
+public func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread { continuation.resume(with: Result(catching: body)) }
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+}

@@ -1,35 +1,34 @@
-import AcervoFormats
 import Foundation
 
 /// A caption file read as a transcript: its cues in order, what it was (format, encoding), and every block
 /// that could not be read — skipped with its line number, never dropped silently.
-struct CaptionFile: Sendable, Equatable {
-    enum Format: String, Sendable {
+public struct CaptionFile: Sendable, Equatable {
+    public enum Format: String, Sendable {
         case webVTT = "WebVTT"
         case subRip = "SubRip"
         case sbv = "SBV"
     }
 
-    struct Cue: Sendable, Equatable {
-        var startSeconds: Double
-        var endSeconds: Double
+    public struct Cue: Sendable, Equatable {
+        public var startSeconds: Double
+        public var endSeconds: Double
         /// The cue's text lines, tags removed and character references decoded.
-        var lines: [String]
+        public var lines: [String]
         /// The first voice (`<v Speaker>`), when the cue names one.
-        var speaker: String?
+        public var speaker: String?
         /// The line of the file the cue's timing is on.
-        var line: Int
+        public var line: Int
     }
 
-    var format: Format
-    var encoding: DecodedText.Encoding
-    var cues: [Cue]
+    public var format: Format
+    public var encoding: DecodedText.Encoding
+    public var cues: [Cue]
     /// `line N: …` for each block that was skipped.
-    var warnings: [String]
+    public var warnings: [String]
 
     /// The transcript's segments: a cue's lines joined by spaces; with rolling auto-captions (each line shown
     /// again in the next cue as it scrolls up), each line once, at the start of the cue that first showed it.
-    var segments: [Transcript.Segment] {
+    public var segments: [Transcript.Segment] {
         var segments: [Transcript.Segment] = []
         let rolling = isRolling
         var previous: [String] = []
@@ -57,7 +56,7 @@ struct CaptionFile: Sendable, Equatable {
     /// captions that happen to repeat a line ("Sí.") are left alone.
     static let maximumRolledLines = 8
 
-    var isRolling: Bool {
+    public var isRolling: Bool {
         guard cues.count >= 3 else { return false }
         var rolled = 0
         for (previous, cue) in zip(cues, cues.dropFirst()) where !previous.lines.isEmpty && Self.overlap(previous.lines, cue.lines) > 0 {
@@ -79,16 +78,16 @@ struct CaptionFile: Sendable, Equatable {
 }
 
 /// Why a caption file cannot be read as one, with where and what to do.
-struct CaptionError: Error, Sendable, Equatable, CustomStringConvertible {
-    var description: String
+public struct CaptionError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var description: String
 }
 
 /// Reads WebVTT (by the W3C parsing algorithm), SubRip and YouTube's SBV as tools actually write them.
-enum CaptionParser {
+public enum CaptionParser {
     /// At most this many skipped blocks are listed one by one; the rest are counted.
-    static let listedWarnings = 20
+    public static let listedWarnings = 20
 
-    static func parse(_ bytes: [UInt8]) throws(CaptionError) -> CaptionFile {
+    public static func parse(_ bytes: [UInt8]) throws(CaptionError) -> CaptionFile {
         let decoded: DecodedText
         do { decoded = try DecodedText.decode(bytes) } catch {
             throw CaptionError(description: error.description)

@@ -4,8 +4,8 @@ import Foundation
 /// UTF-8 with or without a byte-order mark, UTF-16 with one, or Windows-1252, the legacy encoding in which
 /// Spanish and Portuguese subtitles are still exported (its printable part is Latin-1). Bytes that are none
 /// of these are an error, never text guessed into mojibake.
-struct DecodedText: Sendable, Equatable {
-    enum Encoding: String, Sendable {
+public struct DecodedText: Sendable, Equatable {
+    public enum Encoding: String, Sendable {
         case utf8 = "utf-8"
         case utf8WithBOM = "utf-8 with BOM"
         case utf16LittleEndian = "utf-16le"
@@ -14,17 +14,17 @@ struct DecodedText: Sendable, Equatable {
     }
 
     /// The text, line breaks as they were.
-    var text: String
-    var encoding: Encoding
+    public var text: String
+    public var encoding: Encoding
 
     /// Why bytes are not text: where, and what to do.
-    struct Failure: Error, Sendable, Equatable, CustomStringConvertible {
-        var line: Int
-        var reason: String
-        var description: String { "line \(line): \(reason)" }
+    public struct Failure: Error, Sendable, Equatable, CustomStringConvertible {
+        public var line: Int
+        public var reason: String
+        public var description: String { "line \(line): \(reason)" }
     }
 
-    static func decode(_ bytes: [UInt8]) throws(Failure) -> DecodedText {
+    public static func decode(_ bytes: [UInt8]) throws(Failure) -> DecodedText {
         let decoded: DecodedText
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) {
             guard let text = String(validating: bytes.dropFirst(3), as: UTF8.self) else {
