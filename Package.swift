@@ -18,6 +18,12 @@ let package = Package(
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         .target(name: "CAcervoShims"),
@@ -39,6 +45,8 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
@@ -60,9 +68,23 @@ let package = Package(
             name: "AcervoApp",
             dependencies: ["AcervoStore", "AcervoRules", "AcervoEngine", "AcervoConnectors", "AcervoProcessors", "AcervoSources", "AcervoSinks"]
         ),
+        .target(
+            name: "AcervoServer",
+            dependencies: [
+                "AcervoApp", "AcervoStore", "AcervoRules", "AcervoEngine",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .executableTarget(
             name: "acervo",
-            dependencies: ["AcervoApp", "AcervoStore", "AcervoEngine", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["AcervoApp", "AcervoServer", "AcervoStore", "AcervoEngine", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Logging", package: "swift-log")]
         ),
         // Crash-test tooling, outside the binary users install: a writer that tests kill at random moments.
         .executableTarget(name: "acervo-torture", dependencies: ["AcervoStore", "AcervoTestSupport"]),
@@ -96,6 +118,16 @@ let package = Package(
             dependencies: ["AcervoProcessors", "AcervoFormats", "AcervoEngine", "AcervoStore", "AcervoRules", "AcervoConnectors",
                            "AcervoTestSupport", "AcervoFakeServers"],
             exclude: ["Captions"]
+        ),
+        .testTarget(
+            name: "AcervoServerTests",
+            dependencies: ["AcervoServer", "AcervoApp", "AcervoStore", "AcervoRules", "AcervoEngine", "AcervoTestSupport", "AcervoFakeServers",
+                           "acervo", "acervo-torture",
+                           .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                           .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOHTTP1", package: "swift-nio"),
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
         ),
         .testTarget(
             name: "AcervoAppTests",

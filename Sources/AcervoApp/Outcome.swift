@@ -24,12 +24,21 @@ public enum ExitStatus: Int32, Sendable, Codable {
 
 /// Why a use case could not do its work, with the message a person reads and the exit status it means.
 public struct AppError: Error, CustomStringConvertible, Sendable {
+    /// What kind of trouble, where someone must hear of it in its own words (a notification).
+    public enum Kind: Sendable {
+        case other
+        /// The source's catalog shrank past `max_shrink` and was refused.
+        case catalogShrank
+    }
+
     public var message: String
     public var status: ExitStatus
+    public var kind: Kind
 
-    public init(_ message: String, status: ExitStatus) {
+    public init(_ message: String, status: ExitStatus, kind: Kind = .other) {
         self.message = message
         self.status = status
+        self.kind = kind
     }
 
     public var description: String { message }
@@ -45,6 +54,7 @@ public struct AppError: Error, CustomStringConvertible, Sendable {
             self.init(error.description, status: error.kind == .configuration ? .usage : .failedActions)
         case let error as RulesError: self.init(error.description, status: .usage)
         case let error as SourceError: self.init(error.description, status: .usage)
+        case let error as CatalogShrank: self.init(error.description, status: .failedActions, kind: .catalogShrank)
         case let error as EngineError: self.init(error.description, status: .usage)
         case let error as PricingError: self.init(error.description, status: .usage)
         default: self.init("\(error)", status: .failedActions)

@@ -28,3 +28,12 @@ extension Workspace {
         }
     }
 }
+
+extension Workspace {
+    /// Who holds the store's writer lock right now (`acervo build (pid 123) since …`), or nil; never waits.
+    public func lockHolder() async throws -> String? {
+        let store = try await store()
+        guard let root = store.root else { return nil }
+        return await StoreLock.holder(storeRoot: root)
+    }
+}

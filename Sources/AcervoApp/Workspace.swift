@@ -27,6 +27,11 @@ public final class Workspace: Sendable {
         self.log = log
     }
 
+    /// A workspace whose keys and endpoints come from `variables` (the process environment, as a rule).
+    public convenience init(storePath: String, rulesPath: String, variables: [String: String], log: @escaping @Sendable (String) -> Void) {
+        self.init(storePath: storePath, rulesPath: rulesPath, environment: ConnectorEnvironment(variables), log: log)
+    }
+
     /// A workspace over an already opened store (tests; a store in memory).
     public init(store: Store, rulesPath: String, environment: ConnectorEnvironment = ConnectorEnvironment(),
                 log: @escaping @Sendable (String) -> Void = { _ in }) {
@@ -99,4 +104,23 @@ public final class Workspace: Sendable {
 extension Encodable {
     /// Canonical JSON, for a run's stored summary.
     var canonicalJSON: String { String(decoding: (try? JSONEncoder.canonical.encode(self)) ?? Data("{}".utf8), as: UTF8.self) }
+}
+
+extension Workspace {
+    /// A secret from the environment, or from the file `NAME_FILE` names; nil when neither is set.
+    public func secret(_ name: String) throws -> String? {
+        do { return try environment.secret(name)?.value } catch { throw AppError(error) }
+    }
+}
+
+extension JSONEncoder {
+    /// The JSON of reports for scripts — `--json` on the CLI and the service's API print the same shapes:
+    /// sorted keys, ISO 8601 dates.
+    public static var report: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+        return encoder
+    }
 }

@@ -16,6 +16,8 @@ public struct APIRequest: Sendable {
     public var bodyFile: String?
     /// Until the response's head arrives; a stalled body is caught by the session's read timeout.
     public var timeoutSeconds: Double
+    /// What messages show instead of the URL's path, when the path itself is a secret (a Slack webhook's).
+    public var shownPath: String?
 
     public init(_ method: HTTPMethod, _ url: String, headers: [(name: String, value: String)] = [], body: [UInt8]? = nil,
                 timeoutSeconds: Double = 60) {
@@ -38,6 +40,7 @@ public struct APIRequest: Sendable {
     /// `POST /v1/files`: method and path only — the query may hold a key, and hosts differ between tests and
     /// production.
     public var label: String {
+        if let shownPath { return "\(method) \(shownPath)" }
         let path = URLComponents(string: url)?.path ?? url
         return "\(method) \(path.isEmpty ? "/" : path)"
     }

@@ -59,3 +59,24 @@ public struct SourceError: Error, CustomStringConvertible, Sendable {
     public var description: String
     public init(_ description: String) { self.description = description }
 }
+
+/// A source's catalog lost more of its lessons at once than `max_shrink` allows. Refused, so that an empty or
+/// truncated answer never empties the knowledge base; the team is told (a notification of its own).
+public struct CatalogShrank: Error, CustomStringConvertible, Sendable {
+    /// `Hotmart GET /club/api/v1/modules`.
+    public var source: String
+    public var previous: Int
+    public var current: Int
+    public var maxShrink: Double
+
+    public init(source: String, previous: Int, current: Int, maxShrink: Double) {
+        self.source = source
+        self.previous = previous
+        self.current = current
+        self.maxShrink = maxShrink
+    }
+
+    public var description: String {
+        "\(source): the catalog shrank from \(previous) to \(current) lessons; if that is intended, raise `source.max_shrink` (now \(maxShrink))"
+    }
+}

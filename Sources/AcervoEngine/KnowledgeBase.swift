@@ -109,6 +109,13 @@ public struct KnowledgeBase: Sendable {
         return report
     }
 
+    /// One item's entry in a snapshot and its document's text, checked against its digest; nil when the snapshot
+    /// does not have the item.
+    public func document(item: String, snapshot name: String? = nil) async throws(StoreError) -> (entry: SnapshotEntry, text: String)? {
+        guard let entry = try await manifest(name).entries.first(where: { $0.itemID == item }) else { return nil }
+        return (entry, String(decoding: try await store.blobs.bytes(of: entry.document), as: UTF8.self))
+    }
+
     /// Ranked matches in a snapshot's documents; the snapshot is indexed on first search.
     public func search(_ query: String, snapshot name: String? = nil, filters: [String: String] = [:], limit: Int = 10) async throws(StoreError) -> [SearchHit] {
         let parsed = try SearchQuery(query)

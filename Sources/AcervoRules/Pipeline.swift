@@ -41,6 +41,10 @@ public struct Pipeline: Sendable, Equatable {
     public var rules: [RuleSpec]
     public var sink: SinkSettings
     public var budgetUSD: Double?
+    /// When `acervo serve` builds on its own; nil: only when asked.
+    public var schedule: ScheduleSettings?
+    /// Who hears about builds; nil: nobody.
+    public var notify: NotifySettings?
     /// `prices.yaml` of the rules folder (empty when there is none).
     public var prices = PriceTable()
 

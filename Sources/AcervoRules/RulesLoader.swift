@@ -10,7 +10,7 @@ public struct RulesLoader: Sendable {
     public var sourceArtifacts: Set<String>
 
     public static let fileName = "pipeline.yaml"
-    static let topLevelKeys: Set<String> = ["source", "rules", "sink", "budget_usd"]
+    static let topLevelKeys: Set<String> = ["source", "rules", "sink", "budget_usd", "schedule", "notify"]
     static let ruleKeys: Set<String> = ["processor", "input", "inputs", "unless", "params", "files", "concurrency"]
 
     public init(catalog: [ProcessorDescriptor], sourceArtifacts: Set<String>) {
@@ -73,7 +73,10 @@ public struct RulesLoader: Sendable {
             budget = number
         }
         let source = try value("source").map(context.source) ?? .local(path: nil)
-        return Pipeline(directory: directory, source: source, rules: ordered, sink: sink, budgetUSD: budget)
+        var pipeline = Pipeline(directory: directory, source: source, rules: ordered, sink: sink, budgetUSD: budget)
+        pipeline.schedule = try value("schedule").map(context.schedule)
+        pipeline.notify = try value("notify").map(context.notify)
+        return pipeline
     }
 
     /// Points a YAML error at its line. libyaml does not report duplicate keys, Yams does but without the

@@ -99,8 +99,7 @@ public struct HotmartSource: Source {
         guard let previous = try await SnapshotManifest.latest(in: store)?.entries.filter({ $0.itemID.hasPrefix("hotmart/") }).count,
               previous > 0 else { return }
         if Double(previous - count) > Double(previous) * settings.maxShrink {
-            throw ConnectorError(.failed, provider: "Hotmart", request: "GET \(settings.modulesPath)",
-                                 message: "the catalog shrank from \(previous) to \(count) lessons; if that is intended, raise `source.max_shrink` (now \(settings.maxShrink))")
+            throw CatalogShrank(source: "Hotmart GET \(settings.modulesPath)", previous: previous, current: count, maxShrink: settings.maxShrink)
         }
     }
 

@@ -16,7 +16,7 @@ struct Acervo: AsyncParsableCommand {
         subcommands: [
             BuildCommand.self, PlanCommand.self, StatusCommand.self, WhyCommand.self, RunsCommand.self, TraceCommand.self,
             KnowledgeBaseCommand.self, SearchCommand.self, AskCommand.self, CacheCommand.self, FsckCommand.self, GCCommand.self,
-            PutCommand.self, CatCommand.self, PinCommand.self,
+            PutCommand.self, CatCommand.self, PinCommand.self, ServeCommand.self,
         ]
     )
 }
@@ -62,11 +62,7 @@ func printError(_ text: String) {
 }
 
 func printJSON<T: Encodable>(_ value: T) {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    encoder.dateEncodingStrategy = .iso8601
-    encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
-    print(String(decoding: try! encoder.encode(value), as: UTF8.self))
+    print(String(decoding: try! JSONEncoder.report.encode(value), as: UTF8.self))
 }
 
 /// `1.5 MiB`-style sizes for people; JSON keeps exact bytes.

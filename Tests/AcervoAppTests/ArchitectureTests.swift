@@ -12,8 +12,8 @@ import Testing
         "CAcervoShims": 0, "AcervoTestSupport": 0, "AcervoStore": 1, "AcervoRules": 1,
         "AcervoFormats": 2, "AcervoEngine": 2, "AcervoConnectors": 2,
         "AcervoProcessors": 3, "AcervoSources": 3, "AcervoSinks": 3,
-        "AcervoApp": 4,
-        "acervo": 5, "acervo-bench": 5, "acervo-torture": 5, "acervo-fuzz": 5,
+        "AcervoApp": 4, "AcervoServer": 5,
+        "acervo": 6, "acervo-bench": 6, "acervo-torture": 6, "acervo-fuzz": 6,
     ]
 
     /// Module → the Acervo modules its sources import.

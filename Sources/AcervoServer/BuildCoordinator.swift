@@ -1,0 +1,172 @@
+import AcervoApp
+import AcervoEngine
+import AcervoStore
+import Foundation
+import Logging
+
+/// Why a build started.
+public enum BuildTrigger: String, Sendable, Codable {
+    /// The schedule's time came.
+    case schedule
+    /// The night's time had passed while the service was down: it runs once, on start.
+    case missedNight = "missed_night"
+    /// The night failed; this is its one retry.
+    case retry
+    /// Someone asked (`POST /api/builds`, the dashboard's button).
+    case manual
+}
+
+/// One build the service ran, however it ended.
+public struct BuildAttempt: Sendable, Encodable {
+    public var trigger: BuildTrigger
+    public var startedAt: Date
+    public var endedAt: Date
+    /// What the build did; nil when it could not run (see `error`).
+    public var outcome: BuildOutcome?
+    public var error: String?
+    public var exitStatus: ExitStatus
+    /// The source's catalog shrank past `max_shrink` and the build refused it.
+    public var refusedShrink = false
+
+    /// A night that should be tried again: it failed, could not run or found the store busy. A night stopped
+    /// at the budget is not: a retry would stop at the same place.
+    var deservesRetry: Bool { exitStatus != .success && exitStatus != .budgetReached }
+
+    enum CodingKeys: String, CodingKey {
+        case trigger, outcome, error
+        case startedAt = "started_at"
+        case endedAt = "ended_at"
+        case exitStatus = "exit_status"
+        case refusedShrink = "refused_shrink"
+    }
+}
+
+/// The one place the service starts builds: one at a time in this process (the store lock keeps other
+/// processes out), each watched live, each reported to the observers when it ends.
+public actor BuildCoordinator {
+    /// The answer to "build now".
+    public enum Start: Sendable {
+        case started(Task<BuildAttempt, Never>)
+        /// Another build runs (here, or in another process holding the store lock).
+        case busy(String)
+    }
+
+    public struct Running: Sendable, Encodable {
+        public var trigger: BuildTrigger
+        public var startedAt: Date
+        public var progress: LiveProgress.Snapshot
+
+        enum CodingKeys: String, CodingKey {
+            case trigger, progress
+            case startedAt = "started_at"
+        }
+    }
+
+    private let workspace: Workspace
+    private let request: BuildRequest
+    private let clock: any WallClock
+    private let logger: Logger
+    private let onDecision: @Sendable (String, Decision) -> Void
+    private let currentRun: CurrentRun
+    private var observers: [@Sendable (BuildAttempt) async -> Void] = []
+    private var current: (trigger: BuildTrigger, startedAt: Date, task: Task<BuildAttempt, Never>, stop: StopFlag, progress: LiveProgress)?
+    private var stopping = false
+    public private(set) var lastAttempt: BuildAttempt?
+
+    /// `request` is what every build asks for (jobs, budget, sync); `onDecision` sees each decided action.
+    public init(workspace: Workspace, request: BuildRequest, clock: any WallClock, logger: Logger, currentRun: CurrentRun = CurrentRun(),
+                onDecision: @escaping @Sendable (String, Decision) -> Void = { _, _ in }) {
+        self.currentRun = currentRun
+        self.workspace = workspace
+        self.request = request
+        self.clock = clock
+        self.logger = logger
+        self.onDecision = onDecision
+    }
+
+    /// Called with every attempt once it ended (metrics, notifications), in the order added.
+    public func observe(_ observer: @escaping @Sendable (BuildAttempt) async -> Void) {
+        observers.append(observer)
+    }
+
+    /// The build running now, with its progress.
+    public var running: Running? {
+        current.map { Running(trigger: $0.trigger, startedAt: $0.startedAt, progress: $0.progress.snapshot) }
+    }
+
+    /// Starts a build unless one runs; never waits for the store lock.
+    public func start(_ trigger: BuildTrigger) async -> Start {
+        if stopping { return .busy("the service is shutting down") }
+        if let current { return .busy("a \(current.trigger.rawValue) build started at \(current.startedAt.formatted(.iso8601)) is running") }
+        if let holder = try? await workspace.lockHolder() { return .busy("the store is held by \(holder)") }
+        // The checks above suspended: look again before taking the slot.
+        if let current { return .busy("a \(current.trigger.rawValue) build started at \(current.startedAt.formatted(.iso8601)) is running") }
+        let stop = StopFlag()
+        let progress = LiveProgress(onStart: { [currentRun] in currentRun.set($0) }, onDecision: onDecision)
+        let startedAt = clock.now()
+        let task = Task { [workspace, request, clock, logger] in
+            var logger = logger
+            logger[metadataKey: "trigger"] = .string(trigger.rawValue)
+            logger.info("build starting")
+            var attempt: BuildAttempt
+            do {
+                let outcome = try await workspace.build(request, reporter: progress, stop: stop)
+                attempt = BuildAttempt(trigger: trigger, startedAt: startedAt, endedAt: clock.now(), outcome: outcome, error: nil,
+                                       exitStatus: outcome.exitStatus)
+            } catch {
+                let failure = AppError(error)
+                attempt = BuildAttempt(trigger: trigger, startedAt: startedAt, endedAt: clock.now(), outcome: nil, error: failure.message,
+                                       exitStatus: failure.status, refusedShrink: failure.kind == .catalogShrank)
+            }
+            if let run = attempt.outcome?.summary.run { logger[metadataKey: "run"] = .string(run) }
+            logger.log(level: attempt.exitStatus == .success ? .info : .warning, "build ended", metadata: attempt.logMetadata)
+            await self.finished(attempt)
+            return attempt
+        }
+        current = (trigger, startedAt, task, stop, progress)
+        return .started(task)
+    }
+
+    /// Starts a build and waits for it; nil when another one runs.
+    public func run(_ trigger: BuildTrigger) async -> BuildAttempt? {
+        guard case .started(let task) = await start(trigger) else { return nil }
+        return await task.value
+    }
+
+    /// Graceful shutdown: no build starts any more; a running one starts no new action, commits what runs,
+    /// and is waited for.
+    public func stopAndWait() async {
+        stopping = true
+        guard let current else { return }
+        current.stop.raise()
+        _ = await current.task.value
+    }
+
+    /// Observers first (the figures the pages show are refreshed), then the slot is free: whoever sees no build
+    /// running sees its results.
+    private func finished(_ attempt: BuildAttempt) async {
+        currentRun.set(nil)
+        for observer in observers { await observer(attempt) }
+        lastAttempt = attempt
+        current = nil
+    }
+}
+
+extension BuildAttempt {
+    /// The facts of an attempt as log metadata (counts, cost, the error): never a secret, since errors
+    /// from the connectors are scrubbed where they are made.
+    var logMetadata: Logger.Metadata {
+        var metadata: Logger.Metadata = ["exit_status": .stringConvertible(exitStatus.rawValue),
+                                         "seconds": .string(String(format: "%.1f", endedAt.timeIntervalSince(startedAt)))]
+        if let summary = outcome?.summary {
+            metadata["executed"] = .stringConvertible(summary.executed)
+            metadata["hits"] = .stringConvertible(summary.hits)
+            metadata["failed"] = .stringConvertible(summary.failed)
+            metadata["cost_usd"] = .string(String(format: "%.4f", summary.costUSD))
+            if let snapshot = summary.snapshot { metadata["snapshot"] = .string(snapshot) }
+        }
+        if let error { metadata["error"] = .string(error) }
+        if let syncError = outcome?.syncError { metadata["sync_error"] = .string(syncError) }
+        return metadata
+    }
+}

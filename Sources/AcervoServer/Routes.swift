@@ -1,0 +1,198 @@
+import AcervoApp
+import AcervoEngine
+import AcervoStore
+import Foundation
+import Hummingbird
+import HTTPTypes
+import NIOCore
+
+/// A request as the service sees it: who is asking, once the access middleware has checked.
+public struct ServiceRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// Set by `AccessMiddleware` for every route behind it.
+    var credential: Credential?
+    /// A form's fields or a JSON body's bytes, read once by the middleware (a POST's CSRF token is in them).
+    var form: [String: String] = [:]
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+    }
+}
+
+/// Checks every request but the health probes: who is asking (401 without a valid credential when any is
+/// configured), that only an admin changes anything (403), and that a POST a browser could have been made to
+/// send carries the CSRF token (403).
+struct AccessMiddleware: RouterMiddleware {
+    typealias Context = ServiceRequestContext
+    let policy: AccessPolicy
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        var request = request
+        guard let credential = policy.role(authorization: request.headers[.authorization]) else {
+            var headers = HTTPFields()
+            headers[.wwwAuthenticate] = "Basic realm=\"Acervo\", charset=\"UTF-8\""
+            return .problem(.unauthorized, "sign in: send the viewer or admin token (HTTP Basic password, or Authorization: Bearer)",
+                            headers: headers)
+        }
+        context.credential = credential
+        if request.method == .post {
+            guard credential.role == .admin else { return .problem(.forbidden, "only an admin may change things") }
+            let body = try await request.collectBody(upTo: 64 * 1024)
+            if request.headers[.contentType]?.hasPrefix("application/x-www-form-urlencoded") == true {
+                context.form = FormFields.parse(String(buffer: body))
+            }
+            if credential.needsCSRF, !policy.checkCSRF(request.headers[Self.csrfHeader] ?? context.form["csrf"], for: credential) {
+                return .problem(.forbidden, "this form has expired or did not come from the dashboard: reload the page and try again")
+            }
+        }
+        return try await next(request, context)
+    }
+
+    static let csrfHeader = HTTPField.Name("X-CSRF-Token")!
+}
+
+/// `application/x-www-form-urlencoded` fields.
+enum FormFields {
+    static func parse(_ text: String) -> [String: String] {
+        var fields: [String: String] = [:]
+        for pair in text.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let decode = { (part: Substring) in part.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? "" }
+            fields[decode(parts[0])] = parts.count > 1 ? decode(parts[1]) : ""
+        }
+        return fields
+    }
+}
+
+extension Response {
+    /// JSON in the CLI's `--json` shapes.
+    static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+        let bytes = try JSONEncoder.report.encode(value)
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        headers[.cacheControl] = "no-store"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    /// An error as `{"error": "…"}`.
+    static func problem(_ status: HTTPResponse.Status, _ message: String, headers: HTTPFields = [:]) -> Response {
+        var response = (try? json(["error": message], status: status)) ?? Response(status: status)
+        for field in headers { response.headers.append(field) }
+        return response
+    }
+
+    static func text(_ text: String, status: HTTPResponse.Status = .ok, contentType: String = "text/plain; charset=utf-8") -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = contentType
+        headers[.cacheControl] = "no-store"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+}
+
+/// What `GET /api/status` answers: the CLI's `acervo status --json`, plus the service's own state.
+struct ServiceStatus: Encodable {
+    var status: StatusReport
+    /// The build this service runs now, with its progress.
+    var build: BuildCoordinator.Running?
+    var nextBuild: NightlyScheduler.Planned?
+    var schedule: String?
+    var lastAttempt: BuildAttempt?
+    var startedAt: Date
+
+    enum CodingKeys: String, CodingKey {
+        case status, build, schedule
+        case nextBuild = "next_build"
+        case lastAttempt = "last_attempt"
+        case startedAt = "started_at"
+    }
+}
+
+extension AcervoService {
+    func router() -> Router<ServiceRequestContext> {
+        let router = Router(context: ServiceRequestContext.self)
+        router.get("healthz") { _, _ in Response.text("ok\n") }
+        router.get("readyz") { [self] _, _ in await readiness() }
+        router.group().add(middleware: AccessMiddleware(policy: access)).addRoutes(api: self).addRoutes(dashboard: self)
+        return router
+    }
+
+    /// Ready when the store opens and the rules load: what a build needs before it can start.
+    func readiness() async -> Response {
+        do {
+            _ = try await workspace.store()
+            _ = try workspace.pipeline()
+            return .text("ready\n")
+        } catch {
+            return .text("not ready: \(AppError(error).message)\n", status: .serviceUnavailable)
+        }
+    }
+
+    func serviceStatus() async throws -> ServiceStatus {
+        ServiceStatus(status: try await workspace.status(), build: await coordinator.running, nextBuild: scheduler?.next,
+                      schedule: schedule?.summary, lastAttempt: await coordinator.lastAttempt,
+                      startedAt: startedAt)
+    }
+
+    /// `POST /api/builds` and the dashboard's button: 202 when started, 409 while another build runs.
+    func startBuild() async -> (HTTPResponse.Status, String) {
+        switch await coordinator.start(.manual) {
+        case .started:
+            metrics.buildStarted()
+            return (.accepted, "build started")
+        case .busy(let why):
+            return (.conflict, "a build is already running: \(why)")
+        }
+    }
+}
+
+extension RouterGroup<ServiceRequestContext> {
+    @discardableResult
+    func addRoutes(api service: AcervoService) -> Self {
+        get("metrics") { _, _ in
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: service.metrics.exposition())))
+        }
+        get("api/session") { _, context in
+            let credential = context.credential!
+            return try Response.json(["role": credential.role.rawValue, "csrf_token": service.access.csrfToken(for: credential)])
+        }
+        get("api/status") { _, _ in try await service.answer { try Response.json(try await service.serviceStatus()) } }
+        get("api/runs") { request, _ in
+            let limit = request.uri.queryParameters.get("limit", as: Int.self) ?? 20
+            guard (1...1000).contains(limit) else { return Response.problem(.badRequest, "limit must be from 1 to 1000") }
+            return try await service.answer { try Response.json(try await service.workspace.runs(limit: limit)) }
+        }
+        get("api/runs/:run") { _, context in
+            let id = try context.parameters.require("run")
+            return try await service.answer {
+                guard let report = try await service.workspace.run(id) else { return Response.problem(.notFound, "no run `\(id)`") }
+                return try Response.json(report)
+            }
+        }
+        get("api/cache") { _, _ in try await service.answer { try Response.json(try await service.workspace.cacheStatistics()) } }
+        get("api/snapshots") { _, _ in
+            try await service.answer { try Response.json(try await service.workspace.knowledgeBase { try await $0.list() }) }
+        }
+        post("api/builds") { _, _ in
+            let (status, message) = await service.startBuild()
+            return try Response.json([status == .accepted ? "status" : "error": message], status: status)
+        }
+        return self
+    }
+}
+
+extension AcervoService {
+    /// Runs a query; an error the store or rules report becomes a JSON answer (500 for the store's state,
+    /// which an operator must fix), never a dropped connection.
+    func answer(_ body: () async throws -> Response) async throws -> Response {
+        do {
+            return try await body()
+        } catch {
+            let failure = AppError(error)
+            logger.error("request failed", metadata: ["error": .string(failure.message)])
+            return .problem(.internalServerError, failure.message)
+        }
+    }
+}
