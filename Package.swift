@@ -87,7 +87,11 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log")]
         ),
         // Crash-test tooling, outside the binary users install: a writer that tests kill at random moments.
-        .executableTarget(name: "acervo-torture", dependencies: ["AcervoStore", "AcervoTestSupport"]),
+        .executableTarget(
+            name: "acervo-torture",
+            dependencies: ["AcervoStore", "AcervoServer", "AcervoTestSupport", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
+        ),
         .executableTarget(name: "acervo-fuzz", dependencies: ["AcervoFormats", "AcervoRules", "AcervoTestSupport"]),
         .executableTarget(
             name: "acervo-bench",

@@ -76,3 +76,47 @@ extension Workspace {
         }
     }
 }
+
+/// One run's decisions as stored: the recorded events (what ran, failed or was skipped, and hits that are not
+/// plain) and its hit list — for a page that shows thousands of hits by rule rather than one by one.
+public struct RunDecisions: Sendable {
+    public var run: Run
+    public var events: [Event]
+    public var hits: HitList
+    /// The hit list's digest: identical nights share one.
+    public var hitListDigest: Digest?
+}
+
+extension Workspace {
+    /// A run's recorded decisions and hit list; nil when there is no such run.
+    public func runDecisions(_ id: String) async throws -> RunDecisions? {
+        let store = try await store()
+        return try await classified {
+            guard let run = try await store.journal.run(id) else { return nil }
+            var hits = HitList([])
+            let digest = try await store.hitListDigest(run: id)
+            if let digest { hits = try await store.hitList(digest) }
+            return RunDecisions(run: run, events: try await store.journal.events(run: id), hits: hits, hitListDigest: digest)
+        }
+    }
+
+    /// Snapshots of the knowledge base with their document counts; `count` answers for manifests already
+    /// counted (a snapshot's digest is its content, so a count never changes).
+    public func snapshots(knownCount count: (Digest) -> Int?, remember: (Digest, Int) -> Void) async throws -> [SnapshotInfo] {
+        let store = try await store()
+        return try await classified {
+            var snapshots: [SnapshotInfo] = []
+            for ref in try await store.refs.refs(prefix: Ref.snapshotPrefix) {
+                let documents: Int
+                if let known = count(ref.digest) {
+                    documents = known
+                } else {
+                    documents = try await SnapshotManifest.load(ref.digest, from: store).entries.count
+                    remember(ref.digest, documents)
+                }
+                snapshots.append(SnapshotInfo(name: ref.name, digest: ref.digest, createdAt: ref.updatedAt, documents: documents))
+            }
+            return snapshots
+        }
+    }
+}

@@ -17,19 +17,23 @@ public final class Workspace: Sendable {
     public let environment: ConnectorEnvironment
     /// Progress worth telling a person (a provider's retry, a sync's steps); never contains a secret.
     public let log: @Sendable (String) -> Void
+    /// Told of every call to a provider and every retry (the service's metrics).
+    public let observeCalls: @Sendable (ProviderCall) -> Void
     private let opened = Mutex<Store?>(nil)
 
     public init(storePath: String, rulesPath: String, environment: ConnectorEnvironment = ConnectorEnvironment(),
-                log: @escaping @Sendable (String) -> Void = { _ in }) {
+                log: @escaping @Sendable (String) -> Void = { _ in }, observeCalls: @escaping @Sendable (ProviderCall) -> Void = { _ in }) {
         self.storePath = storePath
         self.rulesPath = rulesPath
         self.environment = environment
         self.log = log
+        self.observeCalls = observeCalls
     }
 
     /// A workspace whose keys and endpoints come from `variables` (the process environment, as a rule).
-    public convenience init(storePath: String, rulesPath: String, variables: [String: String], log: @escaping @Sendable (String) -> Void) {
-        self.init(storePath: storePath, rulesPath: rulesPath, environment: ConnectorEnvironment(variables), log: log)
+    public convenience init(storePath: String, rulesPath: String, variables: [String: String], log: @escaping @Sendable (String) -> Void,
+                            observeCalls: @escaping @Sendable (ProviderCall) -> Void = { _ in }) {
+        self.init(storePath: storePath, rulesPath: rulesPath, environment: ConnectorEnvironment(variables), log: log, observeCalls: observeCalls)
     }
 
     /// A workspace over an already opened store (tests; a store in memory).
@@ -39,6 +43,7 @@ public final class Workspace: Sendable {
         self.rulesPath = rulesPath
         self.environment = environment
         self.log = log
+        observeCalls = { _ in }
         opened.withLock { $0 = store }
     }
 
@@ -70,7 +75,7 @@ public final class Workspace: Sendable {
     /// Provider clients for the length of `body`: keys and endpoints from the environment, retries as
     /// `ACERVO_RETRY_*` say, logged through `log`; their HTTP sessions are closed afterwards.
     func withConnectors<T>(_ body: (ConnectorContext) async throws -> T) async throws -> T {
-        let context = ConnectorContext(environment: environment, retry: environment.retryPolicy, log: log)
+        let context = ConnectorContext(environment: environment, retry: environment.retryPolicy, log: log, observe: observeCalls)
         do {
             let result = try await body(context)
             await context.shutdown()

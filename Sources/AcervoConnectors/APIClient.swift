@@ -55,15 +55,28 @@ public struct APIResponse: Sendable {
     public var text: String { String(decoding: body, as: UTF8.self) }
 }
 
+/// What happened to one call to a provider, for whoever counts them (the service's `/metrics`).
+public enum ProviderCall: Sendable, Equatable {
+    /// An answer arrived, with this status.
+    case answered(provider: String, status: Int)
+    /// No answer: a timeout, a reset, a refused connection.
+    case noAnswer(provider: String)
+    /// The call is being tried again.
+    case retried(provider: String)
+}
+
 /// The process's HTTP client: connection pools, TLS (certificates verified; there is no switch to turn that
 /// off), connect and read timeouts. Shut it down once at the end.
 public final class HTTPSession: Sendable {
     let client: HTTPClient
+    /// Told of every call made through this session, and every retry.
+    let observe: @Sendable (ProviderCall) -> Void
 
     /// `readTimeoutSeconds`: the longest silence on a connection, before the answer's head as well as inside
     /// its body. Generous by default: Gemini may think about a long video for minutes before it answers, and
     /// a timeout there would pay for the same analysis twice. Downloads use a session with a short one.
-    public init(connectTimeoutSeconds: Double = 10, readTimeoutSeconds: Double = 900) {
+    public init(connectTimeoutSeconds: Double = 10, readTimeoutSeconds: Double = 900, observe: @escaping @Sendable (ProviderCall) -> Void = { _ in }) {
+        self.observe = observe
         var configuration = HTTPClient.Configuration(
             timeout: .init(connect: .milliseconds(Int64(connectTimeoutSeconds * 1000)), read: .milliseconds(Int64(readTimeoutSeconds * 1000))))
         configuration.httpVersion = .automatic
@@ -158,6 +171,7 @@ public struct APIClient: Sendable {
         guard attempt < retry.maxAttempts else { return false }
         let delay = retry.delay(afterAttempt: attempt, retryAfterSeconds: retryAfter)
         log(String(format: "%@ %@: %@; retrying in %.1f s (attempt %d of %d)", provider, label, reason, delay, attempt + 1, retry.maxAttempts))
+        session.observe(.retried(provider: provider))
         do { try await retry.sleep(delay) } catch {
             throw ConnectorError(.cancelled, provider: provider, request: label, message: "cancelled while waiting to retry")
         }
@@ -217,9 +231,11 @@ public struct APIClient: Sendable {
             for (name, value) in response.headers {
                 headers[name.lowercased(), default: ""] += headers[name.lowercased()] == nil ? value : ", " + value
             }
+            session.observe(.answered(provider: provider, status: Int(response.status.code)))
             let body = try await response.body.collect(upTo: maxResponseBytes)
             return .response(APIResponse(status: Int(response.status.code), headers: headers, body: Array(buffer: body)))
         } catch {
+            session.observe(.noAnswer(provider: provider))
             return .transportFailure(redact(Self.describe(error), secrets: secrets))
         }
     }

@@ -10,21 +10,24 @@ public final class ConnectorContext: Sendable {
     public let environment: ConnectorEnvironment
     public let retry: RetryPolicy
     public let log: @Sendable (String) -> Void
+    /// Told of every provider call and retry (the service counts them).
+    public let observe: @Sendable (ProviderCall) -> Void
     private let session = Mutex<HTTPSession?>(nil)
     private let downloads = Mutex<HTTPSession?>(nil)
     private let google = Mutex<GoogleTokenSource?>(nil)
 
     public init(environment: ConnectorEnvironment = ConnectorEnvironment(), retry: RetryPolicy = RetryPolicy(maxAttempts: 5),
-                log: @escaping @Sendable (String) -> Void = { _ in }) {
+                log: @escaping @Sendable (String) -> Void = { _ in }, observe: @escaping @Sendable (ProviderCall) -> Void = { _ in }) {
         self.environment = environment
         self.retry = retry
         self.log = log
+        self.observe = observe
     }
 
     public var httpSession: HTTPSession {
         session.withLock { session in
             if let session { return session }
-            let created = HTTPSession()
+            let created = HTTPSession(observe: observe)
             session = created
             return created
         }
@@ -35,7 +38,7 @@ public final class ConnectorContext: Sendable {
     public var downloadSession: HTTPSession {
         downloads.withLock { session in
             if let session { return session }
-            let created = HTTPSession(readTimeoutSeconds: 60)
+            let created = HTTPSession(readTimeoutSeconds: 60, observe: observe)
             session = created
             return created
         }

@@ -108,9 +108,11 @@ public struct Downloader: Sendable {
         do {
             response = try await api.session.client.execute(request, timeout: .seconds(60))
         } catch {
+            api.session.observe(.noAnswer(provider: api.provider))
             return .retry(redact(APIClient.describe(error), secrets: api.secrets), retryAfter: nil)
         }
         let status = Int(response.status.code)
+        api.session.observe(.answered(provider: api.provider, status: status))
         switch status {
         case 304 where cached != nil && !resuming:
             return .notModified

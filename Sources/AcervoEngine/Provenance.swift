@@ -55,9 +55,10 @@ extension Store {
 
     /// How an item's document came to be: for each rule, the key, processor, inputs, outputs, cost and run.
     public func provenance(item: String) async throws(StoreError) -> [ProvenanceStep] {
-        let listedHits = try await listedHits()
+        let traces = try await journal.traces(item: item)
+        let listedHits = try await listedHits(of: Set(traces.map(\.key)))
         var steps: [ProvenanceStep] = []
-        for trace in try await journal.traces(item: item) {
+        for trace in traces {
             let components = KeyComponents.decode(trace.components)
             let result = try await actionCache.result(forKey: trace.key)
             steps.append(ProvenanceStep(

@@ -32,10 +32,12 @@ public final class AcervoService: Sendable {
     let workspace: Workspace
     let options: Options
     let access: AccessPolicy
-    let metrics = ServiceMetrics()
+    let metrics: ServiceMetrics
     let coordinator: BuildCoordinator
     let scheduler: NightlyScheduler?
     let notifier: Notifier?
+    let snapshotMemo = SnapshotMemo()
+    let hitsByRuleMemo = Mutex<[Digest: [(key: String, value: Int)]]>([:])
     let schedule: ScheduleSettings?
     let clock: any WallClock
     let logger: Logger
@@ -59,10 +61,12 @@ public final class AcervoService: Sendable {
     public init(storePath: String, rulesPath: String, variables: [String: String] = ProcessInfo.processInfo.environment, options: Options,
                 clock: any WallClock = SystemClock(), logger: Logger) throws {
         let currentRun = CurrentRun()
+        let metrics = ServiceMetrics()
+        self.metrics = metrics
         // What the use cases tell (a provider's retry, a sync's steps) is logged with the run it belongs to.
         let workspace = Workspace(storePath: storePath, rulesPath: rulesPath, variables: variables, log: { line in
             logger.info("\(line)", metadata: currentRun.metadata)
-        })
+        }, observeCalls: { metrics.providerCall($0) })
         let pipeline = try workspace.pipeline()
         access = AccessPolicy(adminToken: try workspace.secret(AccessPolicy.adminVariable),
                               viewerToken: try workspace.secret(AccessPolicy.viewerVariable))
@@ -77,7 +81,6 @@ public final class AcervoService: Sendable {
         self.logger = logger
         self.schedule = pipeline.schedule
         startedAt = clock.now()
-        let metrics = self.metrics
         let coordinator = BuildCoordinator(workspace: workspace, request: options.request, clock: clock, logger: logger, currentRun: currentRun,
                                            onDecision: { metrics.decided(rule: $0, decision: $1) })
         self.coordinator = coordinator
@@ -160,6 +163,11 @@ extension AppError {
 }
 
 extension AcervoService {
+    /// Calls `observer` with every build the service runs, once it has ended.
+    public func observeBuilds(_ observer: @escaping @Sendable (BuildAttempt) async -> Void) async {
+        await coordinator.observe(observer)
+    }
+
     /// `acervo serve --once`: one build as the schedule starts it, observed the same way, and nothing served.
     public func buildOnce() async -> BuildAttempt {
         await prepare()

@@ -94,8 +94,8 @@ public actor BuildCoordinator {
         current.map { Running(trigger: $0.trigger, startedAt: $0.startedAt, progress: $0.progress.snapshot) }
     }
 
-    /// Starts a build unless one runs; never waits for the store lock.
-    public func start(_ trigger: BuildTrigger) async -> Start {
+    /// Starts a build unless one runs; never waits for the store lock. `refresh` names rules to recompute.
+    public func start(_ trigger: BuildTrigger, refresh: [String] = []) async -> Start {
         if stopping { return .busy("the service is shutting down") }
         if let current { return .busy("a \(current.trigger.rawValue) build started at \(current.startedAt.formatted(.iso8601)) is running") }
         if let holder = try? await workspace.lockHolder() { return .busy("the store is held by \(holder)") }
@@ -104,6 +104,8 @@ public actor BuildCoordinator {
         let stop = StopFlag()
         let progress = LiveProgress(onStart: { [currentRun] in currentRun.set($0) }, onDecision: onDecision)
         let startedAt = clock.now()
+        var request = self.request
+        request.refresh = refresh
         let task = Task { [workspace, request, clock, logger] in
             var logger = logger
             logger[metadataKey: "trigger"] = .string(trigger.rawValue)

@@ -11,9 +11,10 @@ extension RouterGroup<ServiceRequestContext> {
     func addRoutes(dashboard service: AcervoService) -> Self {
         get("") { _, context in try await service.htmlAnswer { try await service.overviewPage(context.credential!) } }
         get("runs") { _, _ in try await service.htmlAnswer { try await service.runsPage() } }
-        get("runs/:run") { _, context in
+        get("runs/:run") { request, context in
             let id = try context.parameters.require("run")
-            return try await service.htmlAnswer { try await service.runPage(id) }
+            let hits = request.uri.queryParameters.get("hits", as: Int.self)
+            return try await service.htmlAnswer { try await service.runPage(id, hitsPage: hits) }
         }
         get("lesson") { request, _ in
             let item = request.uri.queryParameters.get("item") ?? ""
@@ -28,9 +29,19 @@ extension RouterGroup<ServiceRequestContext> {
             let query = request.uri.queryParameters.get("q") ?? ""
             return try await service.htmlAnswer { try await service.searchPage(query) }
         }
-        get("cache") { _, _ in try await service.htmlAnswer { try await service.cachePage() } }
-        post("builds") { _, _ in
-            let (status, message) = await service.startBuild()
+        get("cache") { _, context in try await service.htmlAnswer { try await service.cachePage(context.credential!) } }
+        post("gc") { _, context in
+            let apply = context.form["apply"] == "1"
+            let (status, json) = await service.maintenance { try await service.collectGarbage(apply: apply) }
+            return Response.html(page(apply ? "Garbage collected" : "What gc would free", "<section><pre>\(json)</pre><p><a href=\"/cache\">Back</a></p></section>"),
+                                 status: status)
+        }
+        post("sync") { _, _ in
+            let (status, json) = await service.maintenance { try await service.workspace.sync(SyncRequest()) }
+            return Response.html(page("Sync", "<section><pre>\(json)</pre><p><a href=\"/\">Back</a></p></section>"), status: status)
+        }
+        post("builds") { _, context in
+            let (status, message) = await service.startBuild(refresh: context.form["refresh"].flatMap { $0.isEmpty ? nil : $0 })
             if status == .accepted { return Response.redirect(to: "/", type: .normal) }
             return Response.html(page("Build not started", "<section><p class=\"error\">\(message)</p><p><a href=\"/\">Back</a></p></section>"),
                                  status: status)
@@ -125,13 +136,15 @@ extension AcervoService {
             """)
     }
 
-    func runPage(_ id: String) async throws -> HTML {
-        guard let report = try await workspace.run(id) else { throw PageNotFound("no run `\(id)`") }
-        let run = report.run
-        // Failures first, then what ran, then what was skipped, then hits.
+    /// A run: every decision that is not a plain hit in full, failures first; plain hits — tens of thousands on
+    /// a quiet night — counted by rule, and listed a page at a time (`?hits=PAGE`).
+    func runPage(_ id: String, hitsPage: Int?) async throws -> HTML {
+        guard let decisions = try await workspace.runDecisions(id) else { throw PageNotFound("no run `\(id)`") }
+        let run = decisions.run
         let order: [Decision: Int] = [.failed: 0, .executed: 1, .skipped: 2, .hit: 3]
-        let events = report.events.sorted { (order[$0.decision] ?? 9, $0.itemID, $0.rule) < (order[$1.decision] ?? 9, $1.itemID, $1.rule) }
-        let counts = Dictionary(grouping: report.events, by: \.decision).mapValues(\.count)
+        let events = decisions.events.sorted { (order[$0.decision] ?? 9, $0.itemID, $0.rule) < (order[$1.decision] ?? 9, $1.itemID, $1.rule) }
+        var counts = Dictionary(grouping: events, by: \.decision).mapValues(\.count)
+        counts[.hit, default: 0] += decisions.hits.entries.count
         let rows = events.map { event -> HTML in
             """
             <tr><td class="\(event.decision.rawValue)">\(event.decision.rawValue)</td>\
@@ -139,6 +152,26 @@ extension AcervoService {
             <td>\(event.reason.description)\(event.error.map { HTML("<br><span class=\"failed\">\($0)</span>") } ?? "")</td>\
             <td class="num">\(String(format: "%.2f s", event.durationSeconds))</td><td class="num">\(usd(event.costUSD))</td></tr>
             """
+        }
+        let hitsByRule = hitCountsByRule(decisions)
+        var hits: HTML = ""
+        if !hitsByRule.isEmpty {
+            let pageSize = 500
+            let pages = (decisions.hits.entries.count + pageSize - 1) / pageSize
+            var listed: HTML = ""
+            if let hitsPage, (1...max(pages, 1)).contains(hitsPage) {
+                let slice = decisions.hits.entries.dropFirst((hitsPage - 1) * pageSize).prefix(pageSize)
+                listed = """
+                    <table><tbody>\(slice.map { HTML("<tr><td class=\"hit\">hit</td><td><a href=\"/lesson?item=\(HTML.query($0.itemID))\">\($0.itemID)</a></td><td>\($0.rule)</td><td><code>\(String($0.key.hex.prefix(16)))</code></td></tr>") })</tbody></table>
+                    """
+            }
+            let links = (1...pages).prefix(200).map { page -> HTML in
+                page == hitsPage ? "<b>\(page)</b> " : "<a href=\"/runs/\(HTML.query(id))?hits=\(page)\">\(page)</a> "
+            }
+            hits = """
+                <section class="scroll"><h2>Reused as stored (\(decisions.hits.entries.count) hits)</h2>
+                <p>\(hitsByRule.map { HTML("\($0.key) <b>\($0.value)</b> · ") })</p><p class="muted">List them: \(links)</p>\(listed)</section>
+                """
         }
         let summary: HTML = run.summary.map { "<p class=\"mono muted\">\($0)</p>" } ?? ""
         return page("Run \(run.id)", """
@@ -148,13 +181,14 @@ extension AcervoService {
             \(summary)</section>
             <section class="scroll"><h2>Decisions</h2><table><thead><tr><th>Decision</th><th>Lesson</th><th>Rule</th><th>Why</th>\
             <th class="num">Took</th><th class="num">Cost</th></tr></thead><tbody>\(rows)</tbody></table></section>
+            \(hits)
             """)
     }
 
     func lessonPage(_ item: String) async throws -> HTML {
         guard !item.isEmpty else { throw PageNotFound("name a lesson: /lesson?item=ID") }
         let steps = try await workspace.trace(item: item)
-        let document = try await workspace.knowledgeBase { try await $0.document(item: item) }
+        let document = try await snapshotMemo.document(item: item, in: workspace)
         guard !steps.isEmpty || document != nil else { throw PageNotFound("nothing recorded for `\(item)`") }
         let rows = steps.map { step -> HTML in
             let inputs = step.inputs.sorted { $0.key < $1.key }.map { HTML("\($0.key) <code>\(String($0.value.description.prefix(19)))</code><br>") }
@@ -179,7 +213,11 @@ extension AcervoService {
     }
 
     func snapshotsPage() async throws -> HTML {
-        let snapshots = try await workspace.knowledgeBase { try await $0.list() }
+        let all = try await snapshotMemo.snapshots(workspace).sorted { $0.createdAt > $1.createdAt }
+        // The newest hundred; the pickers offer each distinct knowledge base once (quiet nights share one).
+        let snapshots = Array(all.prefix(100))
+        var seen = Set<Digest>()
+        let distinct = all.filter { seen.insert($0.digest).inserted }.prefix(200)
         let rows = snapshots.enumerated().map { index, snapshot -> HTML in
             let previous = index + 1 < snapshots.count ? snapshots[index + 1] : nil
             return """
@@ -188,12 +226,12 @@ extension AcervoService {
                 <td>\(previous.map { HTML("<a href=\"/diff?old=\(HTML.query($0.digest.description))&amp;new=\(HTML.query(snapshot.digest.description))\">changes</a>") } ?? "")</td></tr>
                 """
         }
-        let options = snapshots.map { HTML("<option value=\"\($0.digest.description)\">\($0.name) · \(when($0.createdAt))</option>") }
+        let options = distinct.map { HTML("<option value=\"\($0.digest.description)\">\($0.name) · \(when($0.createdAt))</option>") }
         return page("Snapshots", """
             <section><form method="get" action="/diff">Compare <select name="old">\(options)</select> with \
             <select name="new">\(options)</select> <button type="submit">Diff</button></form></section>
             <section class="scroll"><table><thead><tr><th>Name</th><th>Digest</th><th>Made</th><th class="num">Documents</th><th></th></tr></thead>
-            <tbody>\(rows)</tbody></table></section>
+            <tbody>\(rows)</tbody></table>\(all.count > snapshots.count ? HTML("<p class=\"muted\">The newest \(snapshots.count) of \(all.count); `acervo kb list` lists all.</p>") : "")</section>
             """)
     }
 
@@ -225,7 +263,7 @@ extension AcervoService {
             """)
     }
 
-    func cachePage() async throws -> HTML {
+    func cachePage(_ credential: Credential) async throws -> HTML {
         let statistics = figures.statistics
         let rows = (statistics?.processors ?? []).sorted { $0.processor < $1.processor }.map { row -> HTML in
             """
@@ -237,10 +275,36 @@ extension AcervoService {
             <section class="scroll"><table><thead><tr><th>Processor</th><th class="num">Results</th><th class="num">Bytes</th><th class="num">Hits</th>\
             <th class="num">Spent</th><th class="num">Saved</th></tr></thead><tbody>\(rows)</tbody></table>
             <p class="muted">As of \(when(figures.readAt)); refreshed after each build.</p></section>
+            \(credential.role == .admin ? try maintenanceForms(credential) : "")
             """)
     }
 
+    /// An admin's buttons: rebuild a rule, collect garbage (dry run first), sync the knowledge base.
+    func maintenanceForms(_ credential: Credential) throws -> HTML {
+        let csrf: HTML = "<input type=\"hidden\" name=\"csrf\" value=\"\(access.csrfToken(for: credential))\">"
+        let rules = (try? workspace.pipeline().rules.map(\.name)) ?? []
+        return """
+            <section><h2>Maintenance</h2>
+            <form method="post" action="/builds">\(csrf)Build now, recomputing <select name="refresh"><option value="">nothing extra</option>\
+            \(rules.map { HTML("<option value=\"\($0)\">\($0)</option>") })</select> <button type="submit">Build</button></form>
+            <p><form class="inline" method="post" action="/gc">\(csrf)<input type="hidden" name="apply" value="0"><button type="submit">gc: what would it free?</button></form>
+            <form class="inline" method="post" action="/gc">\(csrf)<input type="hidden" name="apply" value="1"><button type="submit">gc: free it</button></form>
+            <form class="inline" method="post" action="/sync">\(csrf)<button type="submit">Sync the knowledge base</button></form></p>
+            </section>
+            """
+    }
+
     var scheduleText: String? { schedule?.summary }
+
+    /// Hits per rule of a run, counted once per hit list (a thousand quiet nights share one).
+    private func hitCountsByRule(_ decisions: RunDecisions) -> [(key: String, value: Int)] {
+        if let digest = decisions.hitListDigest, let known = hitsByRuleMemo.withLock({ $0[digest] }) { return known }
+        var counts: [String: Int] = [:]
+        for entry in decisions.hits.entries { counts[entry.rule, default: 0] += 1 }
+        let sorted = counts.sorted { $0.key < $1.key }
+        if let digest = decisions.hitListDigest { hitsByRuleMemo.withLock { $0[digest] = sorted } }
+        return sorted
+    }
 }
 
 /// The running build: which, since when, how far, the last failures.

@@ -60,7 +60,7 @@ public final class Notifier: Sendable {
                                status: .usage)
             }
             secrets.append(url)
-            let session = HTTPSession(readTimeoutSeconds: 30)
+            let session = HTTPSession(readTimeoutSeconds: 30, observe: { metrics.providerCall($0) })
             self.session = session
             slack = SlackWebhook(url: Secret(url), session: session, retry: retry, log: { logger.info("\($0)") })
         } else {

@@ -134,9 +134,16 @@ extension AcervoService {
                       startedAt: startedAt)
     }
 
-    /// `POST /api/builds` and the dashboard's button: 202 when started, 409 while another build runs.
-    func startBuild() async -> (HTTPResponse.Status, String) {
-        switch await coordinator.start(.manual) {
+    /// `POST /api/builds` and the dashboard's button: 202 when started, 409 while another build runs, 400 for
+    /// a rule to refresh that does not exist.
+    func startBuild(refresh: String? = nil) async -> (HTTPResponse.Status, String) {
+        let rules = refresh.map { [$0] } ?? []
+        if let refresh {
+            guard let pipeline = try? workspace.pipeline(), pipeline.rule(named: refresh) != nil else {
+                return (.badRequest, "no rule `\(refresh)` to refresh")
+            }
+        }
+        switch await coordinator.start(.manual, refresh: rules) {
         case .started:
             metrics.buildStarted()
             return (.accepted, "build started")
@@ -173,17 +180,53 @@ extension RouterGroup<ServiceRequestContext> {
         }
         get("api/cache") { _, _ in try await service.answer { try Response.json(try await service.workspace.cacheStatistics()) } }
         get("api/snapshots") { _, _ in
-            try await service.answer { try Response.json(try await service.workspace.knowledgeBase { try await $0.list() }) }
+            try await service.answer { try Response.json(try await service.snapshotMemo.snapshots(service.workspace)) }
         }
-        post("api/builds") { _, _ in
-            let (status, message) = await service.startBuild()
+        post("api/builds") { request, context in
+            let refresh = request.uri.queryParameters.get("refresh") ?? context.form["refresh"].flatMap { $0.isEmpty ? nil : $0 }
+            let (status, message) = await service.startBuild(refresh: refresh)
             return try Response.json([status == .accepted ? "status" : "error": message], status: status)
+        }
+        post("api/gc") { request, context in
+            let apply = (request.uri.queryParameters.get("apply") ?? context.form["apply"]) == "1"
+            let (status, json) = await service.maintenance { try await service.collectGarbage(apply: apply) }
+            return Response.text(json, status: status, contentType: "application/json; charset=utf-8")
+        }
+        post("api/sync") { _, _ in
+            let (status, json) = await service.maintenance { try await service.workspace.sync(SyncRequest()) }
+            return Response.text(json, status: status, contentType: "application/json; charset=utf-8")
         }
         return self
     }
 }
 
 extension AcervoService {
+    /// gc as the dashboard offers it: the CLI's defaults (results unused for 90 days, an hour's grace).
+    func collectGarbage(apply: Bool) async throws -> GCReport {
+        try await workspace.collectGarbage(policy: GCPolicy(), apply: apply, wait: false)
+    }
+
+    /// A change asked by an admin (gc, sync), as JSON: refused with 409 while a build runs; an error carries
+    /// the status the CLI's exit code means (2 → 400, 4 → 409, else 500).
+    func maintenance<T: Encodable>(_ body: () async throws -> T) async -> (status: HTTPResponse.Status, json: String) {
+        let encode = { (value: any Encodable) in String(decoding: (try? JSONEncoder.report.encode(value)) ?? Data("{}".utf8), as: UTF8.self) }
+        if let running = await coordinator.running {
+            return (.conflict, encode(["error": "a \(running.trigger.rawValue) build is running; try again when it ends"]))
+        }
+        do {
+            return (.ok, encode(try await body()))
+        } catch {
+            let failure = AppError(error)
+            let status: HTTPResponse.Status = switch failure.status {
+            case .usage: .badRequest
+            case .locked: .conflict
+            default: .internalServerError
+            }
+            logger.warning("maintenance failed", metadata: ["error": .string(failure.message)])
+            return (status, encode(["error": failure.message]))
+        }
+    }
+
     /// Runs a query; an error the store or rules report becomes a JSON answer (500 for the store's state,
     /// which an operator must fix), never a dropped connection.
     func answer(_ body: () async throws -> Response) async throws -> Response {

@@ -1,4 +1,5 @@
 import AcervoApp
+import AcervoConnectors
 import AcervoEngine
 import AcervoStore
 import Foundation
@@ -71,6 +72,25 @@ public final class ServiceMetrics: Sendable {
             registry.makeCounter(descriptor: .acervo("acervo_cost_usd_total", help: "Dollars spent by executed actions, by processor."),
                                  labels: [("processor", processor)]).increment(by: dollars)
         }
+    }
+
+    /// A call to a provider (`status`: the HTTP status, or `none` when no answer came) or a retry.
+    public func providerCall(_ call: ProviderCall) {
+        switch call {
+        case .answered(let provider, let status):
+            providerRequest(provider, "\(status)")
+        case .noAnswer(let provider):
+            providerRequest(provider, "none")
+        case .retried(let provider):
+            registry.makeCounter(descriptor: .acervo("acervo_provider_retries_total", help: "Provider calls tried again, by provider."),
+                                 labels: [("provider", provider)]).increment()
+        }
+    }
+
+    private func providerRequest(_ provider: String, _ status: String) {
+        registry.makeCounter(descriptor: .acervo("acervo_provider_requests_total",
+                                                 help: "Calls to providers (Hotmart, Google, Gemini, OpenAI, Slack, media), by HTTP status; none: no answer."),
+                             labels: [("provider", provider), ("status", status)]).increment()
     }
 
     /// A notification delivered, or given up after its retries.

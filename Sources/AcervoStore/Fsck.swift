@@ -129,6 +129,7 @@ extension Store {
         }
         report.droppedResults = dropped.sorted()
         try await actionCache.removeResults(report.droppedResults)
+        hitListTotals.withLock { $0.removeAll() }
         // Finish what a killed gc began: a broken tree nothing needs is garbage.
         report.removedTrees = brokenTrees.subtracting(needed).sorted()
         for tree in report.removedTrees { try await blobs.remove(tree) }

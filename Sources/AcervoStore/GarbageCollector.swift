@@ -86,6 +86,8 @@ extension Store {
             // Results and refs first, then each tree before its members: a gc killed at any moment leaves
             // only garbage (a member without its tree), never a tree without a member.
             try await actionCache.removeResults(droppedKeys)
+            // Hit lists' totals counted the dropped results' savings: they are counted again without them.
+            hitListTotals.withLock { $0.removeAll() }
             try await refs.deleteRefs(Array(droppedNames))
             for digest in Self.parentsFirst(freedSet, links: links) { try await blobs.remove(digest) }
             try await catalog.forgetBlobs(freedSet)

@@ -14,12 +14,26 @@ extension Store {
         return try await hitList(ref.digest)
     }
 
-    func hitList(_ digest: Digest) async throws(StoreError) -> HitList {
+    /// A hit list by its digest (the few read last are kept decoded).
+    public func hitList(_ digest: Digest) async throws(StoreError) -> HitList {
+        if let cached = recentHitLists.withLock({ $0.first { $0.digest == digest }?.list }) { return cached }
+        let list: HitList
         do {
-            return try HitList(parsing: try await blobs.bytes(of: digest))
+            list = try HitList(parsing: try await blobs.bytes(of: digest))
         } catch {
             throw .unreadable(digest, what: "hit list of a run", reason: "\(error)")
         }
+        recentHitLists.withLock { recent in
+            recent.removeAll { $0.digest == digest }
+            recent.insert((digest, list), at: 0)
+            if recent.count > 4 { recent.removeLast() }
+        }
+        return list
+    }
+
+    /// The hit list a run recorded, if any.
+    public func hitListDigest(run: String) async throws(StoreError) -> Digest? {
+        try await refs.ref(Ref.hitListPrefix + run)?.digest
     }
 
     /// Every decision of a run: its recorded events, then its listed hits (reason `cached`, at the run's start).
@@ -46,19 +60,51 @@ extension Store {
     /// How often each result was reused through hit lists (since `since`), and when last. Identical nights
     /// share one hit list, which is read once.
     public func listedHits(since: Date? = nil) async throws(StoreError) -> [ActionKey: (count: Int, lastAt: Date)] {
-        var uses: [Digest: (runs: Int, lastAt: Date)] = [:]
-        for record in try await journal.hitLists(since: since) {
-            let previous = uses[record.digest] ?? (0, .distantPast)
-            uses[record.digest] = (previous.runs + 1, max(previous.lastAt, record.startedAt))
-        }
+        try await listedHits(since: since, of: nil)
+    }
+
+    /// The same, for `keys` only (nil: every key) — a lesson's trace asks about its few.
+    public func listedHits(since: Date? = nil, of keys: Set<ActionKey>?) async throws(StoreError) -> [ActionKey: (count: Int, lastAt: Date)] {
         var usage: [ActionKey: (count: Int, lastAt: Date)] = [:]
-        for (digest, use) in uses {
+        for (digest, use) in try await hitListUses(since: since) {
+            if let keys {
+                let counts = try await hitCounts(digest)
+                for key in keys {
+                    guard let count = counts[key] else { continue }
+                    let previous = usage[key] ?? (0, .distantPast)
+                    usage[key] = (previous.count + count * use.runs, max(previous.lastAt, use.lastAt))
+                }
+                continue
+            }
             for entry in try await hitList(digest).entries {
                 let previous = usage[entry.key] ?? (0, .distantPast)
                 usage[entry.key] = (previous.count + use.runs, max(previous.lastAt, use.lastAt))
             }
         }
         return usage
+    }
+
+    /// A hit list as counts per key, for lookups by key (the last few are kept).
+    private func hitCounts(_ digest: Digest) async throws(StoreError) -> [ActionKey: Int] {
+        if let known = recentHitCounts.withLock({ $0.first { $0.digest == digest }?.counts }) { return known }
+        var counts: [ActionKey: Int] = [:]
+        for entry in try await hitList(digest).entries { counts[entry.key, default: 0] += 1 }
+        recentHitCounts.withLock { recent in
+            recent.removeAll { $0.digest == digest }
+            recent.insert((digest, counts), at: 0)
+            if recent.count > 4 { recent.removeLast() }
+        }
+        return counts
+    }
+
+    /// Each distinct hit list, with how many runs recorded it and when last.
+    private func hitListUses(since: Date?) async throws(StoreError) -> [Digest: (runs: Int, lastAt: Date)] {
+        var uses: [Digest: (runs: Int, lastAt: Date)] = [:]
+        for record in try await journal.hitLists(since: since) {
+            let previous = uses[record.digest] ?? (0, .distantPast)
+            uses[record.digest] = (previous.runs + 1, max(previous.lastAt, record.startedAt))
+        }
+        return uses
     }
 
     /// Results with their hit counts and last use completed from the hit lists.
@@ -78,12 +124,27 @@ extension Store {
     public func cacheStatistics() async throws(StoreError) -> CacheStatistics {
         try await measureUnsizedResults()
         var rows = Dictionary(uniqueKeysWithValues: try await actionCache.resultTotals().map { ($0.processor, $0) })
-        let listed = try await listedHits()
-        if !listed.isEmpty {
-            for result in try await actionCache.results(processor: nil) {
-                guard let uses = listed[result.key]?.count else { continue }
-                rows[result.processor]?.hits += uses
-                rows[result.processor]?.savedUSD += result.costUSD * Double(uses)
+        let uses = try await hitListUses(since: nil)
+        let unknown = uses.keys.filter { digest in hitListTotals.withLock { $0[digest] == nil } }
+        if !unknown.isEmpty {
+            // Results by key, read once for all the hit lists not yet totalled.
+            var results: [ActionKey: (processor: String, costUSD: Double)] = [:]
+            for result in try await actionCache.results(processor: nil) { results[result.key] = (result.processor, result.costUSD) }
+            for digest in unknown {
+                var totals: [String: HitTotals] = [:]
+                for entry in try await hitList(digest).entries {
+                    guard let result = results[entry.key] else { continue }
+                    totals[result.processor, default: HitTotals()].hits += 1
+                    totals[result.processor, default: HitTotals()].savedUSD += result.costUSD
+                }
+                hitListTotals.withLock { $0[digest] = totals }
+            }
+        }
+        for (digest, use) in uses {
+            let byProcessor: [String: HitTotals] = hitListTotals.withLock { $0[digest] } ?? [:]
+            for (processor, totals) in byProcessor {
+                rows[processor]?.hits += totals.hits * use.runs
+                rows[processor]?.savedUSD += totals.savedUSD * Double(use.runs)
             }
         }
         return CacheStatistics(processors: Array(rows.values))
@@ -95,4 +156,10 @@ extension Store {
         for result in try await actionCache.unsizedResults() { measured[result.key] = await outputBytes(of: result) }
         try await actionCache.recordOutputBytes(measured)
     }
+}
+
+/// What one hit list adds to a processor's figures.
+struct HitTotals: Sendable {
+    var hits = 0
+    var savedUSD = 0.0
 }

@@ -20,6 +20,13 @@ public final class Store: Sendable {
     private let treeParents = Mutex<Set<Digest>?>(nil)
     /// The log each unfinished run is writing.
     private let runLogs = Mutex<[String: any BlobWriter]>([:])
+    /// What each hit list adds to the cache's figures, per processor: hit lists never change (their digest is
+    /// their content), and identical nights share one, so each is read once per process, not once per question.
+    let hitListTotals = Mutex<[Digest: [String: HitTotals]]>([:])
+    /// The last hit lists read, decoded (a run page, a lesson's trace): a few, each up to one entry per action.
+    let recentHitLists = Mutex<[(digest: Digest, list: HitList)]>([])
+    /// How often each key appears in the last hit lists asked about key by key (a lesson's trace).
+    let recentHitCounts = Mutex<[(digest: Digest, counts: [ActionKey: Int])]>([])
 
     public var actionCache: any ActionCache { metadata }
     public var journal: any RunJournal { metadata }

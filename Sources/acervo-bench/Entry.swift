@@ -31,11 +31,19 @@ enum Entry {
                     workDirectory: directory, minutes: Int(options["minutes"] ?? "") ?? 60,
                     repositoryRoot: FileManager.default.currentDirectoryPath
                 ).run()
+            case "serve":
+                try await ServeBenchmark(
+                    workDirectory: directory, lessons: Int(options["lessons"] ?? "") ?? 10_000, runs: Int(options["runs"] ?? "") ?? 1_000,
+                    seconds: Int(options["seconds"] ?? "") ?? 10,
+                    acervoBinary: URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("acervo").path,
+                    reuse: options["reuse"] == "yes"
+                ).run()
             case "captions":
                 try await CaptionsBenchmark(workDirectory: directory, hours: Int(options["hours"] ?? "") ?? 10).run()
             default:
                 throw BenchmarkError.usage("""
                     usage: acervo-bench store [--size MiB] [--rss-size MiB] [--dir PATH]
+                           acervo-bench serve [--lessons N] [--runs N] [--seconds N] [--reuse yes]  (acervo serve under wrk)
                            acervo-bench engine [--items N] [--rules N] [--dir PATH] [--ninja no] [--extra-noop-builds N]
                                               [--reuse yes]  (keep the catalog and store; later runs skip the cold build)
                            acervo-bench media [--minutes N] [--dir PATH]   (run from the repository root)

@@ -164,6 +164,10 @@ extension [String: Any] {
                                         variables: ["TEAM_SLACK": slack.url, "ACERVO_RETRY_BASE_SECONDS": "0.01"],
                                         options: .init(port: 0, request: .init(jobs: 2)), logger: LogLines().logger)
         #expect(await service.buildOnce().exitStatus == .success)
+        let metrics = String(decoding: service.metrics.exposition(), as: UTF8.self)
+        #expect(metrics.contains("acervo_provider_requests_total{provider=\"Slack\",status=\"429\"} 1"), "\(metrics)")
+        #expect(metrics.contains("acervo_provider_requests_total{provider=\"Slack\",status=\"200\"} 1"))
+        #expect(metrics.contains("acervo_provider_retries_total{provider=\"Slack\"} 1"))
         slack.behave(.failFirst(4))
         #expect(await service.buildOnce().exitStatus == .success)
         await slack.stop()

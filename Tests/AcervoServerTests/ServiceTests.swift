@@ -161,6 +161,33 @@ import Testing
         }
     }
 
+    @Test func `an admin rebuilds a rule, collects garbage and syncs from the API and the dashboard`() async throws {
+        let project = try TinyProject()
+        let running = try await RunningService.start(project)
+        _ = try await build(running)
+        let session = try #require(try await request(.GET, running.baseURL + "/api/session").json() as? [String: String])
+        let csrf = ("X-CSRF-Token", session["csrf_token"] ?? "")
+
+        let refreshed = try await request(.POST, running.baseURL + "/api/builds?refresh=document", headers: [csrf])
+        #expect(refreshed.status == 202)
+        let attempt = try #require(await running.service.coordinator.lastAttemptAfterRunning())
+        #expect(attempt.outcome?.summary.executed == 2, "both documents recomputed")
+        let unknown = try await request(.POST, running.baseURL + "/api/builds?refresh=documnt", headers: [csrf])
+        #expect(unknown.status == 400 && unknown.body.contains("no rule `documnt`"))
+
+        let gc = try #require(try await request(.POST, running.baseURL + "/api/gc", headers: [csrf]).json() as? [String: Any])
+        #expect(gc["applied"] as? Bool == false)
+        let sync = try await request(.POST, running.baseURL + "/api/sync", headers: [csrf])
+        #expect(sync.status == 400, "the sink is local: nothing to sync to (\(sync.body))")
+
+        let cache = try await request(.GET, running.baseURL + "/cache")
+        #expect(cache.body.contains("<option value=\"document\">document</option>"))
+        let form = try await request(.POST, running.baseURL + "/gc", headers: [("Content-Type", "application/x-www-form-urlencoded")],
+                                     body: "csrf=\(session["csrf_token"] ?? "")&apply=0")
+        #expect(form.status == 200 && form.body.contains("What gc would free") && form.body.contains("freedObjects"), "\(form.body)")
+        try await running.stop()
+    }
+
     @Test func `health and readiness: ready only while the rules load`() async throws {
         let project = try TinyProject()
         let running = try await RunningService.start(project)
