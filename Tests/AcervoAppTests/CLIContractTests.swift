@@ -10,17 +10,11 @@ import Testing
     @Test func `a second writer exits 4 naming the holder, or waits for it with --wait`() async throws {
         let folder = TemporaryFolder()
         let storePath = folder.path + "/store"
-        let writer = Process()
-        writer.executableURL = URL(fileURLWithPath: tortureBinary)
-        writer.arguments = ["write", storePath, "0"]
-        let output = Pipe()
-        writer.standardOutput = output
-        try writer.run()
-        _ = output.fileHandleForReading.availableData  // the first line: the lock is held
+        let writer = try StoreLockHolder(store: storePath)
 
         let refused = try acervo(["gc", "--store", storePath, "--apply"])
         #expect(refused.status == 4)
-        #expect(refused.stderr.contains("locked by another build (pid \(writer.processIdentifier), acervo-torture"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("locked by another build (pid \(writer.pid), acervo-torture"), "\(refused.stderr)")
 
         let waiting = Process()
         waiting.executableURL = URL(fileURLWithPath: acervoBinary)
@@ -33,8 +27,7 @@ import Testing
         let holder = try acervo(["status", "--store", storePath])
         #expect(holder.stdout.contains("acervo-torture"))
         #expect(waiting.isRunning)
-        kill(writer.processIdentifier, SIGKILL)
-        writer.waitUntilExit()
+        writer.stop()
         waiting.waitUntilExit()
         #expect(waiting.terminationStatus == 0)
         #expect(String(decoding: printed.wait(), as: UTF8.self).contains("\"applied\" : true"))

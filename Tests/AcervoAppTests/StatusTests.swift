@@ -51,19 +51,10 @@ final class CountingBlobStore: BlobStore {
         let lockText = (try? String(contentsOfFile: storePath + "/lock", encoding: .utf8)) ?? ""
         #expect(!lockText.contains("status"), "`acervo status` took the lock: \(lockText)")
 
-        let writer = Process()
-        writer.executableURL = URL(fileURLWithPath: tortureBinary)
-        writer.arguments = ["write", storePath, "1"]
-        let output = Pipe()
-        writer.standardOutput = output
-        try writer.run()
-        defer {
-            kill(writer.processIdentifier, SIGKILL)
-            writer.waitUntilExit()
-        }
-        _ = output.fileHandleForReading.availableData  // its first line: it holds the lock
+        let writer = try StoreLockHolder(store: storePath)
+        defer { writer.stop() }
         let busy = try acervo(["status", "--store", storePath])
-        #expect(busy.stdout.contains("build running: pid \(writer.processIdentifier), acervo-torture"), "\(busy.stdout)")
+        #expect(busy.stdout.contains("build running: pid \(writer.pid), acervo-torture"), "\(busy.stdout)")
     }
 
     @Test func `status neither walks nor stats the objects, however many there are`() async throws {

@@ -129,22 +129,13 @@ import Testing
         #expect(await started[0].value.exitStatus == .success)
 
         // Another process holds the store: refused, naming it.
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: tortureBinary)
-        holder.arguments = ["write", project.store, "1"]
-        let output = Pipe()
-        holder.standardOutput = output
-        try holder.run()
-        defer {
-            kill(holder.processIdentifier, SIGKILL)
-            holder.waitUntilExit()
-        }
-        _ = output.fileHandleForReading.availableData
+        let holder = try StoreLockHolder(store: project.store)
+        defer { holder.stop() }
         guard case .busy(let why) = await service.coordinator.start(.manual) else {
             Issue.record("a build started while another process held the store")
             return
         }
-        #expect(why.contains("pid \(holder.processIdentifier)"), "\(why)")
+        #expect(why.contains("pid \(holder.pid)"), "\(why)")
     }
 }
 

@@ -50,19 +50,12 @@ import Testing
         #expect(try await request(.GET, running.baseURL + "/api/runs?limit=0").status == 400)
 
         // Another process holds the store: 409, naming it.
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: tortureBinary)
-        holder.arguments = ["write", project.store, "1"]
-        let output = Pipe()
-        holder.standardOutput = output
-        try holder.run()
-        _ = output.fileHandleForReading.availableData
+        let holder = try StoreLockHolder(store: project.store)
         let session = try #require(try await request(.GET, running.baseURL + "/api/session").json() as? [String: String])
         let refused = try await request(.POST, running.baseURL + "/api/builds", headers: [("X-CSRF-Token", session["csrf_token"] ?? "")])
-        kill(holder.processIdentifier, SIGKILL)
-        holder.waitUntilExit()
+        holder.stop()
         #expect(refused.status == 409)
-        #expect(refused.body.contains("pid \(holder.processIdentifier)"), "\(refused.body)")
+        #expect(refused.body.contains("pid \(holder.pid)"), "\(refused.body)")
         try await running.stop()
     }
 

@@ -144,3 +144,27 @@ public func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) asy
         thread.start()
     }
 }
+
+/// Another process holding a store's writer lock (`acervo-torture write`), from the moment it is made until
+/// `stop()`: what a build running elsewhere looks like to the store.
+public final class StoreLockHolder: @unchecked Sendable {
+    private let process = Process()
+    public var pid: Int32 { process.processIdentifier }
+
+    public init(store: String) throws {
+        process.executableURL = URL(fileURLWithPath: tortureBinary)
+        process.arguments = ["write", store, "1"]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        _ = output.fileHandleForReading.availableData  // its first line: it holds the lock
+    }
+
+    public func stop() {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    deinit { stop() }
+}
