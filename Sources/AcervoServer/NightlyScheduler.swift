@@ -41,7 +41,7 @@ public final class NightlyScheduler: Service {
     public func run() async throws {
         // Graceful shutdown cancels the loop (a sleep until 03:00 ends at once; a build it waits for runs on,
         // in the coordinator's task), and then the running build is stopped and waited for.
-        try? await cancelWhenGracefulShutdown { [self] in await loop() }
+        await cancelWhenGracefulShutdown { [self] in await loop() }
         await coordinator.stopAndWait()
         state.withLock { $0 = nil }
     }
