@@ -285,11 +285,20 @@ public struct APIClient: Sendable {
 
     /// The provider's own error message when it sent one in JSON (`{"error": {"message": …}}`), else the start of
     /// the body.
+    /// The provider's own explanation of an error, whichever envelope it uses: Google's and OpenAI's
+    /// `{"error": {"message", "status"|"type", "code"}}`, OAuth's `{"error": "invalid_grant",
+    /// "error_description": "…"}` (the description is what says what to fix), or a bare `message`.
     func errorMessage(_ response: APIResponse) -> String {
         let text = redact(response.text, secrets: secrets)
         if let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] {
-            if let error = object["error"] as? [String: Any], let message = error["message"] as? String { return message }
-            if let message = object["error"] as? String { return message }
+            if let error = object["error"] as? [String: Any], let message = error["message"] as? String {
+                let kind = (error["status"] as? String) ?? (error["type"] as? String) ?? (error["code"] as? String)
+                return kind.map { "\(message) (\($0))" } ?? message
+            }
+            if let code = object["error"] as? String {
+                let description = (object["error_description"] as? String) ?? (object["message"] as? String)
+                return description.map { "\(code): \($0)" } ?? code
+            }
             if let message = object["message"] as? String { return message }
         }
         return Self.excerpt(text)

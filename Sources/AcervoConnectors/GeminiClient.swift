@@ -75,14 +75,31 @@ public struct GeminiClient: Sendable {
         struct Usage: Decodable {
             var promptTokenCount: Int?
             var candidatesTokenCount: Int?
+            var thoughtsTokenCount: Int?
+            var cachedContentTokenCount: Int?
             var totalTokenCount: Int?
         }
         var candidates: [Candidate]?
         var usageMetadata: Usage?
     }
 
+    /// What a `generateContent` call was billed for, as `usageMetadata` reports it.
+    public struct Usage: Sendable, Equatable {
+        /// The prompt (text, video, audio), cached tokens included.
+        public var promptTokens: Int
+        /// The answer.
+        public var candidatesTokens: Int
+        /// The model's thinking (gemini-2.5 models think by default), billed at the output price.
+        public var thoughtsTokens: Int
+        /// Of the prompt, the tokens served from a context cache.
+        public var cachedTokens: Int
+
+        /// Tokens billed at the output price: the answer and the thinking.
+        public var billedOutputTokens: Int { candidatesTokens + thoughtsTokens }
+    }
+
     /// `generateContent` with a JSON schema; returns the JSON text and the usage.
-    public func generate(model: String, parts: [JSONValue], schema: JSONValue) async throws(ConnectorError) -> (json: [UInt8], input: Int, output: Int) {
+    public func generate(model: String, parts: [JSONValue], schema: JSONValue) async throws(ConnectorError) -> (json: [UInt8], usage: Usage) {
         let body: JSONValue = .object([
             "contents": .array([.object(["role": .string("user"), "parts": .array(parts)])]),
             "generationConfig": .object(["responseMimeType": .string("application/json"), "responseSchema": schema, "temperature": .number(0)]),
@@ -97,6 +114,8 @@ public struct GeminiClient: Sendable {
                                  message: "generation stopped with `\(candidate.finishReason ?? "")` (SAFETY, MAX_TOKENS, … — see Gemini's finishReason)")
         }
         let text = (candidate.content?.parts ?? []).compactMap(\.text).joined()
-        return (Array(text.utf8), response.usageMetadata?.promptTokenCount ?? 0, response.usageMetadata?.candidatesTokenCount ?? 0)
+        let usage = response.usageMetadata
+        return (Array(text.utf8), Usage(promptTokens: usage?.promptTokenCount ?? 0, candidatesTokens: usage?.candidatesTokenCount ?? 0,
+                                        thoughtsTokens: usage?.thoughtsTokenCount ?? 0, cachedTokens: usage?.cachedContentTokenCount ?? 0))
     }
 }

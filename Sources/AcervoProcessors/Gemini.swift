@@ -13,6 +13,22 @@ func geminiCost(_ prices: PriceTable, model: String, input: Int, output: Int) th
     return Double(input) / 1e6 * inputPrice + Double(output) / 1e6 * outputPrice
 }
 
+/// What a call was billed: the prompt at the input price, the answer and the thinking at the output price.
+/// (Cached prompt tokens are counted at the full input price: an estimate on the safe side for the budget.)
+func geminiCost(_ prices: PriceTable, model: String, usage: GeminiClient.Usage) throws(RulesError) -> Double {
+    try geminiCost(prices, model: model, input: usage.promptTokens, output: usage.billedOutputTokens)
+}
+
+extension GeminiClient.Usage {
+    /// The usage as a result records it.
+    var recorded: [String: Double] {
+        var fields = ["input_tokens": Double(promptTokens), "output_tokens": Double(candidatesTokens)]
+        if thoughtsTokens > 0 { fields["thought_tokens"] = Double(thoughtsTokens) }
+        if cachedTokens > 0 { fields["cached_input_tokens"] = Double(cachedTokens) }
+        return fields
+    }
+}
+
 /// `gemini.analyze@1`: the lesson's video (uploaded through the Files API) and transcript, read by Gemini
 /// with the prompt in `rules/prompts/` → an `Analysis` (summary, concepts, diagrams, code on screen with its
 /// language, key moments with times). Cost from the reported token usage.
@@ -77,15 +93,15 @@ public struct GeminiAnalyzer: Processor {
             .object(["file_data": .object(["mime_type": .string(file.mimeType ?? "video/mp4"), "file_uri": .string(file.uri ?? "")])]),
             .object(["text": .string(prompt)]),
         ]
-        let (json, input, output) = try await gemini.generate(model: model, parts: parts, schema: Self.schema)
+        let (json, usage) = try await gemini.generate(model: model, parts: parts, schema: Self.schema)
         let analysis: Analysis
         do { analysis = try Analysis.decode(json) } catch {
             throw ConnectorError(.badResponse, provider: GeminiClient.provider, request: "POST /v1beta/models/\(model):generateContent",
                                  message: "the answer does not follow the response schema: \(APIClient.explain(error, body: String(decoding: json, as: UTF8.self)))")
         }
         return ProcessorOutput(output: try await action.store.put(bytes: analysis.encoded()).digest,
-                               costUSD: try geminiCost(providers.prices, model: model, input: input, output: output),
-                               usage: ["input_tokens": Double(input), "output_tokens": Double(output)], provider: "Google", model: model)
+                               costUSD: try geminiCost(providers.prices, model: model, usage: usage),
+                               usage: usage.recorded, provider: "Google", model: model)
     }
 }
 
@@ -132,7 +148,7 @@ public struct GeminiClassifier: Processor {
             + "(`unclassified` when none fits).\n\n" + String(evidence.prefix(60_000))
         let schema: JSONValue = .object(["type": .string("OBJECT"), "properties": .object(properties),
                                          "required": .array([.string("school"), .string("topic"), .string("level")])])
-        let (json, input, output) = try await gemini.generate(model: model, parts: [.object(["text": .string(prompt)])], schema: schema)
+        let (json, usage) = try await gemini.generate(model: model, parts: [.object(["text": .string(prompt)])], schema: schema)
         let request = "POST /v1beta/models/\(model):generateContent"
         guard let object = (try? JSONDecoder().decode(JSONValue.self, from: Data(json)))?.object else {
             throw ConnectorError(.badResponse, provider: GeminiClient.provider, request: request, message: "the answer is not a JSON object")
@@ -146,7 +162,7 @@ public struct GeminiClassifier: Processor {
             result[dimension] = .string(value)
         }
         return ProcessorOutput(output: try await action.store.put(bytes: Array(JSONValue.object(result).canonical.utf8)).digest,
-                               costUSD: try geminiCost(providers.prices, model: model, input: input, output: output),
-                               usage: ["input_tokens": Double(input), "output_tokens": Double(output)], provider: "Google", model: model)
+                               costUSD: try geminiCost(providers.prices, model: model, usage: usage),
+                               usage: usage.recorded, provider: "Google", model: model)
     }
 }

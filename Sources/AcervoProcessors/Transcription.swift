@@ -149,7 +149,16 @@ public struct GoogleSpeechTranscriber: Processor {
         params: [ParamSpec("model", .string), ParamSpec("languages", .stringList), ParamSpec("location", .string),
                  ParamSpec("recognizer", .string), ParamSpec("project", .string), ParamSpec("chunk_seconds", .number),
                  ParamSpec("overlap_seconds", .number)],
-        isPaid: true)
+        isPaid: true,
+        constraints: [ParamConstraint(
+            when: "model", default: "chirp_2", in: ["chirp_2"], param: "location", default: regionalDefaultLocation,
+            allowed: ["us-central1", "europe-west4", "asia-southeast1"],
+            reason: "Chirp 2 is a regional model, served only in us-central1, europe-west4 and asia-southeast1",
+            source: "cloud.google.com/speech-to-text/v2/docs/speech-to-text-supported-languages, read 2026-11")])
+
+    /// Where a regional model runs when the rule names no location.
+    static let regionalDefaultLocation = "us-central1"
+    static let regionalModels: Set<String> = ["chirp_2"]
     public var descriptor: ProcessorDescriptor { Self.descriptor }
 
     let providers: Providers
@@ -173,7 +182,8 @@ public struct GoogleSpeechTranscriber: Processor {
 
     public func run(_ action: ActionInput) async throws -> ProcessorOutput {
         let client = try GoogleSpeechClient(context: providers.connectors, project: action.params["project"]?.string,
-                                            location: action.params["location"]?.string ?? "global",
+                                            location: action.params["location"]?.string
+                                                ?? (Self.regionalModels.contains(model(action)) ? Self.regionalDefaultLocation : "global"),
                                             recognizer: action.params["recognizer"]?.string ?? "_")
         let model = model(action)
         let price = try providers.prices.required("google.stt", "per_minute", model: model)

@@ -10,13 +10,18 @@ public struct ProcessorDescriptor: Sendable, Equatable {
     public var params: [ParamSpec]
     /// Paid processors are estimated before they run and count against the budget.
     public var isPaid: Bool
+    /// Combinations of parameters the provider documents as unsupported: refused when the rules load, not
+    /// after a night of failed requests.
+    public var constraints: [ParamConstraint]
 
-    public init(id: String, version: String, inputs: [InputSlot], params: [ParamSpec] = [], isPaid: Bool = false) {
+    public init(id: String, version: String, inputs: [InputSlot], params: [ParamSpec] = [], isPaid: Bool = false,
+                constraints: [ParamConstraint] = []) {
         self.id = id
         self.version = version
         self.inputs = inputs
         self.params = params
         self.isPaid = isPaid
+        self.constraints = constraints
     }
 
     public var major: Int { Int(version.split(separator: ".").first ?? "") ?? 0 }
@@ -82,5 +87,41 @@ public struct ParamSpec: Sendable, Equatable {
         self.name = name
         self.type = type
         self.isRequired = required
+    }
+}
+
+/// "When `model` is `chirp_2`, `location` must be one of …": a provider's documented limit on a combination of
+/// parameters, with where and when it was read, checked against a rule's parameters (defaults included).
+public struct ParamConstraint: Sendable, Equatable {
+    /// The parameter whose value selects the limit, its default, and the values it applies to.
+    public var when: String
+    public var whenDefault: String
+    public var whenValues: Set<String>
+    /// The parameter that is limited, its default, and the values allowed.
+    public var param: String
+    public var paramDefault: String
+    public var allowed: [String]
+    /// What the provider says, and where (a URL and the date it was read).
+    public var reason: String
+    public var source: String
+
+    public init(when: String, default whenDefault: String, in whenValues: Set<String>, param: String, default paramDefault: String,
+                allowed: [String], reason: String, source: String) {
+        self.when = when
+        self.whenDefault = whenDefault
+        self.whenValues = whenValues
+        self.param = param
+        self.paramDefault = paramDefault
+        self.allowed = allowed
+        self.reason = reason
+        self.source = source
+    }
+
+    /// The value of `param` for these parameters when it breaks the limit; nil when they are fine.
+    public func violation(_ params: [String: JSONValue]) -> (selector: String, value: String)? {
+        let selector = params[when]?.string ?? whenDefault
+        guard whenValues.contains(selector) else { return nil }
+        let value = params[param]?.string ?? paramDefault
+        return allowed.contains(value) ? nil : (selector, value)
     }
 }

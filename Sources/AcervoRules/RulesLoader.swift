@@ -193,6 +193,13 @@ public struct RulesLoader: Sendable {
             throw RulesError("rule `\(name)`: parameter `\(spec.name)` is required by \(processor.id)", at: context.location(node),
                              fix: "add `params: { \(spec.name): … }`")
         }
+        for constraint in processor.constraints {
+            guard let (selector, value) = constraint.violation(params) else { continue }
+            throw RulesError("rule `\(name)`: \(processor.id) with \(constraint.when) `\(selector)` cannot use \(constraint.param) `\(value)`: "
+                                + "\(constraint.reason) (\(constraint.source))",
+                             at: field("params").map(context.location) ?? context.location(node),
+                             fix: "set `\(constraint.param)` to one of \(constraint.allowed.joined(separator: ", "))")
+        }
 
         var files: [String] = []
         if let filesNode = field("files") {

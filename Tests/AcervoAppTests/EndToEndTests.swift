@@ -199,7 +199,7 @@ import Testing
             let output = try world.build(expecting: 1)
             #expect(output.failures.map { "\($0.item):\($0.rule)" } == ["hotmart/p4:transcript"])
             let error = try #require(output.failures.first?.error)
-            #expect(error.contains("Google Speech-to-Text POST /v2/projects/acervo-test/locations/global/recognizers/_:recognize answered something unexpected (HTTP 200)"))
+            #expect(error.contains("Google Speech-to-Text POST /v2/projects/acervo-test/locations/us-central1/recognizers/_:recognize answered something unexpected (HTTP 200)"))
             #expect(error.contains("an HTML page instead of JSON") || error.contains("malformed JSON"))
             #expect(world.vectorStore() == ["hotmart/p1": "Introducción", "hotmart/p2": "Variables", "hotmart/p3": "Listas"])
             await world.close()

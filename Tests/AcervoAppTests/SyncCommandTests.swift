@@ -1,4 +1,6 @@
 import AcervoEngine
+import AcervoProcessors
+import AcervoRules
 import AcervoFakeServers
 import AcervoTestSupport
 import Foundation
@@ -104,5 +106,31 @@ import Testing
             #expect(outcome.stderr.contains("Hotmart: set HOTMART_CLIENT_ID"), "\(outcome.stderr)")
             #expect(outcome.status == 2)
         }
+    }
+}
+
+extension CloudExampleTests {
+    @Test func `chirp_2 in the global location is a rules error naming the line; the example uses a region that serves it`() throws {
+        let loader = RulesLoader(catalog: ProcessorCatalog.descriptors, sourceArtifacts: Item.artifactNames)
+        let rules = """
+            rules:
+              audio: { processor: ffmpeg.audio@1, input: video }
+              speech:
+                processor: google.stt@1
+                input: audio
+                params: { languages: [es-ES], model: chirp_2, location: global }
+            sink: { kind: local, document: speech }
+            """
+        #expect {
+            _ = try loader.parse(rules, file: "rules/pipeline.yaml", directory: "rules")
+        } throws: { error in
+            guard let error = error as? RulesError else { return false }
+            return error.location?.line == 6 && error.message.contains("google.stt with model `chirp_2` cannot use location `global`")
+                && error.message.contains("us-central1, europe-west4 and asia-southeast1") && error.fix == "set `location` to one of us-central1, europe-west4, asia-southeast1"
+        }
+        // No location at all: the processor's default for a regional model is a region that serves it.
+        _ = try loader.parse(rules.replacingOccurrences(of: ", location: global", with: ""), file: "rules/pipeline.yaml", directory: "rules")
+        let example = try String(contentsOfFile: repositoryRoot + "/examples/cloud/pipeline.yaml", encoding: .utf8)
+        #expect(example.contains("model: chirp_2, location: us-central1"))
     }
 }

@@ -217,3 +217,23 @@ struct APIClientTests {
         #expect(error?.description == "Gemini: set GEMINI_API_KEY (or GEMINI_API_KEY_FILE, a file holding it) in the environment")
     }
 }
+
+/// The provider's explanation of an error reaches the message, whatever envelope carries it.
+@Suite struct ProviderErrorMessageTests {
+    @Test func `OAuth's error_description, Google's status and OpenAI's type are kept; secrets are not`() async throws {
+        let session = HTTPSession()
+        let client = APIClient(provider: "Google OAuth", session: session, secrets: [Secret("s3cr3t-key-material")])
+        func message(_ object: [String: Any]) -> String {
+            let body = Array((try? JSONSerialization.data(withJSONObject: object)) ?? Data())
+            return client.errorMessage(APIResponse(status: 400, headers: [:], body: body))
+        }
+        #expect(message(["error": "invalid_grant", "error_description": "Invalid JWT Signature."]) == "invalid_grant: Invalid JWT Signature.")
+        #expect(message(["error": "invalid_client"]) == "invalid_client")
+        #expect(message(["error": ["code": 400, "message": "Invalid recognizer location.", "status": "INVALID_ARGUMENT"]])
+            == "Invalid recognizer location. (INVALID_ARGUMENT)")
+        #expect(message(["error": ["message": "Unsupported format json_verbose", "type": "invalid_request_error", "param": "response_format"]])
+            == "Unsupported format json_verbose (invalid_request_error)")
+        #expect(message(["error": "invalid_grant", "error_description": "key s3cr3t-key-material was revoked"]) == "invalid_grant: key [redacted] was revoked")
+        await session.shutdown()
+    }
+}

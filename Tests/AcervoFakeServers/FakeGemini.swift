@@ -152,7 +152,9 @@ public final class FakeGemini: Sendable {
         let promptLength = parts.compactMap { $0["text"] as? String }.reduce(0) { $0 + $1.count }
         return .json(200, [
             "candidates": [["content": ["role": "model", "parts": [["text": text]]], "finishReason": finishReason]],
-            "usageMetadata": ["promptTokenCount": 1_000 + promptLength / 4, "candidatesTokenCount": 250, "totalTokenCount": 1_250 + promptLength / 4],
+            // gemini-2.5 models think by default; the thinking is billed at the output price.
+            "usageMetadata": ["promptTokenCount": 1_000 + promptLength / 4, "candidatesTokenCount": 250, "thoughtsTokenCount": 125,
+                              "totalTokenCount": 1_375 + promptLength / 4],
             "modelVersion": "fake",
         ])
     }

@@ -54,7 +54,9 @@ struct GeminiTests {
         #expect(bench.gemini.calls["GET /v1beta/files/{name}"] == 2, "PROCESSING, then ACTIVE")
         #expect(bench.gemini.uploadedBytes == [Int(await bench.store.blobs.size(of: bench.video)!)])
         let input = try #require(output.usage["input_tokens"])
-        #expect(abs(output.costUSD - (input / 1e6 * 0.30 + 250 / 1e6 * 2.50)) < 1e-12)
+        // The thinking tokens are billed at the output price, with the answer's.
+        #expect(output.usage["output_tokens"] == 250 && output.usage["thought_tokens"] == 125)
+        #expect(abs(output.costUSD - (input / 1e6 * 0.30 + (250 + 125) / 1e6 * 2.50)) < 1e-12)
         #expect(bench.gemini.violations.isEmpty)
         await bench.close()
     }
