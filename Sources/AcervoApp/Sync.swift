@@ -76,3 +76,6 @@ extension Workspace {
         }
     }
 }
+
+/// A lesson an answer cites or a search found.
+public typealias AnswerSource = KnowledgeBaseQuestion.Answer.Source

@@ -13,6 +13,9 @@ public struct KnowledgeBaseQuestion: Sendable {
             public var score: Double?
         }
         public var text: String
+        /// The lessons the answer cites (its `file_citation` annotations), in the order first cited.
+        public var citations: [Source]
+        /// Everything the search found, cited or not.
         public var sources: [Source]
         public var inputTokens: Int
         public var outputTokens: Int
@@ -47,8 +50,18 @@ public struct KnowledgeBaseQuestion: Sendable {
                 }
             }
             struct Content: Decodable {
+                struct Annotation: Decodable {
+                    var type: String
+                    var fileID: String?
+                    var filename: String?
+                    enum CodingKeys: String, CodingKey {
+                        case type, filename
+                        case fileID = "file_id"
+                    }
+                }
                 var type: String
                 var text: String?
+                var annotations: [Annotation]?
             }
             var type: String
             var results: [Result]?
@@ -77,12 +90,20 @@ public struct KnowledgeBaseQuestion: Sendable {
             "include": .array([.string("file_search_call.results")]),
         ])
         let response = try await api.json(try .json(.POST, "\(baseURL)/responses", body, timeoutSeconds: 120), as: Response.self)
-        let text = response.output.filter { $0.type == "message" }.flatMap { $0.content ?? [] }
-            .filter { $0.type == "output_text" }.compactMap(\.text).joined(separator: "\n")
+        let texts = response.output.filter { $0.type == "message" }.flatMap { $0.content ?? [] }.filter { $0.type == "output_text" }
+        let text = texts.compactMap(\.text).joined(separator: "\n")
         let sources = response.output.filter { $0.type == "file_search_call" }.flatMap { $0.results ?? [] }.map { result in
             Answer.Source(fileID: result.fileID, itemID: result.attributes?["item_id"]?.string, title: result.attributes?["title"]?.string,
                           score: result.score)
         }
-        return Answer(text: text, sources: sources, inputTokens: response.usage?.inputTokens ?? 0, outputTokens: response.usage?.outputTokens ?? 0)
+        // A citation names a file; the search results say which lesson it is (a file cited but not among the
+        // results keeps only its id and name).
+        var cited: [Answer.Source] = []
+        for annotation in texts.flatMap({ $0.annotations ?? [] }) where annotation.type == "file_citation" {
+            guard let fileID = annotation.fileID, !cited.contains(where: { $0.fileID == fileID }) else { continue }
+            cited.append(sources.first { $0.fileID == fileID } ?? Answer.Source(fileID: fileID, itemID: nil, title: annotation.filename, score: nil))
+        }
+        return Answer(text: text, citations: cited, sources: sources, inputTokens: response.usage?.inputTokens ?? 0,
+                      outputTokens: response.usage?.outputTokens ?? 0)
     }
 }

@@ -42,6 +42,12 @@ public struct GoogleVisionOCR: Processor {
         return Double(unread) * price
     }
 
+    /// gRPC codes Vision uses for a failure worth another try: DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED,
+    /// INTERNAL, UNAVAILABLE.
+    static func isTransient(_ failure: VisionClient.Annotation.Failure) -> Bool {
+        [4, 8, 10, 13, 14].contains(failure.code ?? 0)
+    }
+
     public func run(_ action: ActionInput) async throws -> ProcessorOutput {
         let memo = memo(action)
         let frames = try await action.store.tree(action.inputs["frames"]!)
@@ -51,27 +57,52 @@ public struct GoogleVisionOCR: Processor {
         for frame in frames where texts[frame.digest] == nil {
             if let text = try await memo.cached(frame.digest) { texts[frame.digest] = text } else if !unread.contains(frame.digest) { unread.append(frame.digest) }
         }
+        var failed: [(digest: Digest, failure: VisionClient.Annotation.Failure)] = []
+        var paid = 0
         if !unread.isEmpty {
             let client = try VisionClient(context: providers.connectors)
             let batch = min(VisionClient.maxImagesPerRequest, max(1, action.params["batch"]?.int ?? VisionClient.maxImagesPerRequest))
-            for start in stride(from: 0, to: unread.count, by: batch) {
-                let chunk = Array(unread[start..<min(start + batch, unread.count)])
+            // Every image answered is kept at once, whatever happens to the others: it was paid for.
+            func read(_ chunk: [Digest]) async throws -> [(digest: Digest, failure: VisionClient.Annotation.Failure)] {
                 var images: [[UInt8]] = []
                 for digest in chunk { images.append(try await action.store.blobs.bytes(of: digest)) }
-                let answers = try await client.annotate(images: images, languageHints: memo.languages)
-                for (digest, answer) in zip(chunk, answers) {
+                var failures: [(digest: Digest, failure: VisionClient.Annotation.Failure)] = []
+                for (digest, answer) in zip(chunk, try await client.annotate(images: images, languageHints: memo.languages)) {
                     if let failure = answer.error {
-                        throw ConnectorError(.failed, provider: VisionClient.provider, request: "POST /v1/images:annotate",
-                                             message: "frame \(digest.hex.prefix(12)): \(failure.message ?? "error \(failure.code ?? 0)")")
+                        failures.append((digest, failure))
+                        continue
                     }
                     let text = ScreenText.tidy(frame: answer.fullTextAnnotation?.text ?? "")
                     try await memo.remember(text, for: digest, costUSD: price, provider: "Google")
                     texts[digest] = text
+                    paid += 1
                 }
+                return failures
             }
+            for start in stride(from: 0, to: unread.count, by: batch) {
+                failed += try await read(Array(unread[start..<min(start + batch, unread.count)]))
+            }
+            // An image that failed for a passing reason (Vision's INTERNAL, UNAVAILABLE, …) is asked again, alone.
+            let retry = providers.connectors.retry
+            var attempt = 1
+            while failed.contains(where: { Self.isTransient($0.failure) }) && attempt < retry.maxAttempts {
+                try await retry.sleep(retry.delay(afterAttempt: attempt, retryAfterSeconds: nil))
+                attempt += 1
+                var still: [(digest: Digest, failure: VisionClient.Annotation.Failure)] = []
+                for entry in failed {
+                    still += Self.isTransient(entry.failure) ? try await read([entry.digest]) : [entry]
+                }
+                failed = still
+            }
+        }
+        if let first = failed.first {
+            // The images read are memoised (and their cost recorded there): the next build sends only these.
+            throw ConnectorError(.failed, provider: VisionClient.provider, request: "POST /v1/images:annotate",
+                                 message: "\(failed.count) of \(unread.count) frames could not be read; frame \(first.digest.hex.prefix(12)): "
+                                    + "\(first.failure.message ?? "error \(first.failure.code ?? 0)")")
         }
         let screen = ScreenText(frameTexts: frames.map { texts[$0.digest] ?? "" })
         return ProcessorOutput(output: try await action.store.put(bytes: screen.encoded()).digest,
-                               costUSD: Double(unread.count) * price, usage: ["images": Double(unread.count)], provider: "Google")
+                               costUSD: Double(paid) * price, usage: ["images": Double(paid)], provider: "Google")
     }
 }

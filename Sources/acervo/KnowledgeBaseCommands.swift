@@ -188,6 +188,7 @@ struct AskCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The vector store (default: sink.vector_store in pipeline.yaml).") var vectorStore: String?
     @Argument(help: "The question.") var question: [String]
     @Option(name: .long, help: "The model that answers.") var model = "gpt-4.1-mini"
+    @Flag(name: .long, help: "Also list everything the search found, cited or not.") var results = false
     @OptionGroup var filters: AttributeFilters
 
     func run() async throws {
@@ -195,9 +196,13 @@ struct AskCommand: AsyncParsableCommand {
         let answer = try await perform { try await options.workspace(quiet: true).ask(asked) }
         if options.json { printJSON(answer); return }
         print(answer.text)
-        if !answer.sources.isEmpty { print("\nsources:") }
-        for source in answer.sources {
-            print("  \(source.itemID ?? source.fileID)  \(source.title.map { "\"\($0)\"" } ?? "")  \(source.score.map { String(format: "%.2f", $0) } ?? "")")
+        let line = { (source: AnswerSource) in
+            "  \(source.itemID ?? source.fileID)  \(source.title.map { "\"\($0)\"" } ?? "")  \(source.score.map { String(format: "%.2f", $0) } ?? "")"
         }
+        print(answer.citations.isEmpty ? "\ncites: nothing from the course" : "\ncites:")
+        for source in answer.citations { print(line(source)) }
+        guard results, !answer.sources.isEmpty else { return }
+        print("\nsearch results:")
+        for source in answer.sources { print(line(source)) }
     }
 }

@@ -75,8 +75,27 @@ import Testing
         #expect(ask.status == 0, "\(ask.stderr)")
         let answer = try decodeJSON(KnowledgeBaseQuestion.Answer.self, ask.stdout)
         #expect(answer.sources.first?.itemID == "01-fundamentos/02-variables")
+        #expect(answer.citations.map(\.itemID) == ["01-fundamentos/02-variables"], "the answer cites the lesson it used")
         #expect(answer.text.contains("Variables"))
         #expect(fake.lastFilters == ["school": "tecnologia"])
+
+        // An answer citing two files lists those two lessons — in text, without the rest of the search results…
+        fake.cite(2)
+        let two = try decodeJSON(KnowledgeBaseQuestion.Answer.self,
+                                 try acervo(["ask", "variables", "listas", "funciones", "--json"], in: project.path, environment: environment).stdout)
+        #expect(two.citations.count == 2 && two.sources.count > 2, "\(two)")
+        #expect(Set(two.citations.compactMap(\.itemID)).isSubset(of: Set(two.sources.compactMap(\.itemID))))
+        let text = try acervo(["ask", "variables", "listas", "funciones"], in: project.path, environment: environment).stdout
+        #expect(text.contains("\ncites:\n"), "\(text)")
+        #expect(!text.contains("search results:"), "the search results only with --results")
+        #expect(try acervo(["ask", "variables", "listas", "funciones", "--results"], in: project.path, environment: environment).stdout
+            .contains("search results:"))
+        // …and an answer citing nothing lists none, though the search found files.
+        fake.cite(0)
+        let none = try decodeJSON(KnowledgeBaseQuestion.Answer.self,
+                                  try acervo(["ask", "variables", "--json"], in: project.path, environment: environment).stdout)
+        #expect(none.citations.isEmpty && !none.sources.isEmpty)
+        #expect(try acervo(["ask", "variables"], in: project.path, environment: environment).stdout.contains("cites: nothing from the course"))
         #expect(fake.violations.isEmpty)
         await fake.stop()
     }

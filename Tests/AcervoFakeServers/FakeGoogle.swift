@@ -22,6 +22,8 @@ public final class FakeGoogle: Sendable {
         var nextToken = 1
         var recognizeRequests: [[String: String]] = []
         var imagesRead = 0
+        var imagesAnswered = 0
+        var imageFailures: [Data: (code: Int, times: Int)] = [:]
         var poisoned: [Int: FakeReply] = [:]
         var languageHints: [[String]] = []
     }
@@ -161,6 +163,13 @@ public final class FakeGoogle: Sendable {
     }
 
     public var imagesRead: Int { state.withLock { $0.imagesRead } }
+    /// Images answered with text (not with an error).
+    public var imagesAnswered: Int { state.withLock { $0.imagesAnswered } }
+
+    /// The image `bytes` gets a per-image error with `code` the next `times` times it is sent (-1: always).
+    public func failImage(_ bytes: [UInt8], code: Int, times: Int) {
+        state.withLock { $0.imageFailures[Data(bytes)] = (code, times) }
+    }
     public var languageHints: [[String]] { state.withLock { $0.languageHints } }
 
     /// Cloud Vision `images:annotate`: at most 16 PNG/JPEG images, DOCUMENT_TEXT_DETECTION; the "text" of an
@@ -186,6 +195,16 @@ public final class FakeGoogle: Sendable {
                 $0.imagesRead += 1
                 $0.languageHints.append(hints)
             }
+            let failure: (code: Int, times: Int)? = state.withLock { state in
+                guard let planned = state.imageFailures[content], planned.times != 0 else { return nil }
+                state.imageFailures[content]?.times -= 1
+                return planned
+            }
+            if let failure {
+                responses.append(["error": ["code": failure.code, "message": failure.code == 13 ? "Internal error." : "Bad image data."]])
+                continue
+            }
+            state.withLock { $0.imagesAnswered += 1 }
             responses.append(["fullTextAnnotation": ["text": "Diapositiva \(content.count)\nlistas en python\n"]])
         }
         return .json(200, ["responses": responses])

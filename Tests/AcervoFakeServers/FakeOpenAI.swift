@@ -44,6 +44,7 @@ public final class FakeOpenAI: Sendable {
         var pageSize = 100
         var transcriptionSeconds: [Double] = []
         var lastFilters: [String: String]?
+        var citations: Int?
     }
 
     public let apiKey: String
@@ -345,6 +346,9 @@ public final class FakeOpenAI: Sendable {
         return .json(200, ["task": "transcribe", "language": "spanish", "duration": seconds, "text": text, "segments": segments, "words": words])
     }
 
+    /// How many files the answers of `/responses` cite (default: the best one).
+    public func cite(_ count: Int) { state.withLock { $0.citations = count } }
+
     /// The filters last received by `/responses`, as sent.
     public var lastFilters: [String: String]? { state.withLock { $0.lastFilters } }
 
@@ -393,11 +397,17 @@ public final class FakeOpenAI: Sendable {
         }
         let best = ranked.first.flatMap { files[$0.0.fileID]?.text.split(separator: "\n").first { $0.hasPrefix("# ") } }
         let answer = best.map { "Según la lección \($0.dropFirst(2)): …" } ?? "No encontré esa información en el material del curso."
+        // The answer cites the best files (as many as `citations` says; by default the best one), each with a
+        // `file_citation` annotation the way the Responses API marks them.
+        let citing = state.withLock { $0.citations } ?? 1
+        let annotations: [[String: Any]] = ranked.prefix(citing).enumerated().map { index, entry in
+            ["type": "file_citation", "index": answer.count + index, "file_id": entry.0.fileID, "filename": files[entry.0.fileID]?.filename ?? ""]
+        }
         return .json(200, [
             "id": "resp_1", "object": "response", "status": "completed",
             "output": [
                 ["type": "file_search_call", "id": "fs_1", "status": "completed", "queries": [question], "results": results],
-                ["type": "message", "id": "msg_1", "role": "assistant", "content": [["type": "output_text", "text": answer, "annotations": []]]],
+                ["type": "message", "id": "msg_1", "role": "assistant", "content": [["type": "output_text", "text": answer, "annotations": annotations]]],
             ],
             "usage": ["input_tokens": 1200, "output_tokens": 40, "total_tokens": 1240],
         ])

@@ -53,4 +53,66 @@ struct GoogleVisionTests {
         await context.shutdown()
         await google.stop()
     }
+
+    /// 16 distinct PNG frames in a store, a context on the fake, the processor and its action.
+    private func sixteenFrames(_ directory: TemporaryDirectory, _ google: FakeGoogle) async throws
+        -> (store: Store, context: ConnectorContext, processor: GoogleVisionOCR, action: ActionInput, frames: [Digest]) {
+        let store = try await Store.open(at: directory.path + "/store")
+        let context = ConnectorContext(
+            environment: ConnectorEnvironment(["GOOGLE_APPLICATION_CREDENTIALS": try google.writeServiceAccount(into: directory.path),
+                                               "ACERVO_VISION_URL": google.baseURL]),
+            retry: RetryPolicy(maxAttempts: 3, baseDelaySeconds: 0.01, maxDelaySeconds: 0.02))
+        // testsrc2 changes every frame: 16 different images.
+        let outcome = try run("/usr/bin/env", ["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=96x64:d=16:r=1",
+                                              directory.path + "/frame-%02d.png"])
+        #expect(outcome.status == 0, "ffmpeg is needed (scripts/setup installs it): \(outcome.stderr)")
+        var entries: [TreeEntry] = []
+        for index in 1...16 {
+            let stored = try await store.put(fileAt: directory.path + String(format: "/frame-%02d.png", index))
+            entries.append(TreeEntry(name: String(format: "%04d.png", index), digest: stored.digest, size: stored.size))
+        }
+        #expect(Set(entries.map(\.digest)).count == 16)
+        let processor = GoogleVisionOCR(Providers(connectors: context, prices: repositoryPrices))
+        let action = ActionInput(itemID: "m/l", rule: "ocr", inputs: ["frames": try await store.putTree(entries)],
+                                 params: ["languages": .array([.string("es")])], files: [:], store: store)
+        return (store, context, processor, action, entries.map(\.digest))
+    }
+
+    @Test("one image failing in a batch of 16: the other 15 are kept, and the next build sends only the failed one")
+    func oneImageFails() async throws {
+        let directory = TemporaryDirectory("acervo-vision-fail")
+        let google = try await FakeGoogle.start()
+        let (store, context, processor, action, frames) = try await sixteenFrames(directory, google)
+        // The fifth frame fails, always, with INVALID_ARGUMENT (not worth a retry).
+        let bad = try await store.blobs.bytes(of: frames[4])
+        google.failImage(bad, code: 3, times: -1)
+        await #expect(throws: ConnectorError.self) { try await processor.run(action) }
+        #expect(google.calls["POST /v1/images:annotate"] == 1)
+        #expect(google.imagesRead == 16 && google.imagesAnswered == 15)
+
+        // The image is fine again: the next build reads only it, and pays for only it.
+        google.failImage(bad, code: 3, times: 0)
+        #expect(abs(try await processor.estimateCostUSD(action) - 0.0015) < 1e-12)
+        let output = try await processor.run(action)
+        #expect(google.calls["POST /v1/images:annotate"] == 2)
+        #expect(google.imagesRead == 17 && google.imagesAnswered == 16)
+        #expect(abs(output.costUSD - 0.0015) < 1e-12 && output.usage["images"] == 1)
+        await context.shutdown()
+        await google.stop()
+    }
+
+    @Test("an image failing for a passing reason (INTERNAL) is asked again alone, and the action succeeds")
+    func transientImageFailure() async throws {
+        let directory = TemporaryDirectory("acervo-vision-retry")
+        let google = try await FakeGoogle.start()
+        let (store, context, processor, action, frames) = try await sixteenFrames(directory, google)
+        google.failImage(try await store.blobs.bytes(of: frames[9]), code: 13, times: 1)
+        let output = try await processor.run(action)
+        #expect(google.calls["POST /v1/images:annotate"] == 2, "the batch, then the one image")
+        #expect(google.imagesRead == 17 && google.imagesAnswered == 16)
+        #expect(abs(output.costUSD - 16 * 0.0015) < 1e-12)
+        #expect(google.violations.isEmpty)
+        await context.shutdown()
+        await google.stop()
+    }
 }
