@@ -13,13 +13,13 @@ public struct OpenAITranscriptionClient: Sendable {
         baseURL = client.baseURL
     }
 
-    public struct Response: Decodable, Sendable {
-        public struct Segment: Decodable, Sendable {
+    public struct Response: Codable, Sendable {
+        public struct Segment: Codable, Sendable {
             public var start: Double
             public var end: Double
             public var text: String
         }
-        public struct Word: Decodable, Sendable {
+        public struct Word: Codable, Sendable {
             public var word: String
             public var start: Double
             public var end: Double
@@ -53,6 +53,9 @@ public struct GoogleSpeechClient: Sendable {
     public let api: APIClient
     /// `…/v2/projects/P/locations/L/recognizers/R:recognize`
     public let recognizeURL: String
+    /// Where and with which recognizer it recognizes (part of what a piece's answer depends on).
+    public let location: String
+    public let recognizer: String
 
     /// `project` falls back to `ACERVO_GOOGLE_PROJECT`, then to the key file's `project_id`; `location`
     /// `global` uses the global endpoint, any other its regional one (`us-central1-speech.googleapis.com`).
@@ -66,12 +69,14 @@ public struct GoogleSpeechClient: Sendable {
         let host = location == "global" ? "https://speech.googleapis.com" : "https://\(location)-speech.googleapis.com"
         let base = context.environment.baseURL("ACERVO_SPEECH_URL", default: host)
         recognizeURL = "\(base)/v2/projects/\(project)/locations/\(location)/recognizers/\(recognizer):recognize"
+        self.location = location
+        self.recognizer = recognizer
     }
 
-    public struct Response: Decodable, Sendable {
-        public struct Result: Decodable, Sendable {
-            public struct Alternative: Decodable, Sendable {
-                public struct Word: Decodable, Sendable {
+    public struct Response: Codable, Sendable {
+        public struct Result: Codable, Sendable {
+            public struct Alternative: Codable, Sendable {
+                public struct Word: Codable, Sendable {
                     public var word: String
                     public var startOffset: String?
                     public var endOffset: String?
@@ -85,7 +90,7 @@ public struct GoogleSpeechClient: Sendable {
             public var languageCode: String?
             public var resultEndOffset: String?
         }
-        public struct Metadata: Decodable, Sendable {
+        public struct Metadata: Codable, Sendable {
             public var totalBilledDuration: String?
         }
         public var results: [Result]?

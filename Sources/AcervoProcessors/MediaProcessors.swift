@@ -151,36 +151,71 @@ public struct FrameTextMemo: Sendable {
     public let version: String
     public let languages: [String]
     public let store: Store
+    private let memo: PaidPieceMemo
 
     public init(processor: String, version: String, languages: [String], store: Store) {
         self.processor = processor
         self.version = version
         self.languages = languages
         self.store = store
-    }
-
-    func key(_ frame: Digest) -> ActionKey {
-        KeyComponents(processor: processor, version: version, params: ["languages": .array(languages.map(JSONValue.string))],
-                      inputs: ["frame": frame], files: [:]).key
+        memo = PaidPieceMemo(processor: processor, version: version, params: ["languages": .array(languages.map(JSONValue.string))],
+                             input: "frame", store: store)
     }
 
     /// Whether the frame was read before, without counting a hit (for estimates).
-    public func wasRead(_ frame: Digest) async throws -> Bool {
-        try await store.lookup(key(frame)) != nil
-    }
+    public func wasRead(_ frame: Digest) async throws -> Bool { try await memo.contains(frame) }
 
     /// The frame's text if it was read before (counted as a hit).
     public func cached(_ frame: Digest) async throws -> String? {
-        let key = key(frame)
-        guard let cached = try await store.lookup(key), let digest = cached.outputs["out"] else { return nil }
-        try await store.actionCache.recordHit(key, at: Date())
-        return String(decoding: try await store.blobs.bytes(of: digest), as: UTF8.self)
+        try await memo.answer(for: frame).map { String(decoding: $0, as: UTF8.self) }
     }
 
     public func remember(_ text: String, for frame: Digest, costUSD: Double = 0, provider: String? = nil) async throws {
-        let stored = try await store.put(bytes: Array(text.utf8))
+        try await memo.remember(Array(text.utf8), for: frame, costUSD: costUSD, provider: provider)
+    }
+}
+
+/// A provider's answer to one paid piece of an action — a frame read, a piece of audio transcribed — kept under
+/// a key of its own (the piece's digest and the request's parameters), so what was paid for is never paid again:
+/// not when another lesson shows the same slide, not when a later piece of the same action fails.
+public struct PaidPieceMemo: Sendable {
+    public let processor: String
+    public let version: String
+    public let params: [String: JSONValue]
+    /// The name the piece has in the key (`frame`, `audio`).
+    public let input: String
+    public let store: Store
+
+    public init(processor: String, version: String, params: [String: JSONValue], input: String, store: Store) {
+        self.processor = processor
+        self.version = version
+        self.params = params
+        self.input = input
+        self.store = store
+    }
+
+    func key(_ piece: Digest) -> ActionKey {
+        KeyComponents(processor: processor, version: version, params: params, inputs: [input: piece], files: [:]).key
+    }
+
+    /// Whether the piece was answered before, without counting a hit.
+    public func contains(_ piece: Digest) async throws -> Bool {
+        try await store.lookup(key(piece)) != nil
+    }
+
+    /// The answer stored for the piece (counted as a hit), or nil.
+    public func answer(for piece: Digest) async throws -> [UInt8]? {
+        let key = key(piece)
+        guard let cached = try await store.lookup(key), let digest = cached.outputs["out"] else { return nil }
+        try await store.actionCache.recordHit(key, at: Date())
+        return try await store.blobs.bytes(of: digest)
+    }
+
+    /// Keeps the answer with what it cost, as soon as it arrives.
+    public func remember(_ answer: [UInt8], for piece: Digest, costUSD: Double = 0, provider: String? = nil, model: String? = nil) async throws {
+        let stored = try await store.put(bytes: answer)
         try await store.commit(ActionResult(
-            key: key(frame), processor: processor, processorVersion: version, outputs: ["out": stored.digest], provider: provider,
+            key: key(piece), processor: processor, processorVersion: version, outputs: ["out": stored.digest], provider: provider, model: model,
             costUSD: costUSD, toolVersion: Store.toolVersion))
     }
 }

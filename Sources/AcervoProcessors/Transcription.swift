@@ -196,9 +196,27 @@ public struct GoogleSpeechTranscriber: Processor {
         var pieces: [TranscriptStitching.Piece] = []
         var billedSeconds = 0.0
         var detectedLanguage: String?
+        // Each piece's answer is kept as soon as it is paid for: when a later piece fails, the next build sends
+        // only what was not answered.
+        let memo = PaidPieceMemo(processor: "google.stt.piece", version: Self.descriptor.version,
+                                 params: ["model": .string(model), "languages": .array(languages.map(JSONValue.string)),
+                                          "location": .string(client.location), "recognizer": .string(client.recognizer)],
+                                 input: "audio", store: action.store)
+        var reusedPieces = 0
         for clip in clips {
-            let response = try await client.recognize(audio: try clip.bytes(), languages: languages, model: model)
-            billedSeconds += response.metadata?.totalBilledDuration.flatMap(GoogleSpeechClient.seconds) ?? clip.durationSeconds
+            let bytes = try clip.bytes()
+            let piece = Digest.of(bytes)
+            let response: GoogleSpeechClient.Response
+            if let answer = try await memo.answer(for: piece), let stored = try? JSONDecoder().decode(GoogleSpeechClient.Response.self, from: Data(answer)) {
+                response = stored
+                reusedPieces += 1
+            } else {
+                response = try await client.recognize(audio: bytes, languages: languages, model: model)
+                let billed = response.metadata?.totalBilledDuration.flatMap(GoogleSpeechClient.seconds) ?? clip.durationSeconds
+                try await memo.remember(Array(try JSONEncoder.canonical.encode(response)), for: piece, costUSD: billed / 60 * price,
+                                        provider: "Google", model: model)
+                billedSeconds += billed
+            }
             var segments: [Transcript.Segment] = []
             var previousEnd = 0.0
             for result in response.results ?? [] {
@@ -218,7 +236,10 @@ public struct GoogleSpeechTranscriber: Processor {
         }
         let transcript = Transcript(language: detectedLanguage ?? languages.first ?? "und", source: "google.stt", segments: TranscriptStitching.stitch(pieces))
         guard !transcript.segments.isEmpty else { throw ProcessorFailure("Google Speech-to-Text heard no speech in this audio") }
+        // The cost of this run: the pieces paid now (pieces answered in an earlier, failed run were recorded then).
+        var usage = ["billed_seconds": billedSeconds]
+        if reusedPieces > 0 { usage["reused_pieces"] = Double(reusedPieces) }
         return ProcessorOutput(output: try await action.store.put(bytes: transcript.encoded()).digest, costUSD: billedSeconds / 60 * price,
-                               usage: ["billed_seconds": billedSeconds], provider: "Google", model: model)
+                               usage: usage, provider: "Google", model: model)
     }
 }

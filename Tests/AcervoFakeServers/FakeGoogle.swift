@@ -63,6 +63,8 @@ public final class FakeGoogle: Sendable {
     /// Invalidates every token issued so far: the next call with one gets a 401.
     /// Every recognize request for audio of about `seconds` gets `reply` (an HTML page, broken JSON, …).
     public func poisonRecognize(seconds: Int, with reply: FakeReply) { state.withLock { $0.poisoned[seconds] = reply } }
+    /// Recognize answers every piece again.
+    public func healRecognize() { state.withLock { $0.poisoned.removeAll() } }
 
     public func expireTokens() { state.withLock { $0.validTokens.removeAll() } }
     public func resetCounts() { state.withLock { $0.calls = [:]; $0.recognizeRequests = [] } }

@@ -83,6 +83,34 @@ struct TranscriptionTests {
         await bench.close()
     }
 
+    @Test("a piece failing past its retries fails the action, and the next run sends only that piece: the others were paid once")
+    func piecesPaidOnce() async throws {
+        let bench = try await TranscriptionBench()
+        let audio = try await bench.audio(seconds: 130)
+        let processor = GoogleSpeechTranscriber(Providers(connectors: bench.context, prices: repositoryPrices))
+        let action = bench.action(audio, params: ["languages": .array([.string("es-ES")]), "model": .string("chirp_2")])
+        // The third piece (24 s) keeps failing: the first two are answered and billed, then the action fails.
+        bench.google.poisonRecognize(seconds: 24, with: .error(503, "The service is currently unavailable."))
+        await #expect(throws: (any Error).self) { try await processor.run(action) }
+        #expect(bench.google.recognizeRequests.map { $0["seconds"] } == ["55.0", "55.0"])
+
+        bench.google.healRecognize()
+        bench.google.resetCounts()
+        let output = try await processor.run(action)
+        #expect(bench.google.recognizeRequests.map { $0["seconds"] } == ["24.0"], "only the piece that was never answered")
+        #expect(output.usage["reused_pieces"] == 2 && output.usage["billed_seconds"] == 24)
+        #expect(abs(output.costUSD - 24.0 / 60 * 0.016) < 1e-9, "this run paid for one piece")
+        let starts = try await bench.transcript(output).segments.flatMap { $0.words ?? [] }.map(\.startSeconds)
+        #expect(starts == (0..<130).map(Double.init), "the stitched transcript is whole")
+        // The pieces paid in the failed run are on record with their cost.
+        let pieces = try await bench.store.actionCache.results(processor: "google.stt.piece")
+        #expect(pieces.count == 3)
+        let recorded: Double = pieces.map(\.costUSD).reduce(0, +)
+        let paid: Double = 134.0 / 60 * 0.016
+        #expect(abs(recorded - paid) < 1e-9)
+        await bench.close()
+    }
+
     @Test("an expired token is refreshed once on the 401 and the request goes through")
     func tokenRefresh() async throws {
         let bench = try await TranscriptionBench()
@@ -90,7 +118,8 @@ struct TranscriptionTests {
         let processor = GoogleSpeechTranscriber(Providers(connectors: bench.context, prices: repositoryPrices))
         _ = try await processor.run(bench.action(audio))
         bench.google.expireTokens()
-        _ = try await processor.run(bench.action(audio))
+        // Other audio: the first piece's answer is kept, so the same audio would send nothing.
+        _ = try await processor.run(bench.action(try await bench.audio(seconds: 6)))
         #expect(bench.google.calls["POST /token"] == 2)
         #expect(bench.google.calls["POST :recognize"] == 3, "the refused call, then the retried one")
         await bench.close()
