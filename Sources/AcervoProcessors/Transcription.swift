@@ -75,7 +75,12 @@ struct AudioInput {
 public struct OpenAITranscriber: Processor {
     public static let descriptor = ProcessorDescriptor(
         id: "openai.transcribe", version: "1.0", inputs: [InputSlot("audio")],
-        params: [ParamSpec("model", .string), ParamSpec("language", .string), ParamSpec("chunk_seconds", .number)], isPaid: true)
+        params: [ParamSpec("model", .string), ParamSpec("language", .string), ParamSpec("chunk_seconds", .number)], isPaid: true,
+        constraints: [ParamConstraint(
+            when: "model", default: "whisper-1", in: ["gpt-4o-transcribe", "gpt-4o-mini-transcribe"], param: "model", default: "whisper-1",
+            allowed: ["whisper-1"],
+            reason: "its only response format is `json`, without the segment and word timestamps a transcript here keeps",
+            source: "platform.openai.com/docs/api-reference/audio/createTranscription, read 2026-11")])
     public var descriptor: ProcessorDescriptor { Self.descriptor }
     /// OpenAI's per-file limit is 25 MB; a little margin for the multipart envelope.
     static let maxUploadBytes: Int64 = 24 << 20
@@ -85,6 +90,16 @@ public struct OpenAITranscriber: Processor {
     public init(_ providers: Providers) { self.providers = providers }
 
     func model(_ action: ActionInput) -> String { action.params["model"]?.string ?? "whisper-1" }
+
+    /// How long each piece may be: what `chunk_seconds` asks, but short enough that a piece of this audio (at its
+    /// own bytes per second, with a tenth to spare) stays under the upload limit — 1,200 s of poorly compressible
+    /// audio is more than 25 MB.
+    static func pieceSeconds(requested: Double, audio: AudioInput) -> Double {
+        guard audio.durationSeconds > 0, audio.sizeBytes > 0 else { return requested }
+        let bytesPerSecond = Double(audio.sizeBytes) / audio.durationSeconds
+        let fitting = (Double(maxUploadBytes) * 0.9 / bytesPerSecond).rounded(.down)
+        return max(10, min(requested, fitting))
+    }
 
     public func checkPrices(params: [String: JSONValue]) throws {
         _ = try providers.prices.required("openai.transcribe", "per_minute", model: params["model"]?.string ?? "whisper-1")
@@ -100,7 +115,7 @@ public struct OpenAITranscriber: Processor {
         let model = model(action)
         let price = try providers.prices.required("openai.transcribe", "per_minute", model: model)
         let audio = try await AudioInput(action)
-        let chunkSeconds = action.params["chunk_seconds"]?.number ?? 1200
+        let chunkSeconds = Self.pieceSeconds(requested: action.params["chunk_seconds"]?.number ?? 1200, audio: audio)
         var pieces: [TranscriptStitching.Piece] = []
         var billedSeconds = 0.0
         var language = action.params["language"]?.string

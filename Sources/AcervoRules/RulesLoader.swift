@@ -195,8 +195,10 @@ public struct RulesLoader: Sendable {
         }
         for constraint in processor.constraints {
             guard let (selector, value) = constraint.violation(params) else { continue }
-            throw RulesError("rule `\(name)`: \(processor.id) with \(constraint.when) `\(selector)` cannot use \(constraint.param) `\(value)`: "
-                                + "\(constraint.reason) (\(constraint.source))",
+            let what = constraint.when == constraint.param
+                ? "\(processor.id) cannot use \(constraint.param) `\(value)`"
+                : "\(processor.id) with \(constraint.when) `\(selector)` cannot use \(constraint.param) `\(value)`"
+            throw RulesError("rule `\(name)`: \(what): \(constraint.reason) (\(constraint.source))",
                              at: field("params").map(context.location) ?? context.location(node),
                              fix: "set `\(constraint.param)` to one of \(constraint.allowed.joined(separator: ", "))")
         }

@@ -179,6 +179,46 @@ struct TranscriptionTests {
         await bench.close()
     }
 
+    @Test("openai.transcribe cuts a 330 s, 31 MB file so that every request is under 25 MB, whatever chunk_seconds says")
+    func openAIBySize() async throws {
+        let bench = try await TranscriptionBench()
+        let path = bench.directory.path + "/noise.flac"
+        // White noise compresses badly: 330 s at 32 kHz is about 31 MB of FLAC.
+        let made = try run("/usr/bin/env", ["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "anoisesrc=d=330:c=white:r=32000:a=0.5",
+                                           "-ac", "1", "-c:a", "flac", path])
+        #expect(made.status == 0, "\(made.stderr)")
+        let audio = try await bench.store.put(fileAt: path).digest
+        let size = try #require(await bench.store.blobs.size(of: audio))
+        #expect(size > 25 << 20, "the file is over the limit: \(size) bytes")
+        let output = try await OpenAITranscriber(Providers(connectors: bench.context, prices: repositoryPrices)).run(bench.action(audio))
+        #expect(bench.openAI.violations.isEmpty, "\(bench.openAI.violations)")
+        #expect(bench.openAI.transcriptionSeconds.count >= 2)
+        let starts = try await bench.transcript(output).segments.flatMap { $0.words ?? [] }.map(\.startSeconds)
+        #expect(starts == (0..<330).map(Double.init), "stitched whole")
+        await bench.close()
+    }
+
+    @Test("gpt-4o transcription models, which answer only `json`, are refused when the rules load")
+    func gpt4oRefused() throws {
+        let loader = RulesLoader(catalog: ProcessorCatalog.descriptors, sourceArtifacts: ["video"])
+        let rules = { (model: String) in
+            """
+            rules:
+              audio: { processor: ffmpeg.audio@1, input: video }
+              speech: { processor: openai.transcribe@1, input: audio, params: { model: \(model) } }
+            sink: { kind: local, document: speech }
+            """
+        }
+        #expect {
+            _ = try loader.parse(rules("gpt-4o-mini-transcribe"), file: "pipeline.yaml", directory: "rules")
+        } throws: { error in
+            guard let error = error as? RulesError else { return false }
+            return error.location?.line == 3 && error.message.hasPrefix("rule `speech`: openai.transcribe cannot use model `gpt-4o-mini-transcribe`: its only response format is `json`")
+                && error.fix == "set `model` to one of whisper-1"
+        }
+        _ = try loader.parse(rules("whisper-1"), file: "pipeline.yaml", directory: "rules")
+    }
+
     @Test("a paid processor without a price in prices.yaml refuses to run rather than record a zero cost")
     func unpriced() async throws {
         let bench = try await TranscriptionBench()
