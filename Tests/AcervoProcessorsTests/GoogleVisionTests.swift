@@ -14,29 +14,13 @@ struct GoogleVisionTests {
     @Test("frames go in batches of at most 16 with the language hints; a frame read before is not sent again")
     func batchesAndMemo() async throws {
         let directory = TemporaryDirectory("acervo-vision")
-        let store = try await Store.open(at: directory.path + "/store")
         let google = try await FakeGoogle.start()
-        let context = ConnectorContext(
-            environment: ConnectorEnvironment(["GOOGLE_APPLICATION_CREDENTIALS": try google.writeServiceAccount(into: directory.path),
-                                               "ACERVO_VISION_URL": google.baseURL]),
-            retry: RetryPolicy(maxAttempts: 3, baseDelaySeconds: 0.01, maxDelaySeconds: 0.02))
-        // 20 distinct PNG frames (the fake reads their size as their text).
-        let outcome = try run("/usr/bin/env", ["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc=s=64x48:d=20:r=1",
-                                              directory.path + "/frame-%02d.png"])
-        #expect(outcome.status == 0, "ffmpeg is needed (scripts/setup installs it): \(outcome.stderr)")
-        var entries: [TreeEntry] = []
-        for index in 1...20 {
-            let stored = try await store.put(fileAt: directory.path + String(format: "/frame-%02d.png", index))
-            entries.append(TreeEntry(name: String(format: "%04d.png", index), digest: stored.digest, size: stored.size))
-        }
-        let frames = try await store.putTree(entries)
-        let processor = GoogleVisionOCR(Providers(connectors: context, prices: repositoryPrices))
-        let action = ActionInput(itemID: "m/l", rule: "ocr", inputs: ["frames": frames],
-                                 params: ["languages": .array([.string("es"), .string("pt")])], files: [:], store: store)
-
-        #expect(abs(try await processor.estimateCostUSD(action) - Double(Set(entries.map(\.digest)).count) * 0.0015) < 1e-12)
+        // 20 PNG frames (the fake reads their size as their text; some are alike).
+        let (store, context, processor, action, frames) = try await frames(directory, google, count: 20, source: "testsrc=s=64x48",
+                                                                            languages: ["es", "pt"])
+        #expect(abs(try await processor.estimateCostUSD(action) - Double(Set(frames).count) * 0.0015) < 1e-12)
         let output = try await processor.run(action)
-        let distinct = Set(entries.map(\.digest)).count
+        let distinct = Set(frames).count
         #expect(google.calls["POST /v1/images:annotate"] == (distinct + 15) / 16)
         #expect(google.imagesRead == distinct)
         #expect(google.languageHints.allSatisfy { $0 == ["es", "pt"] })
@@ -45,7 +29,7 @@ struct GoogleVisionTests {
         #expect(text.contains("listas en python") && text.contains("Diapositiva"))
 
         // The same frames in another lesson: read from the memo, nothing sent, nothing paid.
-        let again = try await processor.run(ActionInput(itemID: "m/other", rule: "ocr", inputs: ["frames": frames],
+        let again = try await processor.run(ActionInput(itemID: "m/other", rule: "ocr", inputs: action.inputs,
                                                          params: action.params, files: [:], store: store))
         #expect(google.imagesRead == distinct && again.costUSD == 0 && again.output == output.output)
         #expect(try await processor.estimateCostUSD(action) == 0)
@@ -54,27 +38,26 @@ struct GoogleVisionTests {
         await google.stop()
     }
 
-    /// 16 distinct PNG frames in a store, a context on the fake, the processor and its action.
-    private func sixteenFrames(_ directory: TemporaryDirectory, _ google: FakeGoogle) async throws
+    /// `count` PNG frames of an ffmpeg test source in a store, a context on the fake, the processor and its action.
+    private func frames(_ directory: TemporaryDirectory, _ google: FakeGoogle, count: Int = 16, source: String = "testsrc2=s=96x64",
+                        languages: [String] = ["es"]) async throws
         -> (store: Store, context: ConnectorContext, processor: GoogleVisionOCR, action: ActionInput, frames: [Digest]) {
         let store = try await Store.open(at: directory.path + "/store")
         let context = ConnectorContext(
             environment: ConnectorEnvironment(["GOOGLE_APPLICATION_CREDENTIALS": try google.writeServiceAccount(into: directory.path),
                                                "ACERVO_VISION_URL": google.baseURL]),
             retry: RetryPolicy(maxAttempts: 3, baseDelaySeconds: 0.01, maxDelaySeconds: 0.02))
-        // testsrc2 changes every frame: 16 different images.
-        let outcome = try run("/usr/bin/env", ["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=96x64:d=16:r=1",
+        let outcome = try run("/usr/bin/env", ["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "\(source):d=\(count):r=1",
                                               directory.path + "/frame-%02d.png"])
         #expect(outcome.status == 0, "ffmpeg is needed (scripts/setup installs it): \(outcome.stderr)")
         var entries: [TreeEntry] = []
-        for index in 1...16 {
+        for index in 1...count {
             let stored = try await store.put(fileAt: directory.path + String(format: "/frame-%02d.png", index))
             entries.append(TreeEntry(name: String(format: "%04d.png", index), digest: stored.digest, size: stored.size))
         }
-        #expect(Set(entries.map(\.digest)).count == 16)
         let processor = GoogleVisionOCR(Providers(connectors: context, prices: repositoryPrices))
         let action = ActionInput(itemID: "m/l", rule: "ocr", inputs: ["frames": try await store.putTree(entries)],
-                                 params: ["languages": .array([.string("es")])], files: [:], store: store)
+                                 params: ["languages": .array(languages.map(JSONValue.string))], files: [:], store: store)
         return (store, context, processor, action, entries.map(\.digest))
     }
 
@@ -82,7 +65,9 @@ struct GoogleVisionTests {
     func oneImageFails() async throws {
         let directory = TemporaryDirectory("acervo-vision-fail")
         let google = try await FakeGoogle.start()
-        let (store, context, processor, action, frames) = try await sixteenFrames(directory, google)
+        // testsrc2 changes every frame: 16 different images.
+        let (store, context, processor, action, frames) = try await frames(directory, google)
+        #expect(Set(frames).count == 16)
         // The fifth frame fails, always, with INVALID_ARGUMENT (not worth a retry).
         let bad = try await store.blobs.bytes(of: frames[4])
         google.failImage(bad, code: 3, times: -1)
@@ -105,7 +90,7 @@ struct GoogleVisionTests {
     func transientImageFailure() async throws {
         let directory = TemporaryDirectory("acervo-vision-retry")
         let google = try await FakeGoogle.start()
-        let (store, context, processor, action, frames) = try await sixteenFrames(directory, google)
+        let (store, context, processor, action, frames) = try await frames(directory, google)
         google.failImage(try await store.blobs.bytes(of: frames[9]), code: 13, times: 1)
         let output = try await processor.run(action)
         #expect(google.calls["POST /v1/images:annotate"] == 2, "the batch, then the one image")
