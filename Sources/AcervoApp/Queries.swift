@@ -32,6 +32,11 @@ extension Workspace {
         return try await classified { try await store.provenance(item: item) }
     }
 
+    /// The newest builds (among the last 200 runs of any command), newest first.
+    public func recentBuilds() async throws -> [Run] {
+        try await runs(limit: 200).filter { $0.command == "build" }
+    }
+
     /// Recent runs, newest first.
     public func runs(limit: Int) async throws -> [Run] {
         let store = try await store()

@@ -18,14 +18,21 @@ extension Workspace {
         let store = try await store()
         return try await classified {
             let running: String? = if let root = store.root { await StoreLock.holder(storeRoot: root) } else { nil }
-            var knowledgeBase: SnapshotInfo?
-            if let latest = try await store.refs.ref(SnapshotManifest.latestRef) {
-                let manifest = try await SnapshotManifest.load(latest.digest, from: store)
-                knowledgeBase = SnapshotInfo(name: latest.name, digest: latest.digest, createdAt: latest.updatedAt, documents: manifest.entries.count)
-            }
-            return StatusReport(buildRunning: running, lastRun: try await store.journal.runs(limit: 1).first, knowledgeBase: knowledgeBase,
-                                cache: try await store.cacheStatistics().total)
+            return StatusReport(buildRunning: running, lastRun: try await store.journal.runs(limit: 1).first,
+                                knowledgeBase: try await Self.latestSnapshot(in: store), cache: try await store.cacheStatistics().total)
         }
+    }
+
+    /// The newest snapshot (`kb/latest`) and its document count, or nil before the first build.
+    public func latestSnapshot() async throws -> SnapshotInfo? {
+        let store = try await store()
+        return try await classified { try await Self.latestSnapshot(in: store) }
+    }
+
+    private static func latestSnapshot(in store: Store) async throws -> SnapshotInfo? {
+        guard let latest = try await store.refs.ref(SnapshotManifest.latestRef) else { return nil }
+        let manifest = try await SnapshotManifest.load(latest.digest, from: store)
+        return SnapshotInfo(name: latest.name, digest: latest.digest, createdAt: latest.updatedAt, documents: manifest.entries.count)
     }
 }
 

@@ -82,14 +82,14 @@ public final class AcervoService: Sendable {
         self.schedule = pipeline.schedule
         startedAt = clock.now()
         let coordinator = BuildCoordinator(workspace: workspace, request: options.request, clock: clock, logger: logger, currentRun: currentRun,
-                                           onDecision: { metrics.decided(rule: $0, decision: $1) })
+                                           onStart: { metrics.buildStarted() }, onDecision: { metrics.decided(rule: $0, decision: $1) })
         self.coordinator = coordinator
         notifier = try pipeline.notify.map {
             try Notifier(settings: $0, workspace: workspace, publicURL: options.publicURL, logger: logger, metrics: metrics)
         }
         scheduler = pipeline.schedule.map { schedule in
             NightlyScheduler(schedule: schedule, coordinator: coordinator, clock: clock, logger: logger,
-                             lastBuildStart: { try? await workspace.runs(limit: 200).first { $0.command == "build" }?.startedAt })
+                             lastBuildStart: { try? await workspace.recentBuilds().first?.startedAt })
         }
     }
 
@@ -126,7 +126,7 @@ public final class AcervoService: Sendable {
             await refreshFigures()
         }
         if let schedule { metrics.nextBuild(at: schedule.nextRun(after: clock.now())) }
-        let lastSuccess = try? await workspace.runs(limit: 200).first { $0.command == "build" && $0.status == .ok }?.endedAt
+        let lastSuccess = try? await workspace.recentBuilds().first { $0.status == .ok }?.endedAt
         metrics.lastSuccess(at: lastSuccess)
         await refreshFigures()
     }
@@ -134,22 +134,23 @@ public final class AcervoService: Sendable {
     /// The store's figures behind the gauges, read after each build rather than on every scrape.
     func refreshFigures() async {
         do {
-            let status = try await workspace.status()
+            let knowledgeBase = try await workspace.latestSnapshot()
             let statistics = try await workspace.cacheStatistics()
-            storeFigures.withLock { $0 = StoreFigures(knowledgeBase: status.knowledgeBase, statistics: statistics, readAt: clock.now()) }
-            metrics.storeFigures(documents: status.knowledgeBase?.documents ?? 0, statistics: statistics)
+            storeFigures.withLock { $0 = StoreFigures(knowledgeBase: knowledgeBase, statistics: statistics, readAt: clock.now()) }
+            metrics.storeFigures(documents: knowledgeBase?.documents ?? 0, statistics: statistics)
         } catch {
             logger.warning("could not read the store's figures", metadata: ["error": .string("\(error)")])
         }
         metrics.nextBuild(at: scheduler?.next?.at ?? schedule?.nextRun(after: clock.now()))
     }
 
-    /// Dollars the attempt's executed actions spent, by processor.
+    /// Dollars the attempt's executed actions spent, by processor. Only recorded events can cost anything:
+    /// the run's hit list is not read.
     private func costs(of attempt: BuildAttempt) async -> [String: Double] {
-        guard let run = attempt.outcome?.summary.run, let report = try? await workspace.run(run),
+        guard let run = attempt.outcome?.summary.run, let decisions = try? await workspace.runDecisions(run),
               let pipeline = try? workspace.pipeline() else { return [:] }
         var costs: [String: Double] = [:]
-        for event in report.events where event.costUSD > 0 {
+        for event in decisions.events where event.costUSD > 0 {
             let processor = pipeline.rule(named: event.rule)?.processor.id ?? event.rule
             costs[processor, default: 0] += event.costUSD
         }
@@ -171,15 +172,9 @@ extension AcervoService {
     /// `acervo serve --once`: one build as the schedule starts it, observed the same way, and nothing served.
     public func buildOnce() async -> BuildAttempt {
         await prepare()
-        switch await coordinator.start(.schedule) {
-        case .started(let task):
-            let attempt = await task.value
-            await notifier?.drain()
-            return attempt
-        case .busy(let why):
-            let now = clock.now()
-            return BuildAttempt(trigger: .schedule, startedAt: now, endedAt: now, outcome: nil, error: why, exitStatus: .locked)
-        }
+        let attempt = await coordinator.run(.schedule)
+        await notifier?.drain()
+        return attempt
     }
 }
 

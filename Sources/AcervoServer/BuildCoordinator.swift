@@ -66,6 +66,7 @@ public actor BuildCoordinator {
     private let request: BuildRequest
     private let clock: any WallClock
     private let logger: Logger
+    private let onStart: @Sendable () -> Void
     private let onDecision: @Sendable (String, Decision) -> Void
     private let currentRun: CurrentRun
     private var observers: [@Sendable (BuildAttempt) async -> Void] = []
@@ -73,10 +74,12 @@ public actor BuildCoordinator {
     private var stopping = false
     public private(set) var lastAttempt: BuildAttempt?
 
-    /// `request` is what every build asks for (jobs, budget, sync); `onDecision` sees each decided action.
+    /// `request` is what every build asks for (jobs, budget, sync); `onStart` learns that a build started,
+    /// `onDecision` sees each decided action.
     public init(workspace: Workspace, request: BuildRequest, clock: any WallClock, logger: Logger, currentRun: CurrentRun = CurrentRun(),
-                onDecision: @escaping @Sendable (String, Decision) -> Void = { _, _ in }) {
+                onStart: @escaping @Sendable () -> Void = {}, onDecision: @escaping @Sendable (String, Decision) -> Void = { _, _ in }) {
         self.currentRun = currentRun
+        self.onStart = onStart
         self.workspace = workspace
         self.request = request
         self.clock = clock
@@ -97,10 +100,10 @@ public actor BuildCoordinator {
     /// Starts a build unless one runs; never waits for the store lock. `refresh` names rules to recompute.
     public func start(_ trigger: BuildTrigger, refresh: [String] = []) async -> Start {
         if stopping { return .busy("the service is shutting down") }
-        if let current { return .busy("a \(current.trigger.rawValue) build started at \(current.startedAt.formatted(.iso8601)) is running") }
+        if let running = runningHere { return .busy(running) }
         if let holder = try? await workspace.lockHolder() { return .busy("the store is held by \(holder)") }
         // The checks above suspended: look again before taking the slot.
-        if let current { return .busy("a \(current.trigger.rawValue) build started at \(current.startedAt.formatted(.iso8601)) is running") }
+        if let running = runningHere { return .busy(running) }
         let stop = StopFlag()
         let progress = LiveProgress(onStart: { [currentRun] in currentRun.set($0) }, onDecision: onDecision)
         let startedAt = clock.now()
@@ -126,13 +129,27 @@ public actor BuildCoordinator {
             return attempt
         }
         current = (trigger, startedAt, task, stop, progress)
+        onStart()
         return .started(task)
     }
 
-    /// Starts a build and waits for it; nil when another one runs.
-    public func run(_ trigger: BuildTrigger) async -> BuildAttempt? {
-        guard case .started(let task) = await start(trigger) else { return nil }
-        return await task.value
+    /// Why a build cannot start because this service runs one, or nil.
+    private var runningHere: String? {
+        current.map { "a \($0.trigger.rawValue) build started at \($0.startedAt.formatted(.iso8601)) is running" }
+    }
+
+    /// Starts a build and waits for it. One that cannot start (another runs, here or elsewhere) is an attempt
+    /// too — it ended at once, with `ExitStatus.locked` and the reason — so a night that found the store busy
+    /// counts as failed and is retried.
+    public func run(_ trigger: BuildTrigger) async -> BuildAttempt {
+        switch await start(trigger) {
+        case .started(let task):
+            return await task.value
+        case .busy(let why):
+            logger.warning("the \(trigger.rawValue) build did not start: \(why)")
+            let now = clock.now()
+            return BuildAttempt(trigger: trigger, startedAt: now, endedAt: now, outcome: nil, error: why, exitStatus: .locked)
+        }
     }
 
     /// Graceful shutdown: no build starts any more; a running one starts no new action, commits what runs,

@@ -72,7 +72,7 @@ extension AcervoService {
 
     func overviewPage(_ credential: Credential) async throws -> HTML {
         let figures = self.figures
-        let runs = try await workspace.runs(limit: 200).filter { $0.command == "build" }
+        let runs = try await workspace.recentBuilds()
         let running = await coordinator.running
         var sections: [HTML] = []
         if let running { sections.append(liveSection(running)) }

@@ -77,13 +77,6 @@ public final class NightlyScheduler: Service {
         }
         if Task.isShuttingDownGracefully { return nil }
         state.withLock { $0 = nil }
-        switch await coordinator.start(trigger) {
-        case .started(let task):
-            return await task.value
-        case .busy(let why):
-            logger.warning("the \(trigger.rawValue) build did not start: \(why)")
-            let now = clock.now()
-            return BuildAttempt(trigger: trigger, startedAt: now, endedAt: now, outcome: nil, error: why, exitStatus: .locked)
-        }
+        return await coordinator.run(trigger)
     }
 }

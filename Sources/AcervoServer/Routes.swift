@@ -145,7 +145,6 @@ extension AcervoService {
         }
         switch await coordinator.start(.manual, refresh: rules) {
         case .started:
-            metrics.buildStarted()
             return (.accepted, "build started")
         case .busy(let why):
             return (.conflict, "a build is already running: \(why)")

@@ -38,13 +38,16 @@ import Testing
         // The service comes back three days and a bit later: three nights were missed.
         let clock = ManualClock(now: lastBuild.addingTimeInterval(3 * 86_400 + 600))
         try project.writeRules(schedule: daily(at: lastBuild, plusMinutes: 5))
-        let (_, scheduler, attempts, task) = try await scheduled(project, clock: clock)
+        let (service, scheduler, attempts, task) = try await scheduled(project, clock: clock)
         defer { task.cancel() }
 
         var iterator = attempts.makeAsyncIterator()
         let missed = try #require(await iterator.next())
         #expect(missed.trigger == .missedNight)
         #expect(missed.exitStatus == .success)
+        // A scheduled build raises the build-running gauge as one asked for does (the service's own observer,
+        // which lowers it when a build ends, is not installed here).
+        #expect(String(decoding: service.metrics.exposition(), as: UTF8.self).contains("acervo_build_running 1.0"))
         // Then it sleeps until the next night, with nothing else run.
         let next = try await clock.sleeper()
         #expect(next > clock.now())
