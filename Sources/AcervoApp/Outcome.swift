@@ -1,3 +1,4 @@
+import Foundation
 import AcervoConnectors
 import AcervoEngine
 import AcervoRules
@@ -67,4 +68,16 @@ public struct AppError: Error, CustomStringConvertible, Sendable {
 /// Runs `body`, turning whatever it throws into an `AppError`.
 func classified<T>(_ body: () async throws -> T) async throws -> T {
     do { return try await body() } catch { throw AppError(error) }
+}
+
+/// `1.5 MiB`-style sizes for people (the CLI's text, the dashboard); JSON keeps exact bytes.
+public func formatBytes(_ bytes: Int64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+    var value = Double(bytes)
+    var unit = 0
+    while value >= 1024 && unit < units.count - 1 {
+        value /= 1024
+        unit += 1
+    }
+    return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
 }

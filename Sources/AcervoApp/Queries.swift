@@ -104,24 +104,4 @@ extension Workspace {
             return RunDecisions(run: run, events: try await store.journal.events(run: id), hits: hits, hitListDigest: digest)
         }
     }
-
-    /// Snapshots of the knowledge base with their document counts; `count` answers for manifests already
-    /// counted (a snapshot's digest is its content, so a count never changes).
-    public func snapshots(knownCount count: (Digest) -> Int?, remember: (Digest, Int) -> Void) async throws -> [SnapshotInfo] {
-        let store = try await store()
-        return try await classified {
-            var snapshots: [SnapshotInfo] = []
-            for ref in try await store.refs.refs(prefix: Ref.snapshotPrefix) {
-                let documents: Int
-                if let known = count(ref.digest) {
-                    documents = known
-                } else {
-                    documents = try await SnapshotManifest.load(ref.digest, from: store).entries.count
-                    remember(ref.digest, documents)
-                }
-                snapshots.append(SnapshotInfo(name: ref.name, digest: ref.digest, createdAt: ref.updatedAt, documents: documents))
-            }
-            return snapshots
-        }
-    }
 }

@@ -59,7 +59,7 @@ extension ConnectorEnvironment {
 }
 
 /// Removes every secret's value from a text that came from outside (an error body that echoes a key).
-func redact(_ text: String, secrets: [Secret]) -> String {
+public func redact(_ text: String, secrets: [Secret]) -> String {
     secrets.reduce(text) { text, secret in
         secret.value.count < 4 ? text : text.replacingOccurrences(of: secret.value, with: "[redacted]")
     }

@@ -1,5 +1,6 @@
 import AcervoStore
 import Foundation
+import Synchronization
 
 /// A named snapshot: a ref and the manifest it points at.
 public struct SnapshotInfo: Sendable, Codable, Equatable {
@@ -31,6 +32,17 @@ public struct SnapshotDiff: Sendable, Codable, Equatable {
 }
 
 /// Snapshots as a user sees them: list, show, diff, export, search.
+/// How many documents each snapshot manifest holds, by its digest: a manifest never changes, so a count is
+/// never stale.
+public final class DocumentCounts: Sendable {
+    private let counts = Mutex<[Digest: Int]>([:])
+    public init() {}
+    public subscript(digest: Digest) -> Int? {
+        get { counts.withLock { $0[digest] } }
+        set { counts.withLock { $0[digest] = newValue } }
+    }
+}
+
 public struct KnowledgeBase: Sendable {
     public let store: Store
 
@@ -39,11 +51,19 @@ public struct KnowledgeBase: Sendable {
     }
 
     /// Snapshots, newest first.
-    public func list() async throws(StoreError) -> [SnapshotInfo] {
+    /// Every snapshot ref with its document count. A manifest is read once however many refs name it (quiet
+    /// nights share one), and not at all when `counts` already knows it (a long-running caller keeps one).
+    public func list(counts: DocumentCounts = DocumentCounts()) async throws(StoreError) -> [SnapshotInfo] {
         var snapshots: [SnapshotInfo] = []
         for ref in try await store.refs.refs(prefix: Ref.snapshotPrefix) {
-            let manifest = try await SnapshotManifest.load(ref.digest, from: store)
-            snapshots.append(SnapshotInfo(name: ref.name, digest: ref.digest, createdAt: ref.updatedAt, documents: manifest.entries.count))
+            let documents: Int
+            if let known = counts[ref.digest] {
+                documents = known
+            } else {
+                documents = try await SnapshotManifest.load(ref.digest, from: store).entries.count
+                counts[ref.digest] = documents
+            }
+            snapshots.append(SnapshotInfo(name: ref.name, digest: ref.digest, createdAt: ref.updatedAt, documents: documents))
         }
         return snapshots
     }

@@ -24,8 +24,6 @@ public struct ScheduleSettings: Sendable, Equatable {
 
     /// `date` as the schedule's zone shows it: `2026-11-27 03:00 America/Sao_Paulo`.
     public func localTime(_ date: Date) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = timeZone
         let parts = calendar.dateComponents([.year, .month, .day, .hour, .minute], from: date)
         return String(format: "%04d-%02d-%02d %02d:%02d ", parts.year ?? 0, parts.month ?? 0, parts.day ?? 0, parts.hour ?? 0, parts.minute ?? 0)
             + timeZone.identifier
@@ -34,13 +32,12 @@ public struct ScheduleSettings: Sendable, Equatable {
     /// The first scheduled time strictly after `date`; nil only for an expression that never matches (e.g.
     /// February 30th), which the loader refuses.
     public func nextRun(after date: Date) -> Date? {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = timeZone
+        let calendar = self.calendar
         // Whole minutes: the first candidate is the minute after `date`.
         let start = calendar.dateInterval(of: .minute, for: date)!.start
         var day = calendar.startOfDay(for: start)
         for _ in 0..<Self.searchDays {
-            if let time = firstMatch(on: day, after: date, calendar: calendar) { return time }
+            if let time = times(on: day, calendar: calendar).first(where: { $0 > date }) { return time }
             day = calendar.date(byAdding: .day, value: 1, to: day)!
             day = calendar.startOfDay(for: day)
         }
@@ -49,8 +46,7 @@ public struct ScheduleSettings: Sendable, Equatable {
 
     /// The last scheduled time at or before `date` (the night that should already have run).
     public func previousRun(atOrBefore date: Date) -> Date? {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = timeZone
+        let calendar = self.calendar
         var day = calendar.startOfDay(for: date)
         for _ in 0..<Self.searchDays {
             if let time = times(on: day, calendar: calendar).last(where: { $0 <= date }) { return time }
@@ -59,12 +55,15 @@ public struct ScheduleSettings: Sendable, Equatable {
         return nil
     }
 
+    /// Days and wall-clock times in the schedule's zone.
+    private var calendar: Calendar {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = timeZone
+        return calendar
+    }
+
     /// Long enough for any valid expression to match (Feb 29 on a given weekday repeats within 28 years).
     static let searchDays = 366 * 29
-
-    private func firstMatch(on day: Date, after date: Date, calendar: Calendar) -> Date? {
-        times(on: day, calendar: calendar).first { $0 > date }
-    }
 
     /// The scheduled instants of one local day, in order.
     func times(on day: Date, calendar: Calendar) -> [Date] {

@@ -58,8 +58,7 @@ public struct AccessPolicy: Sendable {
     public func checkCSRF(_ presented: String?, for credential: Credential) -> Bool {
         guard let presented else { return false }
         let expected = csrfToken(for: credential)
-        return presented.utf8.count == expected.utf8.count
-            && zip(presented.utf8, expected.utf8).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
+        return presented.utf8.count == expected.utf8.count && Self.constantTimeEqual(presented.utf8, expected.utf8)
     }
 
     private static func token(in authorization: String) -> (value: String, kind: Credential.Kind)? {
@@ -77,7 +76,8 @@ public struct AccessPolicy: Sendable {
         }
     }
 
-    private static func constantTimeEqual(_ a: SHA256Digest, _ b: SHA256Digest) -> Bool {
+    /// Byte by byte, all of them, whatever differs first (callers check the lengths).
+    private static func constantTimeEqual(_ a: some Sequence<UInt8>, _ b: some Sequence<UInt8>) -> Bool {
         zip(a, b).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
     }
 }

@@ -37,7 +37,7 @@ public final class AcervoService: Sendable {
     let scheduler: NightlyScheduler?
     let notifier: Notifier?
     let snapshotMemo = SnapshotMemo()
-    let hitsByRuleMemo = Mutex<[Digest: [(key: String, value: Int)]]>([:])
+    let hitsByRuleMemo = RecentlyUsed<Digest, [(key: String, value: Int)]>(capacity: 16)
     let schedule: ScheduleSettings?
     let clock: any WallClock
     let logger: Logger

@@ -106,7 +106,7 @@ extension AcervoService {
         let cache = figures.cache
         let saved: HTML = """
             <div class="figure"><span class="muted">Saved by the cache</span><b>\(usd(cache.savedUSD))</b>\(cache.hits) hits · \
-            \(cache.entries) results · \(bytes(cache.bytes))</div>
+            \(cache.entries) results · \(formatBytes(cache.bytes))</div>
             """
         let button: HTML = credential.role == .admin && running == nil ? """
             <form class="inline" method="post" action="/builds"><input type="hidden" name="csrf" value="\(access.csrfToken(for: credential))">\
@@ -267,7 +267,7 @@ extension AcervoService {
         let statistics = figures.statistics
         let rows = (statistics?.processors ?? []).sorted { $0.processor < $1.processor }.map { row -> HTML in
             """
-            <tr><td>\(row.processor)</td><td class="num">\(row.entries)</td><td class="num">\(bytes(row.bytes))</td><td class="num">\(row.hits)</td>\
+            <tr><td>\(row.processor)</td><td class="num">\(row.entries)</td><td class="num">\(formatBytes(row.bytes))</td><td class="num">\(row.hits)</td>\
             <td class="num">\(usd(row.spentUSD))</td><td class="num">\(usd(row.savedUSD))</td></tr>
             """
         }
@@ -298,11 +298,11 @@ extension AcervoService {
 
     /// Hits per rule of a run, counted once per hit list (a thousand quiet nights share one).
     private func hitCountsByRule(_ decisions: RunDecisions) -> [(key: String, value: Int)] {
-        if let digest = decisions.hitListDigest, let known = hitsByRuleMemo.withLock({ $0[digest] }) { return known }
+        if let digest = decisions.hitListDigest, let known = hitsByRuleMemo.value(for: digest) { return known }
         var counts: [String: Int] = [:]
         for entry in decisions.hits.entries { counts[entry.rule, default: 0] += 1 }
         let sorted = counts.sorted { $0.key < $1.key }
-        if let digest = decisions.hitListDigest { hitsByRuleMemo.withLock { $0[digest] = sorted } }
+        if let digest = decisions.hitListDigest { hitsByRuleMemo.remember(sorted, for: digest) }
         return sorted
     }
 }

@@ -84,17 +84,6 @@ func usd(_ value: Double) -> String {
     value == 0 ? "$0" : value < 0.01 ? String(format: "$%.4f", value) : String(format: "$%.2f", value)
 }
 
-func bytes(_ count: Int64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-    var value = Double(count)
-    var unit = 0
-    while value >= 1024, unit < units.count - 1 {
-        value /= 1024
-        unit += 1
-    }
-    return unit == 0 ? "\(count) B" : String(format: "%.1f %@", value, units[unit])
-}
-
 func when(_ date: Date?) -> String {
     guard let date else { return "—" }
     return date.formatted(.iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: false).timeSeparator(.colon)) + " UTC"

@@ -29,7 +29,7 @@ public final class Notifier: Sendable {
     private let slack: SlackWebhook?
     private let mail: (mailer: SMTPMailer, settings: NotifySettings.Email)?
     private let session: HTTPSession?
-    private let secrets: [String]
+    private let secrets: [Secret]
     private let dashboardURL: String?
     private let logger: Logger
     private let metrics: ServiceMetrics
@@ -50,16 +50,16 @@ public final class Notifier: Sendable {
         var retry = workspace.environment.retryPolicy
         retry.maxAttempts = attempts
         self.retry = retry
-        var secrets: [String] = []
+        var secrets: [Secret] = []
         for name in [AccessPolicy.adminVariable, AccessPolicy.viewerVariable] + Self.providerSecrets {
-            if let value = try? workspace.secret(name), value.count >= 4 { secrets.append(value) }
+            if let value = try? workspace.secret(name) { secrets.append(Secret(value)) }
         }
         if let slackSettings = settings.slack {
             guard let url = try workspace.secret(slackSettings.webhookVariable) else {
                 throw AppError("notify.slack: set \(slackSettings.webhookVariable) (or \(slackSettings.webhookVariable)_FILE) to the incoming webhook's URL",
                                status: .usage)
             }
-            secrets.append(url)
+            secrets.append(Secret(url))
             let session = HTTPSession(readTimeoutSeconds: 30, observe: { metrics.providerCall($0) })
             self.session = session
             slack = SlackWebhook(url: Secret(url), session: session, retry: retry, log: { logger.info("\($0)") })
@@ -71,9 +71,9 @@ public final class Notifier: Sendable {
             guard let url = try workspace.secret(email.serverVariable) else {
                 throw AppError("notify.email: set \(email.serverVariable) (or \(email.serverVariable)_FILE) to smtp://user:password@host:587", status: .usage)
             }
-            secrets.append(url)
+            secrets.append(Secret(url))
             let server = try SMTPMailer.Server(url: Secret(url))
-            if let password = server.password?.value, password.count >= 4 { secrets.append(password) }
+            if let password = server.password { secrets.append(password) }
             mail = (SMTPMailer(server: server, caFile: try workspace.secret("ACERVO_SMTP_CA_FILE")), email)
         } else {
             mail = nil
@@ -147,9 +147,7 @@ public final class Notifier: Sendable {
                       moreFailures: max(0, failures.count - 10), cost: summary.map { usd($0.costUSD) }, link: link)
     }
 
-    private func scrub(_ text: String) -> String {
-        secrets.reduce(text) { $0.replacingOccurrences(of: $1, with: "[redacted]") }
-    }
+    private func scrub(_ text: String) -> String { redact(text, secrets: secrets) }
 
     private func deliver(_ notice: Notice) async {
         if let slack { await send("slack", notice) { try await slack.post(Self.slackMessage(notice)) } }

@@ -2,18 +2,16 @@ import AcervoApp
 import AcervoEngine
 import AcervoStore
 import Foundation
-import Synchronization
 
 /// Snapshots read before: document counts (tiny, all kept) and the last few manifests (a lesson's page needs
 /// the newest). A snapshot's digest is its content, so nothing here is ever stale — a thousand nights that
 /// built the same knowledge base cost one read.
 final class SnapshotMemo: Sendable {
-    private let counts = Mutex<[Digest: Int]>([:])
-    private let manifests = Mutex<[(digest: Digest, manifest: SnapshotManifest)]>([])
+    private let counts = DocumentCounts()
+    private let manifests = RecentlyUsed<Digest, SnapshotManifest>(capacity: 2)
 
     func snapshots(_ workspace: Workspace) async throws -> [SnapshotInfo] {
-        try await workspace.snapshots(knownCount: { digest in counts.withLock { $0[digest] } },
-                                      remember: { digest, count in counts.withLock { $0[digest] = count } })
+        try await workspace.knowledgeBase { [counts] in try await $0.list(counts: counts) }
     }
 
     /// The newest snapshot's entry for `item` and its document's text.
@@ -27,12 +25,6 @@ final class SnapshotMemo: Sendable {
     private func latest(_ workspace: Workspace) async throws -> SnapshotManifest? {
         let store = try await workspace.store()
         guard let digest = try await store.refs.ref(SnapshotManifest.latestRef)?.digest else { return nil }
-        if let known = manifests.withLock({ $0.first { $0.digest == digest }?.manifest }) { return known }
-        let manifest = try await SnapshotManifest.load(digest, from: store)
-        manifests.withLock { recent in
-            recent.insert((digest, manifest), at: 0)
-            if recent.count > 2 { recent.removeLast() }
-        }
-        return manifest
+        return try await manifests.value(for: digest) { try await SnapshotManifest.load(digest, from: store) }
     }
 }

@@ -10,24 +10,20 @@ extension Store {
 
     /// A run's plain hits (empty for a run that had none, or that predates hit lists).
     public func hits(run: String) async throws(StoreError) -> HitList {
-        guard let ref = try await refs.ref(Ref.hitListPrefix + run) else { return HitList([]) }
-        return try await hitList(ref.digest)
+        guard let digest = try await hitListDigest(run: run) else { return HitList([]) }
+        return try await hitList(digest)
     }
 
     /// A hit list by its digest (the few read last are kept decoded).
     public func hitList(_ digest: Digest) async throws(StoreError) -> HitList {
-        if let cached = recentHitLists.withLock({ $0.first { $0.digest == digest }?.list }) { return cached }
+        if let known = recentHitLists.value(for: digest) { return known }
         let list: HitList
         do {
             list = try HitList(parsing: try await blobs.bytes(of: digest))
         } catch {
             throw .unreadable(digest, what: "hit list of a run", reason: "\(error)")
         }
-        recentHitLists.withLock { recent in
-            recent.removeAll { $0.digest == digest }
-            recent.insert((digest, list), at: 0)
-            if recent.count > 4 { recent.removeLast() }
-        }
+        recentHitLists.remember(list, for: digest)
         return list
     }
 
@@ -86,14 +82,10 @@ extension Store {
 
     /// A hit list as counts per key, for lookups by key (the last few are kept).
     private func hitCounts(_ digest: Digest) async throws(StoreError) -> [ActionKey: Int] {
-        if let known = recentHitCounts.withLock({ $0.first { $0.digest == digest }?.counts }) { return known }
+        if let known = recentHitCounts.value(for: digest) { return known }
         var counts: [ActionKey: Int] = [:]
         for entry in try await hitList(digest).entries { counts[entry.key, default: 0] += 1 }
-        recentHitCounts.withLock { recent in
-            recent.removeAll { $0.digest == digest }
-            recent.insert((digest, counts), at: 0)
-            if recent.count > 4 { recent.removeLast() }
-        }
+        recentHitCounts.remember(counts, for: digest)
         return counts
     }
 

@@ -24,9 +24,9 @@ public final class Store: Sendable {
     /// their content), and identical nights share one, so each is read once per process, not once per question.
     let hitListTotals = Mutex<[Digest: [String: HitTotals]]>([:])
     /// The last hit lists read, decoded (a run page, a lesson's trace): a few, each up to one entry per action.
-    let recentHitLists = Mutex<[(digest: Digest, list: HitList)]>([])
+    let recentHitLists = RecentlyUsed<Digest, HitList>(capacity: 4)
     /// How often each key appears in the last hit lists asked about key by key (a lesson's trace).
-    let recentHitCounts = Mutex<[(digest: Digest, counts: [ActionKey: Int])]>([])
+    let recentHitCounts = RecentlyUsed<Digest, [ActionKey: Int]>(capacity: 4)
 
     public var actionCache: any ActionCache { metadata }
     public var journal: any RunJournal { metadata }

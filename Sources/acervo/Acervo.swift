@@ -65,18 +65,6 @@ func printJSON<T: Encodable>(_ value: T) {
     print(String(decoding: try! JSONEncoder.report.encode(value), as: UTF8.self))
 }
 
-/// `1.5 MiB`-style sizes for people; JSON keeps exact bytes.
-func formatBytes(_ bytes: Int64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-    var value = Double(bytes)
-    var unit = 0
-    while value >= 1024 && unit < units.count - 1 {
-        value /= 1024
-        unit += 1
-    }
-    return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
-}
-
 func formatUSD(_ amount: Double) -> String {
     String(format: "$%.4f", amount)
 }
