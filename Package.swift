@@ -87,9 +87,11 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log")]
         ),
         // Crash-test tooling, outside the binary users install: a writer that tests kill at random moments.
+        .executableTarget(name: "acervo-torture", dependencies: ["AcervoStore", "AcervoTestSupport"]),
+        // The service's soak: two hundred scheduled nights in one process, its memory measured.
         .executableTarget(
-            name: "acervo-torture",
-            dependencies: ["AcervoStore", "AcervoServer", "AcervoTestSupport", .product(name: "Logging", package: "swift-log"),
+            name: "acervo-soak",
+            dependencies: ["AcervoServer", .product(name: "Logging", package: "swift-log"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
         ),
         .executableTarget(name: "acervo-fuzz", dependencies: ["AcervoFormats", "AcervoRules", "AcervoTestSupport"]),
@@ -126,7 +128,7 @@ let package = Package(
         .testTarget(
             name: "AcervoServerTests",
             dependencies: ["AcervoServer", "AcervoApp", "AcervoStore", "AcervoRules", "AcervoEngine", "AcervoTestSupport", "AcervoFakeServers",
-                           "acervo", "acervo-torture",
+                           "acervo", "acervo-torture", "acervo-soak",
                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -11,8 +11,6 @@ import Glibc
 ///     acervo-torture write STORE SEED   hold the store lock and commit blobs, trees and results in a loop,
 ///                                       printing `committed KEY` after each durable commit, until killed
 ///     acervo-torture put STORE FILE     store one file and print its digest
-///     acervo-torture soak STORE RULES N `acervo serve` through N scheduled nights on a jumping clock; prints
-///                                       the builds and the memory (see `Soak`)
 @main
 enum Torture {
     static func main() async {
@@ -21,14 +19,11 @@ enum Torture {
             switch (arguments.first, arguments.count) {
             case ("write", 3):
                 try await write(store: arguments[arguments.startIndex + 1], seed: Int(arguments[arguments.startIndex + 2]) ?? 0)
-            case ("soak", 4):
-                try await Soak.run(store: arguments[arguments.startIndex + 1], rules: arguments[arguments.startIndex + 2],
-                                   nights: Int(arguments[arguments.startIndex + 3]) ?? 200)
             case ("put", 3):
                 let store = try await Store.open(at: arguments[arguments.startIndex + 1])
                 print(try await store.ingest(fileAt: arguments[arguments.startIndex + 2], kind: .derived).digest)
             default:
-                FileHandle.standardError.write(Data("usage: acervo-torture write STORE SEED | put STORE FILE | soak STORE RULES NIGHTS\n".utf8))
+                FileHandle.standardError.write(Data("usage: acervo-torture write STORE SEED | put STORE FILE\n".utf8))
                 exit(2)
             }
         } catch {

@@ -13,7 +13,7 @@ import Testing
         "AcervoFormats": 2, "AcervoEngine": 2, "AcervoConnectors": 2,
         "AcervoProcessors": 3, "AcervoSources": 3, "AcervoSinks": 3,
         "AcervoApp": 4, "AcervoServer": 5,
-        "acervo": 6, "acervo-bench": 6, "acervo-torture": 6, "acervo-fuzz": 6,
+        "acervo": 6, "acervo-bench": 6, "acervo-torture": 6, "acervo-fuzz": 6, "acervo-soak": 6,
     ]
 
     /// Module → the Acervo modules its sources import.

@@ -9,10 +9,10 @@ import Testing
     @Test func `200 scheduled builds in one serve process: all recorded, resident memory grows less than 10 percent`() async throws {
         let directory = TemporaryFolder()
         try copyExampleProject(into: directory.path)
-        // The service as `acervo serve` runs it, in a process of its own (`acervo-torture soak`), on a clock that
-        // jumps to each night: its memory is its own, not the test runner's.
+        // The service as `acervo serve` runs it, in a process of its own (`acervo-soak`), on a clock that jumps to
+        // each night: its memory is its own, not the test runner's.
         let outcome = try await offPool {
-            try run(tortureBinary, ["soak", directory.path + "/store", directory.path + "/rules", "200"], in: directory.path)
+            try run(builtProduct("acervo-soak"), [directory.path + "/store", directory.path + "/rules", "200"], in: directory.path)
         }
         #expect(outcome.status == 0, "\(outcome.stderr)")
         var figures: [String: Int] = [:]

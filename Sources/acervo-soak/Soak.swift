@@ -4,10 +4,27 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 
-/// `acervo-torture soak STORE RULES NIGHTS`: `acervo serve`'s service with a clock that jumps to each night's
-/// time as soon as the scheduler sleeps, so NIGHTS scheduled builds run back to back in one process. Prints the
+/// `acervo-soak STORE RULES NIGHTS`: `acervo serve`'s service with a clock that jumps to each night's time as
+/// soon as the scheduler sleeps, so NIGHTS scheduled builds run back to back in one process. Prints the
 /// process's resident memory once warm (after a tenth of the nights) and at the end, and the builds it saw.
+/// A target of its own, outside the binary users install — and outside the crash-test writer, which must
+/// start in milliseconds to be killed at seeded moments.
+@main
 enum Soak {
+    static func main() async {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        guard arguments.count == 3, let nights = Int(arguments[2]), nights >= 1 else {
+            FileHandle.standardError.write(Data("usage: acervo-soak STORE RULES NIGHTS\n".utf8))
+            exit(2)
+        }
+        do {
+            try await run(store: arguments[0], rules: arguments[1], nights: nights)
+        } catch {
+            FileHandle.standardError.write(Data("acervo-soak: \(error)\n".utf8))
+            exit(1)
+        }
+    }
+
     static func run(store: String, rules: String, nights: Int) async throws {
         let clock = JumpingClock(start: Date())
         var logger = Logger(label: "soak")
