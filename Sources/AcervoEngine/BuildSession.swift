@@ -64,9 +64,11 @@ final class BuildSession: Sendable {
     /// Counts and records a decision that is not an execution (those commit with their result). A skip
     /// whose reason is "not applicable" is no problem (the item lacks an optional kind of input): it is
     /// counted apart from skips caused by failures, budget or interruption.
+    /// A failure that had paid for some of its pieces records what they cost.
     func note(item: String, rule: String, key: ActionKey?, decision: Decision, reason: DecisionReason, error: String? = nil,
-              hitKey: ActionKey? = nil, trace: Trace? = nil, reporter: any BuildReporter) {
+              costUSD: Double = 0, hitKey: ActionKey? = nil, trace: Trace? = nil, reporter: any BuildReporter) {
         tally.withLock { summary in
+            summary.costUSD += costUSD
             switch decision {
             case .hit: summary.hits += 1
             case .executed: summary.executed += 1
@@ -77,7 +79,7 @@ final class BuildSession: Sendable {
                 if reason.isNotApplicable { summary.notApplicable += 1 } else { summary.skipped += 1 }
             }
         }
-        let event = Event(runID: runID, itemID: item, rule: rule, key: key, decision: decision, reason: reason, error: error)
+        let event = Event(runID: runID, itemID: item, rule: rule, key: key, decision: decision, reason: reason, costUSD: costUSD, error: error)
         journal.append(DecisionRecord(event: event, hitKey: hitKey, trace: trace))
         reporter.finished(item: item, rule: rule, decision: decision, reason: reason, error: error)
     }

@@ -156,7 +156,8 @@ public struct Evaluator: Sendable {
         case (.notApplicable, .plan):
             return .notApplicable
         case (.pending(let upstream), .plan(let collector)):
-            await collector.add(planned(rule, item: item, session: session, reasons: [.upstreamRuns(rule: upstream)], inputs: nil, collector: collector))
+            await collector.add(planned(rule, item: item, session: session, reasons: [.upstreamRuns(rule: upstream)], inputs: nil,
+                                        upstream: pendingUpstream(rule, item: item, states: states), collector: collector))
             return .pending
         case (.pending, .build):
             return .skipped  // unreachable: a build decides every upstream action before its dependents
@@ -271,6 +272,10 @@ public struct Evaluator: Sendable {
             session.note(item: item.id, rule: rule.name, key: key, decision: .skipped,
                          reason: .budgetReached(estimateUSD: error.estimateUSD, limitUSD: error.limitUSD), reporter: reporter)
             return .skipped
+        case .failure(let error as PaidFailure):
+            session.note(item: item.id, rule: rule.name, key: key, decision: .failed, reason: reason, error: "\(error.underlying)",
+                         costUSD: error.paidUSD, reporter: reporter)
+            return .failed
         case .failure(let error):
             session.note(item: item.id, rule: rule.name, key: key, decision: .failed, reason: reason, error: "\(error)", reporter: reporter)
             return .failed
@@ -287,29 +292,47 @@ public struct Evaluator: Sendable {
     /// Runs a processor under the budget, the concurrency limits and the retry policy, then commits.
     private func execute(_ processor: any Processor, input: ActionInput, rule: RuleSpec, key: ActionKey, reason: DecisionReason,
                          trace: Trace, session: BuildSession) async throws -> Digest {
-        let estimate = processor.descriptor.isPaid ? try await processor.estimateCostUSD(input) : 0
-        guard session.budget.reserve(estimate) else {
-            throw BudgetRefusal(estimateUSD: estimate, limitUSD: session.options.budgetUSD ?? pipeline.budgetUSD ?? 0)
-        }
+        let estimate = processor.descriptor.isPaid ? try await processor.estimate(input) : .free
+        let limitUSD = session.options.budgetUSD ?? pipeline.budgetUSD ?? 0
         let clock = ContinuousClock()
-        var actualCost = 0.0
-        defer { session.budget.settle(estimate: estimate, actual: actualCost) }
-        // Timed inside the job slot: waiting for a slot is not the action's duration.
-        let (output, elapsed) = try await session.limited(rule: rule.name) {
+        let ledger = PieceLedger()
+        // Timed inside the job slot: waiting for a slot is not the action's duration. The budget is asked in
+        // the slot too, so an action that waited knows what the ones before it really cost.
+        let (output, paidBefore, elapsed) = try await session.limited(rule: rule.name) {
+            // The high end is reserved: a run never starts an action that could take it past the budget. Free
+            // actions are never refused (a run past its budget still writes the documents of what it paid for).
+            guard !processor.descriptor.isPaid || session.budget.reserve(estimate.highUSD) else {
+                throw BudgetRefusal(estimateUSD: estimate.highUSD, limitUSD: limitUSD)
+            }
             let start = clock.now
-            let output = try await withRetries(session.options.retry) { try await processor.run(input) }
-            return (output, start.duration(to: clock.now))
+            do {
+                let (output, paidBefore) = try await PieceLedger.$current.withValue(ledger) {
+                    // What the pieces of failed attempts cost is not in the successful attempt's own cost.
+                    try await withRetries(session.options.retry) {
+                        let paidBefore = ledger.paidUSD
+                        return (try await processor.run(input), paidBefore)
+                    }
+                }
+                session.budget.settle(estimate: estimate.highUSD, actual: output.costUSD + paidBefore)
+                return (output, paidBefore, start.duration(to: clock.now))
+            } catch {
+                // A failure still spent what its paid pieces cost.
+                session.budget.settle(estimate: estimate.highUSD, actual: ledger.paidUSD)
+                if ledger.paidUSD > 0 { throw PaidFailure(underlying: error, paidUSD: ledger.paidUSD) }
+                throw error
+            }
         }
-        actualCost = output.costUSD
+        let actualCost = output.costUSD + paidBefore
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let result = ActionResult(
             key: key, processor: rule.processor.id, processorVersion: rule.processor.version, outputs: ["out": output.output],
-            provider: output.provider, model: output.model, usage: output.usage, costUSD: output.costUSD,
+            provider: output.provider, model: output.model, usage: output.usage, costUSD: actualCost,
             durationSeconds: seconds, runID: session.runID, toolVersion: Store.toolVersion, warnings: output.warnings, metadata: output.metadata)
         let event = Event(runID: session.runID, itemID: input.itemID, rule: rule.name, key: key, decision: .executed,
-                          reason: reason, durationSeconds: seconds, costUSD: output.costUSD)
+                          reason: reason, durationSeconds: seconds, costUSD: actualCost,
+                          estimate: processor.descriptor.isPaid ? EventEstimate(expectedUSD: estimate.expectedUSD, highUSD: estimate.highUSD) : nil)
         try await store.commit(result, event: event, trace: trace)
-        session.countExecuted(costUSD: output.costUSD, warnings: output.warnings.map { ActionWarning(item: input.itemID, rule: rule.name, message: $0) })
+        session.countExecuted(costUSD: actualCost, warnings: output.warnings.map { ActionWarning(item: input.itemID, rule: rule.name, message: $0) })
         return output.output
     }
 

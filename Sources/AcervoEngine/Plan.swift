@@ -8,8 +8,11 @@ public struct PlannedAction: Sendable, Codable, Equatable {
     public var rule: String
     public var processor: String
     public var reasons: [RunReason]
-    /// `nil` when it cannot be known before an upstream action runs and no earlier inputs exist to go by.
+    /// The expected figure of `estimate`; `nil` when nothing is known to go by.
     public var estimatedCostUSD: Double?
+    /// The range, and what it is reckoned from: the action's inputs, the last run's inputs, or the lesson's
+    /// source (before anything ran).
+    public var estimate: CostEstimate?
 }
 
 /// Per-rule totals of a plan.
@@ -19,6 +22,8 @@ public struct RulePlan: Sendable, Codable, Equatable {
     public var hits: Int
     public var notApplicable: Int
     public var estimatedCostUSD: Double
+    public var estimatedLowUSD: Double
+    public var estimatedHighUSD: Double
 }
 
 /// `acervo plan`: what a build would do, without running or paying for anything.
@@ -28,6 +33,13 @@ public struct BuildPlan: Sendable, Codable, Equatable {
     public var rules: [RulePlan]
     public var hits: Int
     public var estimatedCostUSD: Double
+    public var estimatedLowUSD: Double
+    public var estimatedHighUSD: Double
+    /// Actions whose cost nothing known could estimate (a paid rule after a rule that has never run, with a
+    /// source that says nothing of it).
+    public var unestimated: Int
+    /// Per processor, how the estimates of recent builds compared with what was recorded.
+    public var accuracy: [EstimateAccuracy]
 }
 
 /// Gathers planned actions from the concurrent item evaluations.
@@ -64,10 +76,16 @@ extension Evaluator {
             return RulePlan(
                 rule: rule.name, toRun: planned.count, hits: hits[rule.name] ?? 0,
                 notApplicable: outcomes.filter { $0[rule.name] == .notApplicable }.count,
-                estimatedCostUSD: planned.reduce(0) { $0 + ($1.estimatedCostUSD ?? 0) })
+                estimatedCostUSD: planned.reduce(0) { $0 + ($1.estimate?.expectedUSD ?? 0) },
+                estimatedLowUSD: planned.reduce(0) { $0 + ($1.estimate?.lowUSD ?? 0) },
+                estimatedHighUSD: planned.reduce(0) { $0 + ($1.estimate?.highUSD ?? 0) })
         }
         return BuildPlan(items: session.items.count, actions: actions, rules: rules, hits: hits.values.reduce(0, +),
-                         estimatedCostUSD: rules.reduce(0) { $0 + $1.estimatedCostUSD })
+                         estimatedCostUSD: rules.reduce(0) { $0 + $1.estimatedCostUSD },
+                         estimatedLowUSD: rules.reduce(0) { $0 + $1.estimatedLowUSD },
+                         estimatedHighUSD: rules.reduce(0) { $0 + $1.estimatedHighUSD },
+                         unestimated: actions.filter { $0.estimate == nil }.count,
+                         accuracy: try await store.estimateAccuracy(recentRuns: 10))
     }
 
     func planDecision(_ rule: RuleSpec, item: Item, components: KeyComponents, key: ActionKey, session: BuildSession,
@@ -78,29 +96,44 @@ extension Evaluator {
         }
         do {
             let reasons = try await reasons(rule, item: item, components: components, session: session)
-            await collector.add(planned(rule, item: item, session: session, reasons: reasons, inputs: components.inputs, collector: collector))
+            await collector.add(planned(rule, item: item, session: session, reasons: reasons, inputs: components.inputs, upstream: [:],
+                                        collector: collector))
         } catch {
             await collector.fail(error)
         }
         return .pending
     }
 
-    /// A planned action with its estimate; without known inputs the last run's inputs stand in. An estimate
-    /// that fails for want of a price is the plan's error; one that fails on its input (an unreadable video)
-    /// is unknown (`nil`): the build would fail that action, not the plan.
+    /// A planned action with its estimate, from the best that is known: its own inputs; else the inputs of its
+    /// last run (an edit upstream: last night's analysis stands in for tonight's); else the lesson's source (a
+    /// fresh store). An estimate that fails for want of a price is the plan's error; one that fails on its
+    /// input (an unreadable video) is unknown (`nil`): the build would fail that action, not the plan.
     func planned(_ rule: RuleSpec, item: Item, session: BuildSession, reasons: [RunReason], inputs: [String: Digest]?,
-                 collector: PlanCollector) async -> PlannedAction {
-        var estimate: Double? = 0
+                 upstream: [String: RuleSpec], collector: PlanCollector) async -> PlannedAction {
+        var estimate: CostEstimate? = .free
         if rule.processor.isPaid, let processor = processors[rule.processor.reference] {
+            estimate = nil
+            let files = session.keyTemplates[rule.name]?.files ?? [:]
             do {
-                var known = inputs
-                if known == nil { known = try await session.previousComponents(item: item.id, rule: rule.name)?.inputs }
-                if let known {
-                    let input = ActionInput(itemID: item.id, rule: rule.name, inputs: known, params: rule.params,
-                                            files: session.keyTemplates[rule.name]?.files ?? [:], store: store)
-                    estimate = try await processor.estimateCostUSD(input)
-                } else {
-                    estimate = nil
+                var candidates: [(inputs: [String: Digest], note: String?)] = []
+                if let inputs { candidates.append((inputs, nil)) } else if let previous = try await session.previousComponents(item: item.id, rule: rule.name)?.inputs {
+                    candidates.append((previous, "as its last run's inputs"))
+                }
+                for candidate in candidates where estimate == nil {
+                    do {
+                        let input = ActionInput(itemID: item.id, rule: rule.name, inputs: candidate.inputs, params: rule.params, files: files, store: store)
+                        estimate = try await processor.estimate(input)
+                        if let note = candidate.note { estimate?.basis += " (\(note))" }
+                    } catch let error as RulesError {
+                        throw error
+                    } catch {
+                        continue  // last run's inputs may have been collected: the source still speaks
+                    }
+                }
+                if estimate == nil, inputs == nil {
+                    estimate = try await processor.estimate(fromSource: SourceFacts(
+                        itemID: item.id, rule: rule.name, params: rule.params, files: files, artifacts: item.artifacts,
+                        upstream: upstream, store: store))
                 }
             } catch let error as RulesError {
                 await collector.fail(PricingError(rule: rule.name, processor: rule.processor.reference, problem: "\(error)"))
@@ -109,6 +142,23 @@ extension Evaluator {
                 estimate = nil
             }
         }
-        return PlannedAction(item: item.id, rule: rule.name, processor: rule.processor.versioned, reasons: reasons, estimatedCostUSD: estimate)
+        return PlannedAction(item: item.id, rule: rule.name, processor: rule.processor.versioned, reasons: reasons,
+                             estimatedCostUSD: estimate?.expectedUSD, estimate: estimate)
+    }
+
+    /// For each input slot of `rule` still waiting on another rule, that rule: what a source estimate needs to
+    /// know of the inputs that do not exist yet.
+    func pendingUpstream(_ rule: RuleSpec, item: Item, states: [String: ActionState]) -> [String: RuleSpec] {
+        var upstream: [String: RuleSpec] = [:]
+        for slot in rule.processor.inputs {
+            for reference in rule.inputs[slot.name] ?? [] {
+                guard let state = states[reference] else {
+                    if item.artifacts[reference] != nil { break } else { continue }
+                }
+                if state == .pending, let spec = pipeline.rules.first(where: { $0.name == reference }) { upstream[slot.name] = spec }
+                if state != .notApplicable { break }
+            }
+        }
+        return upstream
     }
 }

@@ -1,12 +1,17 @@
 import AcervoRules
 import AcervoStore
 import Foundation
+import Synchronization
 
 /// A pipeline step's implementation. The engine calls it on a cache miss, with inputs already in the store.
 public protocol Processor: Sendable {
     var descriptor: ProcessorDescriptor { get }
-    /// The expected cost before running, from input sizes or durations; free processors return 0.
-    func estimateCostUSD(_ action: ActionInput) async throws -> Double
+    /// The expected cost before running, from input sizes or durations; free processors cost nothing.
+    func estimate(_ action: ActionInput) async throws -> CostEstimate
+    /// The expected cost when the action's inputs do not exist yet (a fresh store: no audio, no frames), from
+    /// the lesson's source — the video's duration, the params of the rules that will feed it. Nil when the
+    /// source says nothing useful.
+    func estimate(fromSource source: SourceFacts) async throws -> CostEstimate?
     /// Checks that every price the actions of a rule with `params` would be billed at is known, throwing the
     /// missing one: a build or plan is refused before it shows $0 for work that costs money. Free
     /// processors need no price.
@@ -16,8 +21,58 @@ public protocol Processor: Sendable {
 }
 
 extension Processor {
-    public func estimateCostUSD(_ action: ActionInput) async throws -> Double { 0 }
+    public func estimate(_ action: ActionInput) async throws -> CostEstimate { .free }
+    public func estimate(fromSource source: SourceFacts) async throws -> CostEstimate? { descriptor.isPaid ? nil : .free }
     public func checkPrices(params: [String: JSONValue]) throws {}
+}
+
+/// What a paid action should cost: a range, the figure expected within it, and what it is reckoned from
+/// (`212 s of audio in 4 pieces → 3.6 billed min × $0.016/min`). The budget reserves the high end.
+public struct CostEstimate: Sendable, Codable, Equatable {
+    public var lowUSD: Double
+    public var expectedUSD: Double
+    public var highUSD: Double
+    public var basis: String
+
+    public init(lowUSD: Double, expectedUSD: Double, highUSD: Double, basis: String) {
+        self.lowUSD = min(lowUSD, expectedUSD)
+        self.expectedUSD = expectedUSD
+        self.highUSD = max(highUSD, expectedUSD)
+        self.basis = basis
+    }
+
+    /// A price known exactly (`3 unread frames × $0.0015`).
+    public init(exactly usd: Double, basis: String) {
+        self.init(lowUSD: usd, expectedUSD: usd, highUSD: usd, basis: basis)
+    }
+
+    public static let free = CostEstimate(exactly: 0, basis: "free")
+}
+
+/// What is known of a lesson before any of its actions ran: its source artifacts, and for each input slot of
+/// the rule being estimated the rule that will feed it (its processor and params), so an OCR estimate knows
+/// the frames rule's `max` and a transcription the audio rule's channels.
+public struct SourceFacts: Sendable {
+    public var itemID: String
+    public var rule: String
+    public var params: [String: JSONValue]
+    public var files: [String: Digest]
+    /// The item's source artifacts (`video`, `captions`, `materials`, `metadata`).
+    public var artifacts: [String: Digest]
+    /// Slot → the rule that will produce it, when that rule has not run for this item.
+    public var upstream: [String: RuleSpec]
+    public var store: Store
+
+    public init(itemID: String, rule: String, params: [String: JSONValue], files: [String: Digest], artifacts: [String: Digest],
+                upstream: [String: RuleSpec], store: Store) {
+        self.itemID = itemID
+        self.rule = rule
+        self.params = params
+        self.files = files
+        self.artifacts = artifacts
+        self.upstream = upstream
+        self.store = store
+    }
 }
 
 /// What a processor is given: digests of its inputs and files, its parameters, the store to read and write.
@@ -78,4 +133,28 @@ public struct ProcessorFailure: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String { message }
+}
+
+/// What the paid pieces of the running action cost as each is answered (`PaidPieceMemo` adds to it). When an
+/// attempt fails after some pieces were paid, the money still counts: in the action's cost when a later attempt
+/// succeeds, in the failure's event when none does, and against the budget either way.
+public final class PieceLedger: Sendable {
+    private let paid = Mutex(0.0)
+
+    public init() {}
+
+    public func add(_ usd: Double) { paid.withLock { $0 += usd } }
+
+    public var paidUSD: Double { paid.withLock { $0 } }
+
+    /// The ledger of the action running in this task, if any.
+    @TaskLocal public static var current: PieceLedger?
+}
+
+/// An action that failed after paying for some of its pieces.
+struct PaidFailure: Error, CustomStringConvertible {
+    var underlying: any Error
+    var paidUSD: Double
+
+    var description: String { "\(underlying)" }
 }

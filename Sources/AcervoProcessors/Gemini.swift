@@ -29,6 +29,12 @@ extension GeminiClient.Usage {
     }
 }
 
+/// The size of a rule's file (a prompt, the taxonomy), 0 when the rule lists none.
+func storedSize(_ digest: Digest?, store: Store) async -> Int64 {
+    guard let digest else { return 0 }
+    return await store.blobs.size(of: digest) ?? 0
+}
+
 /// `gemini.analyze@1`: the lesson's video (uploaded through the Files API) and transcript, read by Gemini
 /// with the prompt in `rules/prompts/` → an `Analysis` (summary, concepts, diagrams, code on screen with its
 /// language, key moments with times). Cost from the reported token usage.
@@ -41,12 +47,32 @@ public struct GeminiAnalyzer: Processor {
 
     public init(_ providers: Providers) { self.providers = providers }
 
-    /// Gemini counts about 300 tokens per second of video (frames and audio); the answer is short.
-    static let tokensPerVideoSecond = 300.0
+    /// The video's tokens, the prompt's, and the transcript's when there is one (its own length when it exists,
+    /// else reckoned from the video's).
+    public func estimate(_ action: ActionInput) async throws -> CostEstimate {
+        let video = try await ProbeMemo.info(of: action.inputs["video"]!, store: action.store)
+        var transcript: Span?
+        if let digest = action.inputs["transcript"] {
+            let text = try Transcript.decode(try await action.store.blobs.bytes(of: digest)).segments.reduce(0) { $0 + $1.text.count + 8 }
+            transcript = GeminiTokens.text(characters: text)
+        }
+        return try await estimate(video: video, transcript: transcript, params: action.params, files: action.files, store: action.store)
+    }
 
-    public func estimateCostUSD(_ action: ActionInput) async throws -> Double {
-        let seconds = try await MediaInfo.probe(try await action.store.blobs.file(of: action.inputs["video"]!)).durationSeconds
-        return try geminiCost(providers.prices, model: model(action), input: Int(seconds * Self.tokensPerVideoSecond) + 2_000, output: 2_000)
+    public func estimate(fromSource source: SourceFacts) async throws -> CostEstimate? {
+        guard let video = try await ProbeMemo.sourceVideo(source) else { return nil }
+        let transcript = source.upstream["transcript"] != nil ? GeminiTokens.transcript(seconds: video.durationSeconds) : nil
+        return try await estimate(video: video, transcript: transcript, params: source.params, files: source.files, store: source.store)
+    }
+
+    func estimate(video: MediaInfo, transcript: Span?, params: [String: JSONValue], files: [String: Digest], store: Store) async throws -> CostEstimate {
+        let model = params["model"]?.string ?? "gemini-2.5-flash"
+        let prompt = await storedSize(files[params["prompt"]?.string ?? ""], store: store)
+        let input = GeminiTokens.video(video) + GeminiTokens.text(characters: Int(prompt)) + (transcript ?? Span(exactly: 0))
+            + Span(exactly: GeminiTokens.overhead)
+        return try geminiEstimate(providers.prices, model: model, input: input, output: GeminiTokens.analysisAnswer, basis: String(
+            format: "%.0f s of video%@ → %@ tokens in, %@ out with thinking", video.durationSeconds, transcript == nil ? "" : " and its transcript",
+            input.shown, GeminiTokens.analysisAnswer.shown))
     }
 
     func model(_ action: ActionInput) -> String { action.params["model"]?.string ?? "gemini-2.5-flash" }
@@ -117,8 +143,32 @@ public struct GeminiClassifier: Processor {
 
     public init(_ providers: Providers) { self.providers = providers }
 
-    public func estimateCostUSD(_ action: ActionInput) async throws -> Double {
-        try geminiCost(providers.prices, model: action.params["model"]?.string ?? "gemini-2.5-flash", input: 8_000, output: 100)
+    /// The taxonomy, the analysis and the transcript it reads (at most the 60,000 characters it sends).
+    public func estimate(_ action: ActionInput) async throws -> CostEstimate {
+        var evidence = 0
+        if let digest = action.inputs["analysis"] { evidence += Int(await action.store.blobs.size(of: digest) ?? 0) }
+        if let digest = action.inputs["transcript"] { evidence += try Transcript.decode(try await action.store.blobs.bytes(of: digest)).text.count }
+        return try await estimate(evidence: GeminiTokens.text(characters: min(evidence, 60_000)), params: action.params, files: action.files,
+                                  store: action.store, basis: "the lesson's transcript and analysis")
+    }
+
+    public func estimate(fromSource source: SourceFacts) async throws -> CostEstimate? {
+        let seconds = try await ProbeMemo.sourceVideo(source)?.durationSeconds ?? 0
+        var evidence = Span(exactly: 0)
+        if source.upstream["transcript"] != nil { evidence = evidence + GeminiTokens.transcript(seconds: seconds) }
+        if source.upstream["analysis"] != nil { evidence = evidence + GeminiTokens.analysisText }
+        let cap = 60_000.0 / 3
+        evidence = Span(low: min(evidence.low, cap), expected: min(evidence.expected, cap), high: min(evidence.high, cap))
+        return try await estimate(evidence: evidence, params: source.params, files: source.files, store: source.store,
+                                  basis: String(format: "a transcript of %.0f s of video and an analysis", seconds))
+    }
+
+    func estimate(evidence: Span, params: [String: JSONValue], files: [String: Digest], store: Store, basis: String) async throws -> CostEstimate {
+        let taxonomy = await storedSize(files[params["taxonomy"]?.string ?? "taxonomy.yaml"], store: store)
+        let input = evidence + GeminiTokens.text(characters: Int(taxonomy)) + Span(exactly: GeminiTokens.overhead)
+        return try geminiEstimate(providers.prices, model: params["model"]?.string ?? "gemini-2.5-flash", input: input,
+                                  output: GeminiTokens.classificationAnswer,
+                                  basis: "\(basis) → \(input.shown) tokens in, \(GeminiTokens.classificationAnswer.shown) out with thinking")
     }
 
     public func checkPrices(params: [String: JSONValue]) throws {

@@ -32,14 +32,26 @@ public struct GoogleVisionOCR: Processor {
     }
 
     /// Only frames not read before are paid for.
-    public func estimateCostUSD(_ action: ActionInput) async throws -> Double {
+    public func estimate(_ action: ActionInput) async throws -> CostEstimate {
         let price = try pricePerImage()
         let memo = memo(action)
         var unread = 0
         for frame in Set(try await action.store.tree(action.inputs["frames"]!).map(\.digest)) where try await !memo.wasRead(frame) {
             unread += 1
         }
-        return Double(unread) * price
+        return CostEstimate(exactly: Double(unread) * price, basis: String(format: "%d frames not read before × $%.4f", unread, price))
+    }
+
+    /// Before the frames exist: at least the first frame, at most the frames rule's `max`, about one a minute
+    /// of video (a slide change) in between.
+    public func estimate(fromSource source: SourceFacts) async throws -> CostEstimate? {
+        guard let video = try await ProbeMemo.sourceVideo(source) else { return nil }
+        let frames = source.upstream["frames"]
+        let maximum = Double(frames?.processor.id == "ffmpeg.keyframes" ? frames?.params["max"]?.int ?? KeyframeExtractor.defaultMax
+                                                                         : KeyframeExtractor.defaultMax)
+        let count = Span(low: 1, expected: min(maximum, max(1, (video.durationSeconds / 60).rounded(.up))), high: maximum)
+        let price = try pricePerImage()
+        return count.cost(per: price, basis: String(format: "%@ frames of %.0f s of video × $%.4f", count.shown, video.durationSeconds, price))
     }
 
     /// gRPC codes Vision uses for a failure worth another try: DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED,

@@ -87,6 +87,9 @@ public struct KeyframeExtractor: Processor {
         id: "ffmpeg.keyframes", version: "1.0", inputs: [InputSlot("video")],
         params: [ParamSpec("scene", .number), ParamSpec("max", .integer)])
 
+    /// At most this many frames when the rule says no `max`.
+    public static let defaultMax = 60
+
     public init() {}
 
     public func run(_ action: ActionInput) async throws -> ProcessorOutput {
@@ -94,7 +97,7 @@ public struct KeyframeExtractor: Processor {
         let info = try await MediaInfo.probe(video)
         guard info.videoCodec != nil else { throw ProcessorFailure("the file has no video stream to take frames from") }
         let scene = action.params["scene"]?.number ?? 0.3
-        let maximum = action.params["max"]?.int ?? 60
+        let maximum = action.params["max"]?.int ?? Self.defaultMax
         let scratch = try ScratchFolder()
         _ = try await ExternalTool.run("ffmpeg", [
             "-nostdin", "-v", "error", "-i", video, "-vf", "select='eq(n\\,0)+gt(scene\\,\(scene))'", "-vsync", "vfr",
@@ -203,6 +206,12 @@ public struct PaidPieceMemo: Sendable {
         try await store.lookup(key(piece)) != nil
     }
 
+    /// The answer stored for the piece, without counting a hit, or nil.
+    public func stored(for piece: Digest) async throws -> [UInt8]? {
+        guard let cached = try await store.lookup(key(piece)), let digest = cached.outputs["out"] else { return nil }
+        return try await store.blobs.bytes(of: digest)
+    }
+
     /// The answer stored for the piece (counted as a hit), or nil.
     public func answer(for piece: Digest) async throws -> [UInt8]? {
         let key = key(piece)
@@ -214,6 +223,7 @@ public struct PaidPieceMemo: Sendable {
     /// Keeps the answer with what it cost, as soon as it arrives.
     public func remember(_ answer: [UInt8], for piece: Digest, costUSD: Double = 0, provider: String? = nil, model: String? = nil) async throws {
         let stored = try await store.put(bytes: answer)
+        PieceLedger.current?.add(costUSD)
         try await store.commit(ActionResult(
             key: key(piece), processor: processor, processorVersion: version, outputs: ["out": stored.digest], provider: provider, model: model,
             costUSD: costUSD, toolVersion: Store.toolVersion))

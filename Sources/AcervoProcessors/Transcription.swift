@@ -65,8 +65,15 @@ struct AudioInput {
         guard let digest = action.inputs["audio"] else { throw ProcessorFailure("no `audio` input") }
         path = try await action.store.blobs.file(of: digest)
         sizeBytes = await action.store.blobs.size(of: digest) ?? 0
-        durationSeconds = try await MediaInfo.probe(path).durationSeconds
+        durationSeconds = try await ProbeMemo.info(of: digest, store: action.store).durationSeconds
     }
+}
+
+/// The seconds of speech a transcription will be sent, from the lesson's video when its audio is not extracted
+/// yet (the audio is the video's sound track: the same length, within a frame).
+func sourceSpeechSeconds(_ source: SourceFacts) async throws -> Double? {
+    guard let video = try await ProbeMemo.sourceVideo(source), video.hasAudio else { return nil }
+    return video.durationSeconds
 }
 
 /// `openai.transcribe@1`: speech to text through an OpenAI-compatible `/audio/transcriptions` endpoint
@@ -105,9 +112,19 @@ public struct OpenAITranscriber: Processor {
         _ = try providers.prices.required("openai.transcribe", "per_minute", model: params["model"]?.string ?? "whisper-1")
     }
 
-    public func estimateCostUSD(_ action: ActionInput) async throws -> Double {
-        let price = try providers.prices.required("openai.transcribe", "per_minute", model: model(action))
-        return try await AudioInput(action).durationSeconds / 60 * price
+    public func estimate(_ action: ActionInput) async throws -> CostEstimate {
+        try estimate(seconds: try await AudioInput(action).durationSeconds, model: model(action), of: "audio")
+    }
+
+    public func estimate(fromSource source: SourceFacts) async throws -> CostEstimate? {
+        try await sourceSpeechSeconds(source).map { try estimate(seconds: $0, model: source.params["model"]?.string ?? "whisper-1", of: "video") }
+    }
+
+    /// Billed by the minute of audio sent; pieces of a long file overlap by 2 s each.
+    func estimate(seconds: Double, model: String, of what: String) throws -> CostEstimate {
+        let price = try providers.prices.required("openai.transcribe", "per_minute", model: model)
+        let sent = Span(low: seconds * 0.98, expected: seconds, high: seconds * 1.02 + 2 * (seconds / 600).rounded(.up))
+        return (sent * (1.0 / 60)).cost(per: price, basis: String(format: "%.0f s of %@ at $%.4f/min", seconds, what, price))
     }
 
     public func run(_ action: ActionInput) async throws -> ProcessorOutput {
@@ -186,13 +203,23 @@ public struct GoogleSpeechTranscriber: Processor {
         _ = try providers.prices.required("google.stt", "per_minute", model: params["model"]?.string ?? "chirp_2")
     }
 
-    public func estimateCostUSD(_ action: ActionInput) async throws -> Double {
-        let price = try providers.prices.required("google.stt", "per_minute", model: model(action))
-        let audio = try await AudioInput(action)
-        let chunk = action.params["chunk_seconds"]?.number ?? 55
-        let overlap = action.params["overlap_seconds"]?.number ?? 2
-        let billed = AudioClips.windows(duration: audio.durationSeconds, length: chunk, overlap: overlap).reduce(0) { $0 + $1.end - $1.start }
-        return billed / 60 * price
+    public func estimate(_ action: ActionInput) async throws -> CostEstimate {
+        try estimate(seconds: try await AudioInput(action).durationSeconds, params: action.params, of: "audio")
+    }
+
+    public func estimate(fromSource source: SourceFacts) async throws -> CostEstimate? {
+        try await sourceSpeechSeconds(source).map { try estimate(seconds: $0, params: source.params, of: "video") }
+    }
+
+    /// Each piece is billed for its length, rounded up to the second (so the overlaps are paid twice).
+    func estimate(seconds: Double, params: [String: JSONValue], of what: String) throws -> CostEstimate {
+        let price = try providers.prices.required("google.stt", "per_minute", model: params["model"]?.string ?? "chirp_2")
+        let windows = AudioClips.windows(duration: seconds, length: params["chunk_seconds"]?.number ?? 55,
+                                         overlap: params["overlap_seconds"]?.number ?? 2)
+        let sent = windows.reduce(0) { $0 + $1.end - $1.start }
+        let billed = Span(low: sent * 0.98, expected: windows.reduce(0) { $0 + ($1.end - $1.start).rounded(.up) },
+                          high: windows.reduce(0) { $0 + ($1.end - $1.start).rounded(.up) + 1 } + sent * 0.02)
+        return (billed * (1.0 / 60)).cost(per: price, basis: String(format: "%.0f s of %@ in %d pieces at $%.4f/min", seconds, what, windows.count, price))
     }
 
     public func run(_ action: ActionInput) async throws -> ProcessorOutput {

@@ -60,6 +60,9 @@ public struct CacheStatistics: Sendable, Codable, Equatable {
         public var hits: Int
         /// Sum over results of cost × hits: what the cache kept from being paid again.
         public var savedUSD: Double
+        /// What the results cost when they were made. A paid piece's memo (a frame read, a piece of audio;
+        /// committed outside any run) counts nothing here: its cost is in its action's, or in the failed
+        /// action's event when no attempt succeeded.
         public var spentUSD: Double
 
         public init(processor: String, entries: Int = 0, bytes: Int64 = 0, hits: Int = 0, savedUSD: Double = 0, spentUSD: Double = 0) {

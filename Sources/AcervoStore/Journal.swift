@@ -17,11 +17,14 @@ public struct Event: Sendable, Codable, Equatable {
     public var costUSD: Double
     public var error: String?
     public var at: Date
+    /// What a paid action was expected to cost when it started (kept to measure the estimates).
+    public var estimate: EventEstimate?
 
     public init(
         runID: String, itemID: String, rule: String, key: ActionKey?, decision: Decision, reason: DecisionReason,
-        durationSeconds: Double = 0, costUSD: Double = 0, error: String? = nil, at: Date = Date()
+        durationSeconds: Double = 0, costUSD: Double = 0, error: String? = nil, at: Date = Date(), estimate: EventEstimate? = nil
     ) {
+        self.estimate = estimate
         self.runID = runID
         self.itemID = itemID
         self.rule = rule
@@ -31,6 +34,42 @@ public struct Event: Sendable, Codable, Equatable {
         self.durationSeconds = durationSeconds
         self.costUSD = costUSD
         self.error = error
+        self.at = at
+    }
+}
+
+/// A paid action's estimate as its event keeps it: the expected figure and the high end the budget reserved.
+public struct EventEstimate: Sendable, Codable, Equatable {
+    public var expectedUSD: Double
+    public var highUSD: Double
+
+    public init(expectedUSD: Double, highUSD: Double) {
+        self.expectedUSD = expectedUSD
+        self.highUSD = highUSD
+    }
+}
+
+/// Money an event recorded, with the processor of its result: what `acervo cost` adds up.
+public struct SpendRecord: Sendable, Equatable {
+    public var runID: String
+    public var itemID: String
+    public var rule: String
+    /// The result's processor; nil when the result was collected since (the rule still says where it went).
+    public var processor: String?
+    public var decision: Decision
+    public var costUSD: Double
+    public var estimate: EventEstimate?
+    public var at: Date
+
+    public init(runID: String, itemID: String, rule: String, processor: String?, decision: Decision, costUSD: Double,
+                estimate: EventEstimate?, at: Date) {
+        self.runID = runID
+        self.itemID = itemID
+        self.rule = rule
+        self.processor = processor
+        self.decision = decision
+        self.costUSD = costUSD
+        self.estimate = estimate
         self.at = at
     }
 }

@@ -185,7 +185,7 @@ public final class MemoryMetadata: MetadataStore {
         for result in state.withLock({ Array($0.results.values) }) {
             rows[result.processor, default: .init(processor: result.processor)].add(CacheStatistics.Row(
                 processor: result.processor, entries: 1, bytes: result.outputBytes ?? 0, hits: result.hitCount,
-                savedUSD: result.costUSD * Double(result.hitCount), spentUSD: result.costUSD))
+                savedUSD: result.costUSD * Double(result.hitCount), spentUSD: result.runID == nil ? 0 : result.costUSD))
         }
         return Array(rows.values)
     }
@@ -240,6 +240,16 @@ public final class MemoryMetadata: MetadataStore {
 
     public func events(item: String) async throws(StoreError) -> [Event] {
         state.withLock { $0.events.filter { $0.itemID == item } }.reversed()
+    }
+
+    public func spending(runs ids: [String]) async throws(StoreError) -> [SpendRecord] {
+        let runs = Set(ids)
+        return state.withLock { state in
+            state.events.filter { runs.contains($0.runID) && ($0.costUSD > 0 || $0.estimate != nil) }.map { event in
+                SpendRecord(runID: event.runID, itemID: event.itemID, rule: event.rule, processor: event.key.flatMap { state.results[$0]?.processor },
+                            decision: event.decision, costUSD: event.costUSD, estimate: event.estimate, at: event.at)
+            }
+        }
     }
 
     public func traces(item: String) async throws(StoreError) -> [Trace] {

@@ -199,6 +199,8 @@ public protocol RunJournal: Sendable {
     func events(run id: String) async throws(StoreError) -> [Event]
     /// An item's recorded events, newest first.
     func events(item: String) async throws(StoreError) -> [Event]
+    /// The events of `runs` that cost money or carried an estimate, with their results' processors.
+    func spending(runs: [String]) async throws(StoreError) -> [SpendRecord]
     func traces(item: String) async throws(StoreError) -> [Trace]
     func trace(item: String, rule: String) async throws(StoreError) -> Trace?
     /// The current key of every (item, rule), in one read: a build compares tens of thousands of keys.

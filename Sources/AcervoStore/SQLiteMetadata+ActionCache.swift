@@ -83,7 +83,7 @@ extension SQLiteMetadata {
         try await read { db in
             try Row.fetchAll(db, sql: """
                 SELECT processor, COUNT(*) AS entries, COALESCE(SUM(output_bytes), 0) AS bytes, SUM(hit_count) AS hits,
-                       SUM(cost_usd * hit_count) AS saved, SUM(cost_usd) AS spent
+                       SUM(cost_usd * hit_count) AS saved, SUM(CASE WHEN run_id IS NULL THEN 0 ELSE cost_usd END) AS spent
                 FROM action_results GROUP BY processor
                 """).map { row in
                 CacheStatistics.Row(processor: row["processor"], entries: row["entries"], bytes: row["bytes"], hits: row["hits"],

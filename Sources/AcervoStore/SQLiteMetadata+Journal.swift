@@ -9,15 +9,16 @@ struct EventRow: Sendable {
     init(_ event: Event) {
         values = [event.runID.databaseValue, event.itemID.databaseValue, event.rule.databaseValue, event.key?.hex.databaseValue ?? .null,
                   event.decision.rawValue.databaseValue, event.reason.storedJSON.databaseValue, event.durationSeconds.databaseValue,
-                  event.costUSD.databaseValue, event.error?.databaseValue ?? .null, event.at.timeIntervalSince1970.databaseValue]
+                  event.costUSD.databaseValue, event.error?.databaseValue ?? .null, event.at.timeIntervalSince1970.databaseValue,
+                  event.estimate?.expectedUSD.databaseValue ?? .null, event.estimate?.highUSD.databaseValue ?? .null]
     }
 
     /// Inserts several events with one statement.
     static func insert(_ rows: ArraySlice<EventRow>, _ db: Database) throws {
         guard !rows.isEmpty else { return }
-        let placeholders = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        let placeholders = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         let statement = try db.cachedStatement(sql: """
-            INSERT INTO events (run_id, item_id, rule, key, decision, reason, duration_seconds, cost_usd, error, at)
+            INSERT INTO events (run_id, item_id, rule, key, decision, reason, duration_seconds, cost_usd, error, at, estimated_usd, estimated_high_usd)
             VALUES \(Array(repeating: placeholders, count: rows.count).joined(separator: ", "))
             """)
         var arguments = StatementArguments()
@@ -147,7 +148,30 @@ extension SQLiteMetadata {
         let key: String? = row["key"]
         return Event(runID: row["run_id"], itemID: row["item_id"], rule: row["rule"], key: try key.map { try ActionKey(parsing: $0) },
                      decision: Decision(rawValue: row["decision"]) ?? .failed, reason: DecisionReason(stored: row["reason"]),
-                     durationSeconds: row["duration_seconds"], costUSD: row["cost_usd"], error: row["error"], at: row.date("at"))
+                     durationSeconds: row["duration_seconds"], costUSD: row["cost_usd"], error: row["error"], at: row.date("at"),
+                     estimate: estimate(row))
+    }
+
+    private static func estimate(_ row: Row) -> EventEstimate? {
+        guard let expected: Double = row["estimated_usd"] else { return nil }
+        return EventEstimate(expectedUSD: expected, highUSD: row["estimated_high_usd"] ?? expected)
+    }
+
+    public func spending(runs ids: [String]) async throws(StoreError) -> [SpendRecord] {
+        guard !ids.isEmpty else { return [] }
+        return try await read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT e.run_id, e.item_id, e.rule, e.decision, e.cost_usd, e.estimated_usd, e.estimated_high_usd, e.at, r.processor
+                FROM events e LEFT JOIN action_results r ON r.key = e.key
+                WHERE e.run_id IN (\(Array(repeating: "?", count: ids.count).joined(separator: ", ")))
+                  AND (e.cost_usd > 0 OR e.estimated_usd IS NOT NULL)
+                ORDER BY e.id
+                """, arguments: StatementArguments(ids)).map { row in
+                SpendRecord(runID: row["run_id"], itemID: row["item_id"], rule: row["rule"], processor: row["processor"],
+                            decision: Decision(rawValue: row["decision"]) ?? .failed, costUSD: row["cost_usd"],
+                            estimate: Self.estimate(row), at: row.date("at"))
+            }
+        }
     }
 
     private static func trace(_ row: Row) throws -> Trace {

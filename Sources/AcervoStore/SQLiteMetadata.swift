@@ -206,6 +206,13 @@ public final class SQLiteMetadata: MetadataStore {
                 ALTER TABLE action_results ADD COLUMN metadata TEXT;
                 """)
         }
+        migrator.registerMigration("v6-estimates") { db in
+            // What a paid action was expected to cost when it started: `plan` measures its estimates with it.
+            try db.execute(sql: """
+                ALTER TABLE events ADD COLUMN estimated_usd REAL;
+                ALTER TABLE events ADD COLUMN estimated_high_usd REAL;
+                """)
+        }
         return migrator
     }
 }

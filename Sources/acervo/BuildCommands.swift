@@ -150,15 +150,32 @@ struct PlanCommand: AsyncParsableCommand {
         }
         if options.json { printJSON(plan); return }
         for action in plan.actions {
-            let cost = action.estimatedCostUSD.map(formatUSD) ?? "$?"
-            print("\(action.item)  \(action.rule)  [\(action.processor)]  \(cost)")
+            let cost = action.estimate.map { $0 == .free ? "" : "  " + formatRange($0.lowUSD, $0.expectedUSD, $0.highUSD) } ?? "  $?"
+            print("\(action.item)  \(action.rule)  [\(action.processor)]\(cost)")
             for reason in action.reasons { print("    \(reason)") }
+            if let estimate = action.estimate, estimate != .free { print("    cost: \(estimate.basis)") }
         }
-        print("\(plan.actions.count) actions to run, \(plan.hits) cached, estimated \(formatUSD(plan.estimatedCostUSD)) over \(plan.items) items")
+        print("\(plan.actions.count) actions to run, \(plan.hits) cached, estimated "
+              + "\(formatRange(plan.estimatedLowUSD, plan.estimatedCostUSD, plan.estimatedHighUSD)) over \(plan.items) items"
+              + (plan.unestimated > 0 ? " (\(plan.unestimated) paid actions could not be estimated)" : ""))
         for rule in plan.rules {
             print("  \(rule.rule.padding(toLength: 14, withPad: " ", startingAt: 0)) run \(rule.toRun)  cached \(rule.hits)  "
-                + "n/a \(rule.notApplicable)  \(formatUSD(rule.estimatedCostUSD))")
+                + "n/a \(rule.notApplicable)  \(formatRange(rule.estimatedLowUSD, rule.estimatedCostUSD, rule.estimatedHighUSD))")
         }
+        if !plan.accuracy.isEmpty {
+            print("estimates of the last builds against what was recorded:")
+            for row in plan.accuracy {
+                let ratio = row.ratio.map { String(format: "%+.0f %%", ($0 - 1) * 100) } ?? "n/a"
+                print("  \(row.processor.padding(toLength: 18, withPad: " ", startingAt: 0)) \(row.actions) actions  estimated "
+                      + "\(formatUSD(row.estimatedUSD))  recorded \(formatUSD(row.recordedUSD))  \(ratio)"
+                      + (row.overHigh > 0 ? "  (\(row.overHigh) above the high end)" : ""))
+            }
+        }
+    }
+
+    /// `$0.12 ($0.08–$0.30)`, or one figure when the range is a point.
+    func formatRange(_ low: Double, _ expected: Double, _ high: Double) -> String {
+        abs(high - low) < 5e-7 ? formatUSD(expected) : "\(formatUSD(expected)) (\(formatUSD(low))–\(formatUSD(high)))"
     }
 }
 

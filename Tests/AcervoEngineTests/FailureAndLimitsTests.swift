@@ -135,6 +135,47 @@ import Testing
         #expect(summary.executed == 10)
     }
 
+    /// Pays $0.02 for a piece in each attempt (as `PaidPieceMemo` reports it), then fails as told.
+    final class PiecePayer: Processor {
+        let descriptor = ProcessorDescriptor(id: "test.summarize", version: "1.0", inputs: [InputSlot("transcript")],
+                                             params: [ParamSpec("style", .string)], isPaid: true)
+        let attempts = Mutex<[String: Int]>([:])
+        /// item → how it fails: "once" a passing failure on the first attempt, "always" a lasting one.
+        let failing: [String: String]
+
+        init(failing: [String: String]) { self.failing = failing }
+
+        func estimate(_ action: ActionInput) async throws -> CostEstimate { CostEstimate(exactly: 0.05, basis: "two pieces") }
+
+        func run(_ action: ActionInput) async throws -> ProcessorOutput {
+            let attempt = attempts.withLock { $0[action.itemID, default: 0] += 1; return $0[action.itemID]! }
+            PieceLedger.current?.add(0.02)
+            switch failing[action.itemID] {
+            case "once" where attempt == 1: throw ProcessorFailure("503", retryable: true)
+            case "always": throw ProcessorFailure("400 Bad Request")
+            default: return ProcessorOutput(output: try await action.store.put(bytes: Array("summary \(attempt)".utf8)).digest, costUSD: 0.02)
+            }
+        }
+    }
+
+    @Test func `what paid pieces cost is recorded even when an attempt, or the action, fails`() async throws {
+        let bench = try Workbench()
+        let payer = PiecePayer(failing: ["m1/a": "once", "m2/c": "always"])
+        let retry = RetryPolicy(maxAttempts: 2) { _ in }
+        let summary = try await bench.build(BuildOptions(jobs: 1, retry: retry),
+                                             processors: [bench.audio, bench.transcribe, payer, bench.document])
+        let events = try await bench.events(summary).filter { $0.rule == "summary" }
+        let cost = Dictionary(uniqueKeysWithValues: events.map { ($0.itemID, ($0.decision, $0.costUSD)) })
+        // m1/a: the failed attempt's piece and the successful one's; m1/b: one; m2/c: both attempts, failed.
+        #expect(cost["m1/a"]?.0 == .executed && abs((cost["m1/a"]?.1 ?? 0) - 0.04) < 1e-12)
+        #expect(cost["m1/b"]?.0 == .executed && abs((cost["m1/b"]?.1 ?? 0) - 0.02) < 1e-12)
+        #expect(cost["m2/c"]?.0 == .failed && abs((cost["m2/c"]?.1 ?? 0) - 0.02) < 1e-12)
+        #expect(abs(summary.costUSD - 0.08) < 1e-12, "every dollar paid is in the run's cost")
+        let recorded = try await bench.store.lookup(try #require(events.first { $0.itemID == "m1/a" }?.key))
+        #expect(abs((recorded?.costUSD ?? 0) - 0.04) < 1e-12)
+        #expect(events.first { $0.itemID == "m1/a" }?.estimate == EventEstimate(expectedUSD: 0.05, highUSD: 0.05))
+    }
+
     @Test func `a budget in pipeline.yaml applies when no flag is given`() async throws {
         let bench = try Workbench(rules: "budget_usd: 0.15\n" + Workbench.defaultRules)
         let summary = try await bench.build(BuildOptions(jobs: 1))

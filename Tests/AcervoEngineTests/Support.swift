@@ -72,9 +72,9 @@ final class CountingProcessor: Processor {
         state.withLock { $0.failures[item, default: []] += failures }
     }
 
-    func estimateCostUSD(_ action: ActionInput) async throws -> Double {
+    func estimate(_ action: ActionInput) async throws -> CostEstimate {
         if let missingPrice { throw missingPrice }
-        return costUSD
+        return CostEstimate(exactly: costUSD, basis: "a fixed price")
     }
 
     func checkPrices(params: [String: JSONValue]) throws {

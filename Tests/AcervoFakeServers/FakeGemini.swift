@@ -14,6 +14,8 @@ public final class FakeGemini: Sendable {
         var state: String
         var size: Int
         var mimeType: String
+        /// The tokens Gemini counts for the file: 263 a second of video, 32 a second of its sound.
+        var tokens: Int
         var polls = 0
     }
     struct State: Sendable {
@@ -26,6 +28,8 @@ public final class FakeGemini: Sendable {
         var answerOutsideEnum = false
         /// Polls answered `PROCESSING` before a file turns `ACTIVE`.
         var pollsBeforeActive = 1
+        /// Thinking tokens reported with each answer.
+        var thoughtsTokens = 125
     }
 
     public let apiKey = "gemini-key-\(UUID().uuidString.prefix(8))"
@@ -36,6 +40,20 @@ public final class FakeGemini: Sendable {
     public var calls: [String: Int] { state.withLock { $0.calls } }
     public var violations: [String] { state.withLock { $0.violations } }
     public var uploadedBytes: [Int] { state.withLock { $0.files.values.map(\.size).sorted() } }
+
+    /// Every answer from now on reports this many thinking tokens.
+    public func setThoughtsTokens(_ tokens: Int) { state.withLock { $0.thoughtsTokens = tokens } }
+
+    /// Seconds of an MP4 (its `mvhd` box) and whether it has a sound track (a `soun` handler).
+    static func mp4Duration(_ bytes: [UInt8]) -> (seconds: Double, audio: Bool)? {
+        guard let at = (0..<max(0, bytes.count - 32)).first(where: { bytes[$0..<$0 + 4].elementsEqual("mvhd".utf8) }) else { return nil }
+        func number(_ offset: Int, _ count: Int) -> Int { bytes[offset..<offset + count].reduce(0) { $0 << 8 | Int($1) } }
+        let version = bytes[at + 4]
+        let (scale, duration) = version == 1 ? (number(at + 24, 4), number(at + 28, 8)) : (number(at + 16, 4), number(at + 20, 4))
+        guard scale > 0 else { return nil }
+        let audio = (0..<max(0, bytes.count - 4)).contains { bytes[$0..<$0 + 4].elementsEqual("soun".utf8) }
+        return (Double(duration) / Double(scale), audio)
+    }
 
     public static func start() async throws -> FakeGemini {
         let fake = FakeGemini()
@@ -108,7 +126,9 @@ public final class FakeGemini: Sendable {
         }
         let file = state.withLock { state -> File in
             defer { state.nextID += 1 }
-            let file = File(name: "files/f\(state.nextID)", state: "PROCESSING", size: request.body.count, mimeType: upload.mimeType)
+            let media = Self.mp4Duration(request.body)
+            let tokens = media.map { Int($0.seconds * (263 + ($0.audio ? 32 : 0))) } ?? 258
+            let file = File(name: "files/f\(state.nextID)", state: "PROCESSING", size: request.body.count, mimeType: upload.mimeType, tokens: tokens)
             state.files[file.name] = file
             return file
         }
@@ -134,12 +154,14 @@ public final class FakeGemini: Sendable {
         guard let body = request.json, let contents = body["contents"] as? [[String: Any]], let parts = contents.first?["parts"] as? [[String: Any]] else {
             return violation("generateContent needs contents[].parts[]")
         }
+        var fileTokens = 0
         for part in parts {
             if let data = part["file_data"] as? [String: Any] {
                 guard let uri = data["file_uri"] as? String, let name = uri.components(separatedBy: "/v1beta/").last,
-                      state.withLock({ $0.files[name]?.state }) == "ACTIVE" else {
+                      let file = state.withLock({ $0.files[name] }), file.state == "ACTIVE" else {
                     return violation("file_data must name an uploaded file that is ACTIVE")
                 }
+                fileTokens += file.tokens
             }
         }
         guard let config = body["generationConfig"] as? [String: Any], config["responseMimeType"] as? String == "application/json",
@@ -150,11 +172,14 @@ public final class FakeGemini: Sendable {
         let answer = Self.instance(of: schema, outsideEnum: outside)
         let text = String(decoding: (try? JSONSerialization.data(withJSONObject: answer, options: [.sortedKeys])) ?? Data(), as: UTF8.self)
         let promptLength = parts.compactMap { $0["text"] as? String }.reduce(0) { $0 + $1.count }
+        // The instructions and schema around the prompt, its text at four characters a token, and the files.
+        let promptTokens = 1_000 + promptLength / 4 + fileTokens
+        let thoughts = state.withLock { $0.thoughtsTokens }
         return .json(200, [
             "candidates": [["content": ["role": "model", "parts": [["text": text]]], "finishReason": finishReason]],
             // gemini-2.5 models think by default; the thinking is billed at the output price.
-            "usageMetadata": ["promptTokenCount": 1_000 + promptLength / 4, "candidatesTokenCount": 250, "thoughtsTokenCount": 125,
-                              "totalTokenCount": 1_375 + promptLength / 4],
+            "usageMetadata": ["promptTokenCount": promptTokens, "candidatesTokenCount": 250, "thoughtsTokenCount": thoughts,
+                              "totalTokenCount": promptTokens + 250 + thoughts],
             "modelVersion": "fake",
         ])
     }

@@ -18,7 +18,7 @@ struct GoogleVisionTests {
         // 20 PNG frames (the fake reads their size as their text; some are alike).
         let (store, context, processor, action, frames) = try await frames(directory, google, count: 20, source: "testsrc=s=64x48",
                                                                             languages: ["es", "pt"])
-        #expect(abs(try await processor.estimateCostUSD(action) - Double(Set(frames).count) * 0.0015) < 1e-12)
+        #expect(abs(try await processor.estimate(action).expectedUSD - Double(Set(frames).count) * 0.0015) < 1e-12)
         let output = try await processor.run(action)
         let distinct = Set(frames).count
         #expect(google.calls["POST /v1/images:annotate"] == (distinct + 15) / 16)
@@ -32,7 +32,7 @@ struct GoogleVisionTests {
         let again = try await processor.run(ActionInput(itemID: "m/other", rule: "ocr", inputs: action.inputs,
                                                          params: action.params, files: [:], store: store))
         #expect(google.imagesRead == distinct && again.costUSD == 0 && again.output == output.output)
-        #expect(try await processor.estimateCostUSD(action) == 0)
+        #expect(try await processor.estimate(action).expectedUSD == 0)
         #expect(google.violations.isEmpty)
         await context.shutdown()
         await google.stop()
@@ -77,7 +77,7 @@ struct GoogleVisionTests {
 
         // The image is fine again: the next build reads only it, and pays for only it.
         google.failImage(bad, code: 3, times: 0)
-        #expect(abs(try await processor.estimateCostUSD(action) - 0.0015) < 1e-12)
+        #expect(abs(try await processor.estimate(action).expectedUSD - 0.0015) < 1e-12)
         let output = try await processor.run(action)
         #expect(google.calls["POST /v1/images:annotate"] == 2)
         #expect(google.imagesRead == 17 && google.imagesAnswered == 16)

@@ -63,7 +63,7 @@ struct TranscriptionTests {
         let processor = GoogleSpeechTranscriber(Providers(connectors: bench.context, prices: repositoryPrices))
         let action = bench.action(audio, params: ["languages": .array([.string("es-ES"), .string("pt-BR")]), "model": .string("chirp_2")])
 
-        let estimate = try await processor.estimateCostUSD(action)
+        let estimate = try await processor.estimate(action)
         let output = try await processor.run(action)
 
         let transcript = try await bench.transcript(output)
@@ -75,7 +75,9 @@ struct TranscriptionTests {
         #expect(bench.google.recognizeRequests.allSatisfy { $0["languages"] == "es-ES,pt-BR" && $0["model"] == "chirp_2" })
         #expect(output.usage["billed_seconds"] == 134)
         #expect(abs(output.costUSD - 134.0 / 60 * 0.016) < 1e-9)
-        #expect(abs(estimate - 134.0 / 60 * 0.016) < 1e-6)
+        #expect(abs(estimate.expectedUSD - 134.0 / 60 * 0.016) < 1e-6)
+        #expect(estimate.lowUSD <= output.costUSD && output.costUSD <= estimate.highUSD)
+        #expect(estimate.basis == "130 s of audio in 3 pieces at $0.0160/min")
         #expect(output.provider == "Google" && output.model == "chirp_2")
         // One token for all three requests: it is cached until it expires.
         #expect(bench.google.calls["POST /token"] == 1)
@@ -227,7 +229,7 @@ struct TranscriptionTests {
         let error = await #expect(throws: RulesError.self) { try await unpriced.run(bench.action(audio)) }
         #expect(error?.description == "prices.yaml has no price for google.stt per minute of `chirp_2`; "
             + "add `google.stt: { per_minute: { chirp_2: DOLLARS } }` to rules/prices.yaml with the provider's price")
-        await #expect(throws: RulesError.self) { try await unpriced.estimateCostUSD(bench.action(audio)) }
+        await #expect(throws: RulesError.self) { try await unpriced.estimate(bench.action(audio)) }
         #expect(bench.google.calls["POST :recognize"] == nil, "nothing was sent")
         await bench.close()
     }
