@@ -61,7 +61,7 @@ let package = Package(
         ),
         .target(
             name: "AcervoSources",
-            dependencies: ["AcervoEngine", "AcervoStore", "AcervoRules", "AcervoConnectors", .product(name: "Yams", package: "Yams")]
+            dependencies: ["AcervoEngine", "AcervoStore", "AcervoRules", "AcervoFormats", "AcervoConnectors", .product(name: "Yams", package: "Yams")]
         ),
         .target(name: "AcervoSinks", dependencies: ["AcervoEngine", "AcervoStore", "AcervoRules", "AcervoConnectors"]),
         .target(

@@ -1,4 +1,5 @@
 import AcervoEngine
+import AcervoRules
 import AcervoStore
 import Foundation
 
@@ -61,6 +62,22 @@ public struct CostReport: Sendable, Codable, Equatable {
         public var projectedUSD: Double
     }
 
+    /// What the vector store costs to keep, from the newest sync's `usage_bytes`: OpenAI bills it by the
+    /// GB-day past a free allowance, whatever is built.
+    public struct Storage: Sendable, Codable, Equatable {
+        public var vectorStore: String
+        public var bytes: Int
+        /// When the sync that measured it ended.
+        public var measuredAt: Date?
+        /// `nil` when `prices.yaml` has no `openai.vector_store.per_gb_day`.
+        public var usdPerDay: Double?
+
+        /// `bytes` at `perGBDay` dollars a GB-day past `freeGB`.
+        public static func usdPerDay(bytes: Int, perGBDay: Double, freeGB: Double) -> Double {
+            max(0, Double(bytes) / 1e9 - freeGB) * perGBDay
+        }
+    }
+
     /// The runs counted: the newest `runs` of any command.
     public var runsCounted: Int
     public var timeZone: String
@@ -74,6 +91,9 @@ public struct CostReport: Sendable, Codable, Equatable {
     public var lessons: [LessonCost]
     public var courses: [CourseCost]
     public var projection: Projection?
+    public var storage: Storage?
+    /// Where and when each provider's prices were read (`rules/prices.yaml`).
+    public var prices: [String: PriceTable.Provenance]
     /// Why there is no projection (the source could not be read), when one was asked for.
     public var projectionError: String?
 }
@@ -90,8 +110,11 @@ extension Workspace {
             let records = try await store.journal.spending(runs: runs.map(\.id))
             let courses = try await Self.courses(in: store)
             let cache = try await store.cacheStatistics().total
-            return CostReport.tally(runs: runs, records: records, courses: courses, zone: zone, savedUSD: cache.savedUSD, hits: cache.hits)
+            var report = CostReport.tally(runs: runs, records: records, courses: courses, zone: zone, savedUSD: cache.savedUSD, hits: cache.hits)
+            report.storage = Self.storage(runs: runs, prices: pipeline.prices)
+            return report
         }
+        report.prices = pipeline.prices.provenance
         if projection {
             do {
                 let plan = try await self.plan()
@@ -105,6 +128,19 @@ extension Workspace {
             }
         }
         return report
+    }
+
+    /// The vector store as the newest sync (of a build, `kb sync` or `kb restore`) measured it.
+    private static func storage(runs: [Run], prices: PriceTable) -> CostReport.Storage? {
+        for run in runs where ["build sync", "kb sync", "kb restore"].contains(run.command) {
+            guard let summary = run.summary, let report = try? JSONDecoder().decode(SyncReport.self, from: Data(summary.utf8)) else { continue }
+            let price = prices.price("openai.vector_store", "per_gb_day", model: nil)
+            return CostReport.Storage(
+                vectorStore: report.vectorStore, bytes: report.usageBytes, measuredAt: run.endedAt,
+                usdPerDay: price.map { CostReport.Storage.usdPerDay(bytes: report.usageBytes, perGBDay: $0,
+                                                                    freeGB: prices.price("openai.vector_store", "free_gb", model: nil) ?? 0) })
+        }
+        return nil
     }
 
     /// Item → course, from the newest snapshot's attributes.
@@ -184,6 +220,6 @@ extension CostReport {
             processors: processors.values.sorted { costliest($0.spentUSD, $0.processor, $1.spentUSD, $1.processor) },
             lessons: lessons.values.sorted { costliest($0.spentUSD, $0.item, $1.spentUSD, $1.item) },
             courses: courseRows.values.sorted { costliest($0.spentUSD, $0.course, $1.spentUSD, $1.course) },
-            projection: nil, projectionError: nil)
+            projection: nil, storage: nil, prices: [:], projectionError: nil)
     }
 }

@@ -73,6 +73,11 @@ public struct GeminiClient: Sendable {
             var finishReason: String?
         }
         struct Usage: Decodable {
+            struct ModalityCount: Decodable {
+                var modality: String?
+                var tokenCount: Int?
+            }
+            var promptTokensDetails: [ModalityCount]?
             var promptTokenCount: Int?
             var candidatesTokenCount: Int?
             var thoughtsTokenCount: Int?
@@ -93,6 +98,16 @@ public struct GeminiClient: Sendable {
         public var thoughtsTokens: Int
         /// Of the prompt, the tokens served from a context cache.
         public var cachedTokens: Int
+        /// Of the prompt, the sound (a video's sound track counts here): priced apart on models that price it.
+        public var audioPromptTokens: Int
+
+        public init(promptTokens: Int, candidatesTokens: Int, thoughtsTokens: Int, cachedTokens: Int = 0, audioPromptTokens: Int = 0) {
+            self.promptTokens = promptTokens
+            self.candidatesTokens = candidatesTokens
+            self.thoughtsTokens = thoughtsTokens
+            self.cachedTokens = cachedTokens
+            self.audioPromptTokens = audioPromptTokens
+        }
 
         /// Tokens billed at the output price: the answer and the thinking.
         public var billedOutputTokens: Int { candidatesTokens + thoughtsTokens }
@@ -115,7 +130,9 @@ public struct GeminiClient: Sendable {
         }
         let text = (candidate.content?.parts ?? []).compactMap(\.text).joined()
         let usage = response.usageMetadata
+        let audio = (usage?.promptTokensDetails ?? []).filter { $0.modality == "AUDIO" }.reduce(0) { $0 + ($1.tokenCount ?? 0) }
         return (Array(text.utf8), Usage(promptTokens: usage?.promptTokenCount ?? 0, candidatesTokens: usage?.candidatesTokenCount ?? 0,
-                                        thoughtsTokens: usage?.thoughtsTokenCount ?? 0, cachedTokens: usage?.cachedContentTokenCount ?? 0))
+                                        thoughtsTokens: usage?.thoughtsTokenCount ?? 0, cachedTokens: usage?.cachedContentTokenCount ?? 0,
+                                        audioPromptTokens: audio))
     }
 }

@@ -42,13 +42,15 @@ public struct Transcript: Sendable, Codable, Equatable {
         }
     }
 
+    /// BCP-47 (`es`, `pt-BR`), whatever the provider answered: new transcripts are written so, and older
+    /// ones are read so.
     public var language: String
     /// `captions`, `google.stt`, …
     public var source: String
     public var segments: [Segment]
 
     public init(language: String, source: String, segments: [Segment]) {
-        self.language = language
+        self.language = LanguageTag.normalized(language)
         self.source = source
         self.segments = segments
     }
@@ -60,6 +62,8 @@ public struct Transcript: Sendable, Codable, Equatable {
     }
 
     public static func decode(_ bytes: [UInt8]) throws -> Transcript {
-        try JSONDecoder().decode(Transcript.self, from: Data(bytes))
+        var transcript = try JSONDecoder().decode(Transcript.self, from: Data(bytes))
+        transcript.language = LanguageTag.normalized(transcript.language)
+        return transcript
     }
 }

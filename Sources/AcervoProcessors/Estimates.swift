@@ -64,9 +64,14 @@ enum GeminiTokens {
     /// The instructions and the response schema around a prompt.
     static let overhead = 300.0
 
+    /// The frames' tokens; the sound's are `audio`.
     static func video(_ info: MediaInfo) -> Span {
-        let tokens = info.durationSeconds * (perVideoSecond + (info.hasAudio ? perAudioSecond : 0))
+        let tokens = info.durationSeconds * perVideoSecond
         return Span(low: tokens * 0.95, expected: tokens, high: tokens * 1.05)
+    }
+
+    static func audio(_ info: MediaInfo) -> Span {
+        Span(exactly: info.hasAudio ? info.durationSeconds * perAudioSecond : 0)
     }
 
     static func text(characters: Int) -> Span {
@@ -88,11 +93,11 @@ enum GeminiTokens {
     static let analysisText = Span(low: 200, expected: 800, high: 3_000)
 }
 
-/// The range of a Gemini call at the model's prices: input at the input price, answer and thinking at the output's.
-func geminiEstimate(_ prices: PriceTable, model: String, input: Span, output: Span, basis: String) throws(RulesError) -> CostEstimate {
-    let inputPrice = try prices.required("gemini", "per_million_input_tokens", model: model) / 1e6
-    let outputPrice = try prices.required("gemini", "per_million_output_tokens", model: model) / 1e6
-    let input = input.cost(per: inputPrice, basis: ""), output = output.cost(per: outputPrice, basis: "")
-    return CostEstimate(lowUSD: input.lowUSD + output.lowUSD, expectedUSD: input.expectedUSD + output.expectedUSD,
-                        highUSD: input.highUSD + output.highUSD, basis: basis)
+/// The range of a Gemini call at the model's prices: input at the input price (sound at the audio price), the
+/// answer and the thinking at the output's.
+func geminiEstimate(_ prices: PriceTable, model: String, input: Span, audio: Span = Span(exactly: 0), output: Span,
+                    basis: String) throws(RulesError) -> CostEstimate {
+    let price = try GeminiPrices(prices, model: model)
+    let total = input * price.input + audio * price.audioInput + output * price.output
+    return CostEstimate(lowUSD: total.low, expectedUSD: total.expected, highUSD: total.high, basis: basis)
 }

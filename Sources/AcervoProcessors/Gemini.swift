@@ -6,17 +6,34 @@ import AcervoStore
 import Foundation
 import Yams
 
-/// Token prices for Gemini from `prices.yaml`.
-func geminiCost(_ prices: PriceTable, model: String, input: Int, output: Int) throws(RulesError) -> Double {
-    let inputPrice = try prices.required("gemini", "per_million_input_tokens", model: model)
-    let outputPrice = try prices.required("gemini", "per_million_output_tokens", model: model)
-    return Double(input) / 1e6 * inputPrice + Double(output) / 1e6 * outputPrice
+/// Gemini's prices for a model from `prices.yaml`: input and output per million tokens, and where the model
+/// prices them apart, audio input and tokens served from a context cache (each falls back to the input price).
+struct GeminiPrices {
+    var input: Double
+    var output: Double
+    var audioInput: Double
+    var cachedInput: Double
+
+    init(_ prices: PriceTable, model: String) throws(RulesError) {
+        input = try prices.required("gemini", "per_million_input_tokens", model: model) / 1e6
+        output = try prices.required("gemini", "per_million_output_tokens", model: model) / 1e6
+        audioInput = (prices.price("gemini", "per_million_audio_input_tokens", model: model) ?? input * 1e6) / 1e6
+        cachedInput = (prices.price("gemini", "per_million_cached_input_tokens", model: model) ?? input * 1e6) / 1e6
+    }
+
+    /// What a call was billed: the prompt at the input price (its sound at the audio price, its cached part at
+    /// the cache's), the answer and the thinking at the output price.
+    func cost(_ usage: GeminiClient.Usage) -> Double {
+        let cached = min(usage.cachedTokens, usage.promptTokens)
+        let audio = min(usage.audioPromptTokens, usage.promptTokens - cached)
+        let other = usage.promptTokens - cached - audio
+        return Double(other) * input + Double(audio) * audioInput + Double(cached) * cachedInput + Double(usage.billedOutputTokens) * output
+    }
 }
 
-/// What a call was billed: the prompt at the input price, the answer and the thinking at the output price.
-/// (Cached prompt tokens are counted at the full input price: an estimate on the safe side for the budget.)
+/// What a call was billed, from `usageMetadata` and `prices.yaml`.
 func geminiCost(_ prices: PriceTable, model: String, usage: GeminiClient.Usage) throws(RulesError) -> Double {
-    try geminiCost(prices, model: model, input: usage.promptTokens, output: usage.billedOutputTokens)
+    try GeminiPrices(prices, model: model).cost(usage)
 }
 
 extension GeminiClient.Usage {
@@ -25,6 +42,7 @@ extension GeminiClient.Usage {
         var fields = ["input_tokens": Double(promptTokens), "output_tokens": Double(candidatesTokens)]
         if thoughtsTokens > 0 { fields["thought_tokens"] = Double(thoughtsTokens) }
         if cachedTokens > 0 { fields["cached_input_tokens"] = Double(cachedTokens) }
+        if audioPromptTokens > 0 { fields["audio_input_tokens"] = Double(audioPromptTokens) }
         return fields
     }
 }
@@ -70,15 +88,16 @@ public struct GeminiAnalyzer: Processor {
         let prompt = await storedSize(files[params["prompt"]?.string ?? ""], store: store)
         let input = GeminiTokens.video(video) + GeminiTokens.text(characters: Int(prompt)) + (transcript ?? Span(exactly: 0))
             + Span(exactly: GeminiTokens.overhead)
-        return try geminiEstimate(providers.prices, model: model, input: input, output: GeminiTokens.analysisAnswer, basis: String(
-            format: "%.0f s of video%@ → %@ tokens in, %@ out with thinking", video.durationSeconds, transcript == nil ? "" : " and its transcript",
-            input.shown, GeminiTokens.analysisAnswer.shown))
+        let audio = GeminiTokens.audio(video)
+        return try geminiEstimate(providers.prices, model: model, input: input, audio: audio, output: GeminiTokens.analysisAnswer, basis: String(
+            format: "%.0f s of video%@ → %@ tokens in (%@ of them sound), %@ out with thinking", video.durationSeconds,
+            transcript == nil ? "" : " and its transcript", (input + audio).shown, audio.shown, GeminiTokens.analysisAnswer.shown))
     }
 
     func model(_ action: ActionInput) -> String { action.params["model"]?.string ?? "gemini-2.5-flash" }
 
     public func checkPrices(params: [String: JSONValue]) throws {
-        _ = try geminiCost(providers.prices, model: params["model"]?.string ?? "gemini-2.5-flash", input: 0, output: 0)
+        _ = try GeminiPrices(providers.prices, model: params["model"]?.string ?? "gemini-2.5-flash")
     }
 
     static let schema: JSONValue = .object([
@@ -172,7 +191,7 @@ public struct GeminiClassifier: Processor {
     }
 
     public func checkPrices(params: [String: JSONValue]) throws {
-        _ = try geminiCost(providers.prices, model: params["model"]?.string ?? "gemini-2.5-flash", input: 0, output: 0)
+        _ = try GeminiPrices(providers.prices, model: params["model"]?.string ?? "gemini-2.5-flash")
     }
 
     public func run(_ action: ActionInput) async throws -> ProcessorOutput {

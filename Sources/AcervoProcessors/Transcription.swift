@@ -142,18 +142,40 @@ public struct OpenAITranscriber: Processor {
             ? try await AudioClips.cut(audio.path, duration: audio.durationSeconds, length: chunkSeconds, overlap: 2)
             : ([AudioClips.Clip(startSeconds: 0, durationSeconds: audio.durationSeconds, path: audio.path)], nil)
         defer { _ = scratch }
+        // Each piece's answer is kept as soon as it is paid for: when a later piece fails, the next build sends
+        // only what was not answered.
+        var memoParams: [String: JSONValue] = ["model": .string(model)]
+        if let requested = action.params["language"]?.string { memoParams["language"] = .string(requested) }
+        let memo = PaidPieceMemo(processor: "openai.transcribe.piece", version: Self.descriptor.version, params: memoParams, input: "audio",
+                                 store: action.store)
+        var reusedPieces = 0
         for clip in clips {
-            let response = try await client.transcribe(flac: try clip.bytes(), model: model, language: action.params["language"]?.string,
+            let bytes = try clip.bytes()
+            let piece = Digest.of(bytes)
+            let response: OpenAITranscriptionClient.Response
+            if let answer = try await memo.answer(for: piece),
+               let stored = try? JSONDecoder().decode(OpenAITranscriptionClient.Response.self, from: Data(answer)) {
+                response = stored
+                reusedPieces += 1
+            } else {
+                response = try await client.transcribe(flac: bytes, model: model, language: action.params["language"]?.string,
                                                        durationSeconds: clip.durationSeconds)
-            billedSeconds += response.duration ?? clip.durationSeconds
+                let billed = response.duration ?? clip.durationSeconds
+                try await memo.remember(Array(try JSONEncoder.canonical.encode(response)), for: piece, costUSD: billed / 60 * price,
+                                        provider: "OpenAI", model: model)
+                billedSeconds += billed
+            }
             language = language ?? response.language
             pieces.append(.init(start: clip.startSeconds, end: clip.startSeconds + clip.durationSeconds,
                                 segments: Self.segments(response, clipDuration: clip.durationSeconds).map { TranscriptStitching.shifted($0, by: clip.startSeconds) }))
         }
         let transcript = Transcript(language: language ?? "und", source: "openai.transcribe", segments: TranscriptStitching.stitch(pieces))
         guard !transcript.segments.isEmpty else { throw ProcessorFailure("OpenAI returned no speech for this audio") }
+        // The cost of this run: the pieces paid now (pieces answered in an earlier, failed run were recorded then).
+        var usage = ["billed_seconds": billedSeconds]
+        if reusedPieces > 0 { usage["reused_pieces"] = Double(reusedPieces) }
         return ProcessorOutput(output: try await action.store.put(bytes: transcript.encoded()).digest, costUSD: billedSeconds / 60 * price,
-                               usage: ["billed_seconds": billedSeconds], provider: "OpenAI", model: model)
+                               usage: usage, provider: "OpenAI", model: model)
     }
 
     /// Segments with the words that fall inside each; a plain `json` answer becomes one segment.

@@ -7,13 +7,29 @@ import Yams
 ///     google.stt:
 ///       per_minute: { chirp_2: 0.016, default: 0.016 }
 public struct PriceTable: Sendable, Equatable {
+    /// Where and when a provider's prices were read: a price nobody can trace back cannot be checked.
+    public struct Provenance: Sendable, Equatable, Codable {
+        /// The provider's pricing page.
+        public var source: String
+        /// When it was read (`2026-11`).
+        public var taken: String
+
+        public init(source: String, taken: String) {
+            self.source = source
+            self.taken = taken
+        }
+    }
+
     /// provider → unit (`per_minute`, `per_million_input_tokens`, …) → model (or `default`) → dollars.
     public var prices: [String: [String: [String: Double]]]
+    /// provider → where and when its prices were read (`source:` and `taken:` in the file).
+    public var provenance: [String: Provenance]
 
     public static let fileName = "prices.yaml"
 
-    public init(_ prices: [String: [String: [String: Double]]] = [:]) {
+    public init(_ prices: [String: [String: [String: Double]]] = [:], provenance: [String: Provenance] = [:]) {
         self.prices = prices
+        self.provenance = provenance
     }
 
     /// The price of one `unit` for `model`, falling back to the provider's `default`; nil when unpriced.
@@ -43,8 +59,19 @@ public struct PriceTable: Sendable, Equatable {
         let context = Context(file: file)
         guard let root = try YAMLDocument.compose(text, file: file) else { return PriceTable() }
         var prices: [String: [String: [String: Double]]] = [:]
+        var provenance: [String: Provenance] = [:]
         for (provider, units) in try context.mapping(root, "the prices (provider: { unit: { model: dollars } })") {
+            var source: String?, taken: String?
             for (unit, models) in try context.mapping(units, "`\(provider.name)` (unit: { model: dollars })") {
+                if unit.name == "source" || unit.name == "taken" {
+                    guard let text = try context.json(models).string, !text.isEmpty else {
+                        throw RulesError("`\(provider.name).\(unit.name)` must be text", at: context.location(models),
+                                         fix: unit.name == "source" ? "the provider's pricing page, e.g. source: https://cloud.google.com/vision/pricing"
+                                                                    : "when it was read, e.g. taken: 2026-11")
+                    }
+                    if unit.name == "source" { source = text } else { taken = text }
+                    continue
+                }
                 for (model, value) in try context.mapping(models, "`\(provider.name).\(unit.name)` (model: dollars)") {
                     guard let number = try context.json(value).number, number >= 0, number.isFinite else {
                         throw RulesError("`\(provider.name).\(unit.name).\(model.name)` must be a number of dollars", at: context.location(value),
@@ -53,7 +80,12 @@ public struct PriceTable: Sendable, Equatable {
                     prices[provider.name, default: [:]][unit.name, default: [:]][model.name] = number
                 }
             }
+            guard let source, let taken else {
+                throw RulesError("`\(provider.name)` does not say where and when its prices were read", at: context.location(provider.node),
+                                 fix: "add `source: <the provider's pricing page>` and `taken: <YYYY-MM>` under `\(provider.name)`")
+            }
+            provenance[provider.name] = Provenance(source: source, taken: taken)
         }
-        return PriceTable(prices)
+        return PriceTable(prices, provenance: provenance)
     }
 }

@@ -1,4 +1,5 @@
 import AcervoEngine
+import AcervoFormats
 import AcervoRules
 import AcervoStore
 import Foundation
@@ -118,6 +119,8 @@ public struct LocalCourseSource: Source {
                 materials.append(TreeEntry(name: name, digest: stored.digest, size: stored.size))
             }
         }
+        // One spelling per language in the knowledge base (`pt_br` in a lesson.yaml is `pt-BR`).
+        if let language = metadata["language"]?.string { metadata["language"] = .string(LanguageTag.normalized(language)) }
         if let name = Self.preferredCaptions(captions, language: metadata["language"]?.string) {
             artifacts["captions"] = try await store.ingest(fileAt: folder + "/" + name, kind: .media).digest
         }

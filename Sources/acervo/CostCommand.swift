@@ -32,12 +32,16 @@ struct CostCommand: AsyncParsableCommand {
         if options.json { printJSON(report); return }
         print("spent \(formatUSD(report.spentUSD)) over the last \(report.runsCounted) runs; the cache saved \(formatUSD(report.savedUSD)) in \(report.hits) hits")
         if let projection = report.projection {
-            print("catalog: \(projection.lessons) lessons; built so far \(formatUSD(projection.builtUSD)), still to run \(projection.pendingActions) paid actions "
+            print("catalog: \(projection.lessons) lesson\(projection.lessons == 1 ? "" : "s"); built so far \(formatUSD(projection.builtUSD)), still to run \(projection.pendingActions) paid actions "
                   + "estimated \(formatUSD(projection.pendingUSD)) (\(formatUSD(projection.pendingLowUSD))–\(formatUSD(projection.pendingHighUSD))) "
                   + "→ projected \(formatUSD(projection.projectedUSD))"
                   + (projection.unestimated > 0 ? "; \(projection.unestimated) actions could not be estimated" : ""))
         } else if let error = report.projectionError {
             print("catalog: no projection (\(error))")
+        }
+        if let storage = report.storage {
+            print("vector store \(storage.vectorStore): \(formatBytes(Int64(storage.bytes)))"
+                  + (storage.usdPerDay.map { ", \(formatUSD($0)) a day to keep (\(formatUSD($0 * 30)) a month)" } ?? ", unpriced (openai.vector_store in prices.yaml)"))
         }
         section("nights (\(report.timeZone))", report.nights.prefix(14).map { [$0.night, "\($0.runs) runs", formatUSD($0.spentUSD)] })
         section("runs", report.runs.prefix(10).map { run in
@@ -51,6 +55,7 @@ struct CostCommand: AsyncParsableCommand {
         })
         section("courses", report.courses.map { [$0.course, "\($0.lessons) lessons", formatUSD($0.spentUSD)] })
         section("costliest lessons", report.lessons.prefix(lessons).map { [$0.item, "\($0.paidActions) paid", formatUSD($0.spentUSD)] })
+        section("prices (rules/prices.yaml)", report.prices.sorted { $0.key < $1.key }.map { [$0.key, "read \($0.value.taken)", $0.value.source] })
     }
 
     /// A titled table, its columns padded to their widest cell; nothing when it has no rows.

@@ -62,19 +62,19 @@ import Testing
         }
 
         func plan() async throws -> BuildPlan {
-            let outcome = try await acervoInBackground(["plan", "--json"], in: project, environment: environment)
+            let outcome = try await offPool { [project, environment] in try acervo(["plan", "--json"], in: project, environment: environment) }
             #expect(outcome.status == 0, "\(outcome.stderr)")
             return try decodeJSON(BuildPlan.self, outcome.stdout)
         }
 
         func build(expecting status: Int32 = 0) async throws -> BuildSummary {
-            let outcome = try await acervoInBackground(["build", "--json"], in: project, environment: environment)
+            let outcome = try await offPool { [project, environment] in try acervo(["build", "--json"], in: project, environment: environment) }
             #expect(outcome.status == status, "\(outcome.stderr)\n\(outcome.stdout)")
             return try decodeJSON(BuildSummary.self, outcome.stdout)
         }
 
         func cost(_ extra: [String] = []) async throws -> CostReport {
-            let outcome = try await acervoInBackground(["cost", "--json"] + extra, in: project, environment: environment)
+            let outcome = try await offPool { [project, environment] in try acervo(["cost", "--json"] + extra, in: project, environment: environment) }
             #expect(outcome.status == 0, "\(outcome.stderr)")
             return try decodeJSON(CostReport.self, outcome.stdout)
         }

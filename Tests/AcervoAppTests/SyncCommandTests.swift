@@ -1,3 +1,4 @@
+import AcervoApp
 import AcervoEngine
 import AcervoProcessors
 import AcervoRules
@@ -69,6 +70,13 @@ import Testing
         struct Manifest: Decodable { struct Entry: Decodable { var document: String }; var entries: [Entry] }
         #expect(documents == Set(try decodeJSON(Manifest.self, firstManifest.stdout).entries.map { String($0.document.dropFirst(7)) }))
         #expect(fake.violations.isEmpty)
+
+        // What the vector store costs to keep, as the newest sync measured it (the fake's files are 1,000 bytes).
+        let cost = try decodeJSON(CostReport.self, try acervo(["cost", "--json", "--no-projection"], in: project.path).stdout)
+        #expect(cost.storage?.bytes == 5_000 && cost.storage?.vectorStore == restored.vectorStore)
+        #expect(cost.storage?.usdPerDay == 0, "under the free gigabyte")
+        #expect(abs(CostReport.Storage.usdPerDay(bytes: 3_500_000_000, perGBDay: 0.10, freeGB: 1) - 0.25) < 1e-12)
+        #expect(cost.prices["openai.vector_store"]?.source == "https://openai.com/api/pricing/")
 
         // The support assistants' view: a question answered from the vector store, filtered on attributes.
         let ask = try acervo(["ask", "¿Qué", "son", "las", "variables?", "--school", "tecnologia", "--json"], in: project.path, environment: environment)

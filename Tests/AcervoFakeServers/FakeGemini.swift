@@ -15,7 +15,8 @@ public final class FakeGemini: Sendable {
         var size: Int
         var mimeType: String
         /// The tokens Gemini counts for the file: 263 a second of video, 32 a second of its sound.
-        var tokens: Int
+        var videoTokens: Int
+        var audioTokens: Int
         var polls = 0
     }
     struct State: Sendable {
@@ -127,8 +128,9 @@ public final class FakeGemini: Sendable {
         let file = state.withLock { state -> File in
             defer { state.nextID += 1 }
             let media = Self.mp4Duration(request.body)
-            let tokens = media.map { Int($0.seconds * (263 + ($0.audio ? 32 : 0))) } ?? 258
-            let file = File(name: "files/f\(state.nextID)", state: "PROCESSING", size: request.body.count, mimeType: upload.mimeType, tokens: tokens)
+            let file = File(name: "files/f\(state.nextID)", state: "PROCESSING", size: request.body.count, mimeType: upload.mimeType,
+                            videoTokens: media.map { Int($0.seconds * 263) } ?? 258,
+                            audioTokens: media.map { $0.audio ? Int($0.seconds * 32) : 0 } ?? 0)
             state.files[file.name] = file
             return file
         }
@@ -154,14 +156,15 @@ public final class FakeGemini: Sendable {
         guard let body = request.json, let contents = body["contents"] as? [[String: Any]], let parts = contents.first?["parts"] as? [[String: Any]] else {
             return violation("generateContent needs contents[].parts[]")
         }
-        var fileTokens = 0
+        var videoTokens = 0, audioTokens = 0
         for part in parts {
             if let data = part["file_data"] as? [String: Any] {
                 guard let uri = data["file_uri"] as? String, let name = uri.components(separatedBy: "/v1beta/").last,
                       let file = state.withLock({ $0.files[name] }), file.state == "ACTIVE" else {
                     return violation("file_data must name an uploaded file that is ACTIVE")
                 }
-                fileTokens += file.tokens
+                videoTokens += file.videoTokens
+                audioTokens += file.audioTokens
             }
         }
         guard let config = body["generationConfig"] as? [String: Any], config["responseMimeType"] as? String == "application/json",
@@ -173,13 +176,17 @@ public final class FakeGemini: Sendable {
         let text = String(decoding: (try? JSONSerialization.data(withJSONObject: answer, options: [.sortedKeys])) ?? Data(), as: UTF8.self)
         let promptLength = parts.compactMap { $0["text"] as? String }.reduce(0) { $0 + $1.count }
         // The instructions and schema around the prompt, its text at four characters a token, and the files.
-        let promptTokens = 1_000 + promptLength / 4 + fileTokens
+        let textTokens = 1_000 + promptLength / 4
+        let promptTokens = textTokens + videoTokens + audioTokens
+        var details = [["modality": "TEXT", "tokenCount": textTokens]]
+        if videoTokens > 0 { details.append(["modality": "VIDEO", "tokenCount": videoTokens]) }
+        if audioTokens > 0 { details.append(["modality": "AUDIO", "tokenCount": audioTokens]) }
         let thoughts = state.withLock { $0.thoughtsTokens }
         return .json(200, [
             "candidates": [["content": ["role": "model", "parts": [["text": text]]], "finishReason": finishReason]],
             // gemini-2.5 models think by default; the thinking is billed at the output price.
             "usageMetadata": ["promptTokenCount": promptTokens, "candidatesTokenCount": 250, "thoughtsTokenCount": thoughts,
-                              "totalTokenCount": promptTokens + 250 + thoughts],
+                              "totalTokenCount": promptTokens + 250 + thoughts, "promptTokensDetails": details],
             "modelVersion": "fake",
         ])
     }

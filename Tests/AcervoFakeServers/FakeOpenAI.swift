@@ -43,6 +43,8 @@ public final class FakeOpenAI: Sendable {
         var failIndexingOf: String?
         var pageSize = 100
         var transcriptionSeconds: [Double] = []
+        /// Pieces of about these many seconds are answered 500 (the piece kept failing).
+        var poisonedSeconds: Set<Int> = []
         var lastFilters: [String: String]?
         var citations: Int?
     }
@@ -329,6 +331,9 @@ public final class FakeOpenAI: Sendable {
         guard ["json", "verbose_json", "text"].contains(format) else { return violation("unknown response_format \(format)") }
         guard let seconds = FakeGoogle.flacDuration(file.content) else { return violation("Invalid file format.") }
         state.withLock { $0.transcriptionSeconds.append(seconds) }
+        if state.withLock({ $0.poisonedSeconds.contains(Int(seconds.rounded())) }) {
+            return .json(500, ["error": ["message": "The server had an error while processing your request.", "type": "server_error"]])
+        }
         var words: [[String: Any]] = []
         var segments: [[String: Any]] = []
         var second = 0
@@ -415,6 +420,9 @@ public final class FakeOpenAI: Sendable {
 
     /// Seconds of audio in each transcription request.
     public var transcriptionSeconds: [Double] { state.withLock { $0.transcriptionSeconds } }
+    /// Pieces of `seconds` (rounded) fail with a 500 until `heal`.
+    public func poisonTranscription(seconds: Int) { state.withLock { _ = $0.poisonedSeconds.insert(seconds) } }
+    public func healTranscription() { state.withLock { $0.poisonedSeconds.removeAll(); $0.transcriptionSeconds.removeAll() } }
 
     private func listFiles(_ request: FakeRequest) -> FakeReply {
         let (order, files) = state.withLock { ($0.fileOrder, $0.files) }

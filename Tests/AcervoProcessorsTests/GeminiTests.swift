@@ -61,6 +61,29 @@ struct GeminiTests {
         await bench.close()
     }
 
+    @Test("a video's sound is billed at the audio price, and the estimate reckons it so; the range holds what is recorded")
+    func soundPricedApart() async throws {
+        let bench = try await Bench()
+        let path = bench.directory.path + "/with-sound.mp4"
+        let made = try run("/usr/bin/env", ["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "color=c=blue:s=160x120:r=5:d=30",
+                                           "-f", "lavfi", "-i", "sine=frequency=440:duration=30", "-shortest", "-c:v", "libx264",
+                                           "-pix_fmt", "yuv420p", "-c:a", "aac", path])
+        #expect(made.status == 0, "\(made.stderr)")
+        let video = try await bench.store.put(fileAt: path).digest
+        let action = ActionInput(itemID: "m/l", rule: "analysis", inputs: ["video": video], params: ["prompt": .string("prompts/analyze.md")],
+                                 files: ["prompts/analyze.md": bench.prompt], store: bench.store)
+        let processor = GeminiAnalyzer(Providers(connectors: bench.context, prices: repositoryPrices))
+        let estimate = try await processor.estimate(action)
+        let output = try await processor.run(action)
+        let input = try #require(output.usage["input_tokens"]), audio = try #require(output.usage["audio_input_tokens"])
+        #expect(abs(audio - 30 * 32) <= 32, "32 tokens a second of sound: \(audio)")
+        // gemini-2.5-flash: $0.30 a million for text and frames, $1.00 for sound, $2.50 for the answer and the thinking.
+        #expect(abs(output.costUSD - ((input - audio) * 0.30e-6 + audio * 1.00e-6 + (250 + 125) * 2.50e-6)) < 1e-12)
+        #expect(estimate.lowUSD <= output.costUSD && output.costUSD <= estimate.highUSD, "\(estimate) against \(output.costUSD)")
+        #expect(estimate.basis.contains("of them sound"), "\(estimate.basis)")
+        await bench.close()
+    }
+
     @Test("the prompt must be a rule file, so that editing it re-runs the analysis")
     func promptMustBeAFile() async throws {
         let bench = try await Bench()

@@ -70,7 +70,7 @@ struct TranscriptionTests {
         let starts = transcript.segments.flatMap { $0.words ?? [] }.map(\.startSeconds)
         #expect(starts == (0..<130).map(Double.init), "one word per second, none lost or repeated at the seams")
         #expect(transcript.segments.allSatisfy { $0.words?.allSatisfy { $0.confidence == 0.9 } == true })
-        #expect(transcript.language == "es-es" && transcript.source == "google.stt")
+        #expect(transcript.language == "es-ES" && transcript.source == "google.stt", "Speech-to-Text says `es-es`; BCP-47 says `es-ES`")
         #expect(bench.google.recognizeRequests.map { $0["seconds"] } == ["55.0", "55.0", "24.0"])
         #expect(bench.google.recognizeRequests.allSatisfy { $0["languages"] == "es-ES,pt-BR" && $0["model"] == "chirp_2" })
         #expect(output.usage["billed_seconds"] == 134)
@@ -178,6 +178,29 @@ struct TranscriptionTests {
         let starts = try await bench.transcript(output).segments.flatMap { $0.words ?? [] }.map(\.startSeconds)
         #expect(starts == (0..<50).map(Double.init))
         #expect(bench.openAI.transcriptionSeconds.count == 3)
+        await bench.close()
+    }
+
+    @Test("openai.transcribe: a piece failing past its retries fails the action; the next run sends only that piece")
+    func openAIPiecesPaidOnce() async throws {
+        let bench = try await TranscriptionBench()
+        let audio = try await bench.audio(seconds: 50)
+        let processor = OpenAITranscriber(Providers(connectors: bench.context, prices: repositoryPrices))
+        let action = bench.action(audio, params: ["chunk_seconds": .number(20)])
+        // Pieces of 20, 20 and 14 s (2 s overlaps): the last keeps failing.
+        bench.openAI.poisonTranscription(seconds: 14)
+        await #expect(throws: (any Error).self) { try await processor.run(action) }
+        #expect(bench.openAI.transcriptionSeconds.filter { $0 > 15 }.count == 2)
+        bench.openAI.healTranscription()
+        let output = try await processor.run(action)
+        #expect(bench.openAI.transcriptionSeconds.map { Int($0.rounded()) } == [14], "only the piece that was never answered")
+        #expect(output.usage["reused_pieces"] == 2)
+        let billed = try #require(output.usage["billed_seconds"])
+        #expect(billed < 15 && abs(output.costUSD - billed / 60 * 0.006) < 1e-12, "this run paid for one piece")
+        let transcript = try await bench.transcript(output)
+        let starts: [Double] = transcript.segments.flatMap { $0.words ?? [] }.map(\.startSeconds)
+        #expect(starts == (0..<50).map(Double.init), "the stitched transcript is whole")
+        #expect(transcript.language == "es", "Whisper says `spanish`; the transcript says BCP-47")
         await bench.close()
     }
 

@@ -111,8 +111,11 @@ import Testing
     @Test func `prices are typed, and a wrong one names its line`() throws {
         let table = try PriceTable.parse("""
             google.stt:
+              source: https://cloud.google.com/speech-to-text/pricing
+              taken: 2026-11
               per_minute: { chirp_2: 0.016, default: 0.024 }
             """, file: "prices.yaml")
+        #expect(table.provenance["google.stt"] == PriceTable.Provenance(source: "https://cloud.google.com/speech-to-text/pricing", taken: "2026-11"))
         #expect(table.price("google.stt", "per_minute", model: "chirp_2") == 0.016)
         #expect(table.price("google.stt", "per_minute", model: "long") == 0.024)
         #expect(table.price("gemini", "per_million_input_tokens", model: nil) == nil)
@@ -122,6 +125,14 @@ import Testing
         }
         #expect(error?.location?.line == 2)
         #expect(error?.message == "`gemini.per_million_input_tokens.gemini-2.5-flash` must be a number of dollars")
+
+        // A price nobody can trace to a pricing page and a date is refused, naming the provider's line.
+        let untraced = #expect(throws: RulesError.self) {
+            try PriceTable.parse("google.vision:\n  taken: 2026-11\n  per_thousand_images: { default: 1.50 }\n", file: "prices.yaml")
+        }
+        #expect(untraced?.location?.line == 1)
+        #expect(untraced?.message == "`google.vision` does not say where and when its prices were read")
+        #expect(untraced?.fix == "add `source: <the provider's pricing page>` and `taken: <YYYY-MM>` under `google.vision`")
     }
 
     @Test func `an unpriced paid call names the provider, the unit and the fix`() throws {

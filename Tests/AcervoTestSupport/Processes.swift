@@ -70,17 +70,6 @@ public let acervoBinary = builtProduct("acervo")
 /// The crash-test writer (`Sources/acervo-torture`).
 public let tortureBinary = builtProduct("acervo-torture")
 
-/// Runs the `acervo` binary on a thread of its own: a long command (a whole build) waited for on the
-/// cooperative pool would hold one of its few threads, and starve the tests that run meanwhile.
-@discardableResult
-public func acervoInBackground(_ arguments: [String], in directory: String? = nil, environment: [String: String?] = [:]) async throws -> Outcome {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread.detachNewThread {
-            continuation.resume(with: Result { try acervo(arguments, in: directory, environment: environment) })
-        }
-    }
-}
-
 /// Runs the `acervo` binary.
 @discardableResult
 public func acervo(_ arguments: [String], in directory: String? = nil, environment: [String: String?] = [:]) throws -> Outcome {
