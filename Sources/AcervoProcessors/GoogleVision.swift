@@ -23,6 +23,9 @@ public struct GoogleVisionOCR: Processor {
                       languages: action.params["languages"]?.array?.compactMap(\.string) ?? [], store: action.store)
     }
 
+    /// The features asked of each image, each billed: DOCUMENT_TEXT_DETECTION.
+    static let featuresPerImage = 1
+
     func pricePerImage() throws(RulesError) -> Double {
         try providers.prices.required("google.vision", "per_thousand_images", model: nil) / 1000
     }
@@ -114,7 +117,9 @@ public struct GoogleVisionOCR: Processor {
                                     + "\(first.failure.message ?? "error \(first.failure.code ?? 0)")")
         }
         let screen = ScreenText(frameTexts: frames.map { texts[$0.digest] ?? "" })
+        // Vision bills each feature asked of an image: one here (DOCUMENT_TEXT_DETECTION).
         return ProcessorOutput(output: try await action.store.put(bytes: screen.encoded()).digest,
-                               costUSD: Double(paid) * price, usage: ["images": Double(paid)], provider: "Google")
+                               costUSD: Double(paid * Self.featuresPerImage) * price,
+                               usage: ["images": Double(paid), "features_per_image": Double(Self.featuresPerImage)], provider: "Google")
     }
 }

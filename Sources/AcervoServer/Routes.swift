@@ -178,6 +178,13 @@ extension RouterGroup<ServiceRequestContext> {
             }
         }
         get("api/cache") { _, _ in try await service.answer { try Response.json(try await service.workspace.cacheStatistics()) } }
+        // The projection plans (it reads the source): only when asked for.
+        get("api/cost") { request, _ in
+            let runs = request.uri.queryParameters.get("runs", as: Int.self) ?? 200
+            guard (1...10_000).contains(runs) else { return Response.problem(.badRequest, "runs must be from 1 to 10000") }
+            let projection = request.uri.queryParameters.get("projection") == "1"
+            return try await service.answer { try Response.json(try await service.workspace.costReport(runs: runs, projection: projection)) }
+        }
         get("api/snapshots") { _, _ in
             try await service.answer { try Response.json(try await service.snapshotMemo.snapshots(service.workspace)) }
         }

@@ -23,7 +23,7 @@ import Testing
     @Test func `with tokens set, nothing but the health probes answers anonymously`() async throws {
         let project = try TinyProject()
         let running = try await RunningService.start(project, variables: ["ACERVO_ADMIN_TOKEN": adminToken, "ACERVO_VIEWER_TOKEN": viewerToken])
-        for path in ["/", "/runs", "/snapshots", "/cache", "/search?q=x", "/api/status", "/api/runs", "/api/cache", "/api/snapshots", "/metrics",
+        for path in ["/", "/runs", "/snapshots", "/cache", "/search?q=x", "/api/status", "/api/runs", "/api/cache", "/api/cost", "/api/snapshots", "/metrics",
                      "/api/session"] {
             let answer = try await request(.GET, running.baseURL + path)
             #expect(answer.status == 401, "\(path) answered \(answer.status) anonymously")

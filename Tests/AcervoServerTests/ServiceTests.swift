@@ -39,6 +39,10 @@ import Testing
         let apiCache = try await request(.GET, running.baseURL + "/api/cache")
         let cliCache = try acervo(["cache", "stats", "--store", project.store, "--rules", project.rules, "--json"])
         #expect(try jsonObject(apiCache.body) == jsonObject(cliCache.stdout))
+        let apiCost = try await request(.GET, running.baseURL + "/api/cost")
+        let cliCost = try acervo(["cost", "--no-projection", "--store", project.store, "--rules", project.rules, "--json"])
+        #expect(try jsonObject(apiCost.body) == jsonObject(cliCost.stdout))
+        #expect(try await request(.GET, running.baseURL + "/api/cost?runs=0").status == 400)
 
         let status = try #require(try await request(.GET, running.baseURL + "/api/status").json() as? [String: Any])
         let report = try #require(status["status"] as? [String: Any])
@@ -141,7 +145,7 @@ import Testing
         let run = try #require(attempt.outcome?.summary.run)
         var bodies: [String] = []
         for path in ["/", "/runs", "/runs/\(run)", "/lesson?item=01-inicio%2F01-bienvenida", "/snapshots", "/cache", "/search?q=variables",
-                     "/api/status", "/api/runs", "/api/runs/\(run)", "/api/cache", "/api/snapshots", "/api/session", "/metrics", "/healthz", "/readyz",
+                     "/api/status", "/api/runs", "/api/runs/\(run)", "/api/cache", "/api/cost", "/api/snapshots", "/api/session", "/metrics", "/healthz", "/readyz",
                      "/nowhere"] {
             bodies.append(try await request(.GET, running.baseURL + path, headers: [admin]).body)
             bodies.append(try await request(.GET, running.baseURL + path, headers: [basic("wrong-" + secrets["ACERVO_ADMIN_TOKEN"]!)]).body)
