@@ -19,13 +19,32 @@ public struct GeminiClient: Sendable {
         if let interval = context.environment.variables["ACERVO_GEMINI_POLL_SECONDS"].flatMap(Double.init) { pollIntervalSeconds = interval }
     }
 
-    public struct File: Decodable, Sendable {
+    public struct File: Codable, Sendable {
         public var name: String
         public var uri: String?
         public var state: String?
         public var mimeType: String?
+        /// RFC 3339; the Files API keeps a file 48 hours.
+        public var expirationTime: String?
         public var error: Failure?
-        public struct Failure: Decodable, Sendable { public var message: String? }
+        public struct Failure: Codable, Sendable { public var message: String? }
+
+        public init(name: String, uri: String?, state: String?, mimeType: String?, expirationTime: String? = nil) {
+            self.name = name
+            self.uri = uri
+            self.state = state
+            self.mimeType = mimeType
+            self.expirationTime = expirationTime
+        }
+    }
+
+    /// The file as the Files API has it now, or nil when it has it no more (expired, deleted: 403 or 404).
+    public func file(named name: String) async throws(ConnectorError) -> File? {
+        do {
+            return try await api.json(APIRequest(.GET, "\(baseURL)/v1beta/\(name)"), as: File.self)
+        } catch let error where error.kind == .rejected && [403, 404].contains(error.status ?? 0) {
+            return nil
+        }
     }
 
     struct FileEnvelope: Decodable { var file: File }

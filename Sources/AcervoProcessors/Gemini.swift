@@ -132,8 +132,8 @@ public struct GeminiAnalyzer: Processor {
             let transcript = try Transcript.decode(try await action.store.blobs.bytes(of: digest))
             prompt += "\n\nTranscript (\(transcript.language)):\n" + transcript.segments.map { "[\(Int($0.startSeconds))s] \($0.text)" }.joined(separator: "\n")
         }
-        let video = try await action.store.blobs.file(of: action.inputs["video"]!)
-        let file = try await gemini.upload(path: video, mimeType: "video/mp4", displayName: "acervo \(action.itemID)")
+        let file = try await UploadMemo(gemini: gemini, store: action.store).upload(action.inputs["video"]!, mimeType: "video/mp4",
+                                                                                 displayName: "acervo \(action.itemID)")
         let parts: [JSONValue] = [
             .object(["file_data": .object(["mime_type": .string(file.mimeType ?? "video/mp4"), "file_uri": .string(file.uri ?? "")])]),
             .object(["text": .string(prompt)]),
@@ -233,5 +233,63 @@ public struct GeminiClassifier: Processor {
         return ProcessorOutput(output: try await action.store.put(bytes: Array(JSONValue.object(result).canonical.utf8)).digest,
                                costUSD: try geminiCost(providers.prices, model: model, usage: usage),
                                usage: usage.recorded, provider: "Google", model: model)
+    }
+}
+
+/// Videos uploaded to the Files API, kept by their digest while Gemini keeps them (48 hours): an analysis run
+/// again within that time — an edited prompt re-runs every lesson's, a failed call is tried again the next
+/// night — sends no video again. A file Gemini no longer has (expired, deleted, another project's key) is
+/// uploaded again.
+struct UploadMemo {
+    let gemini: GeminiClient
+    let store: Store
+    /// Files older than this are not trusted even when Gemini states no expiry.
+    static let lifetime: TimeInterval = 47 * 3600
+
+    struct Stored: Codable {
+        var file: GeminiClient.File
+        var uploadedAt: Date
+    }
+
+    var memo: PaidPieceMemo {
+        PaidPieceMemo(processor: "gemini.upload", version: "1.0", params: ["api": .string(gemini.baseURL)], input: "file", store: store)
+    }
+
+    func upload(_ digest: Digest, mimeType: String, displayName: String, now: Date = Date()) async throws -> GeminiClient.File {
+        if let bytes = try await memo.stored(for: digest), let stored = try? JSONDecoder.memo.decode(Stored.self, from: Data(bytes)),
+           now.timeIntervalSince(stored.uploadedAt) < Self.lifetime, !Self.expires(stored.file, before: now.addingTimeInterval(3600)),
+           let current = try? await gemini.file(named: stored.file.name), current.state == "ACTIVE", current.uri != nil {
+            return current
+        }
+        let file = try await gemini.upload(path: try await store.blobs.file(of: digest), mimeType: mimeType, displayName: displayName)
+        try await memo.remember(Array(try JSONEncoder.memo.encode(Stored(file: file, uploadedAt: now))), for: digest, provider: "Google")
+        return file
+    }
+
+    /// Whether Gemini said the file expires before `date`.
+    static func expires(_ file: GeminiClient.File, before date: Date) -> Bool {
+        guard let text = file.expirationTime else { return false }
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        guard let expiry = formatter.date(from: text) ?? ISO8601DateFormatter().date(from: text) else { return false }
+        return expiry < date
+    }
+}
+
+extension JSONEncoder {
+    /// Memo answers: sorted keys, dates as seconds.
+    static var memo: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.dateEncodingStrategy = .secondsSince1970
+        return encoder
+    }
+}
+
+extension JSONDecoder {
+    static var memo: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .secondsSince1970
+        return decoder
     }
 }

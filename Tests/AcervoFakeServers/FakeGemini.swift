@@ -42,6 +42,9 @@ public final class FakeGemini: Sendable {
     public var violations: [String] { state.withLock { $0.violations } }
     public var uploadedBytes: [Int] { state.withLock { $0.files.values.map(\.size).sorted() } }
 
+    /// Forgets every uploaded file, as the Files API does after 48 hours.
+    public func expireFiles() { state.withLock { $0.files.removeAll() } }
+
     /// Every answer from now on reports this many thinking tokens.
     public func setThoughtsTokens(_ tokens: Int) { state.withLock { $0.thoughtsTokens = tokens } }
 

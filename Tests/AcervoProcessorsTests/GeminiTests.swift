@@ -84,6 +84,36 @@ struct GeminiTests {
         await bench.close()
     }
 
+    @Test("a video is uploaded once while Gemini keeps it: an edited prompt sends no video again; an expired file is sent again")
+    func uploadedOnce() async throws {
+        let bench = try await Bench()
+        let processor = GeminiAnalyzer(Providers(connectors: bench.context, prices: repositoryPrices))
+        func analyze(prompt: String) async throws {
+            let digest = try await bench.store.put(bytes: Array(prompt.utf8)).digest
+            _ = try await processor.run(ActionInput(itemID: "m/l", rule: "analysis", inputs: ["video": bench.video],
+                                                    params: ["prompt": .string("prompts/analyze.md")],
+                                                    files: ["prompts/analyze.md": digest], store: bench.store))
+        }
+        try await analyze(prompt: "Analyse the lesson.")
+        try await analyze(prompt: "Analyse the lesson briefly.")
+        #expect(bench.gemini.calls["POST /upload/v1beta/files (start)"] == 1, "the second analysis used the file already uploaded")
+        #expect(bench.gemini.calls["POST :generateContent"] == 2)
+
+        // Gemini no longer has it: it is uploaded again, and that upload is the one kept.
+        bench.gemini.expireFiles()
+        try await analyze(prompt: "Analyse the lesson once more.")
+        #expect(bench.gemini.calls["POST /upload/v1beta/files (start)"] == 2)
+        // Past the Files API's 48 hours it is not even asked for.
+        let client = try GeminiClient(context: bench.context)
+        let polls = bench.gemini.calls["GET /v1beta/files/{name}"] ?? 0
+        _ = try await UploadMemo(gemini: client, store: bench.store).upload(bench.video, mimeType: "video/mp4", displayName: "later",
+                                                                             now: Date().addingTimeInterval(49 * 3600))
+        #expect(bench.gemini.calls["POST /upload/v1beta/files (start)"] == 3)
+        #expect(bench.gemini.calls["GET /v1beta/files/{name}"] == polls + 2, "only the new upload's polls")
+        #expect(bench.gemini.violations.isEmpty)
+        await bench.close()
+    }
+
     @Test("the prompt must be a rule file, so that editing it re-runs the analysis")
     func promptMustBeAFile() async throws {
         let bench = try await Bench()
