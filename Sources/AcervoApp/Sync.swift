@@ -70,8 +70,10 @@ extension Workspace {
                 guard let store = try await stores.vectorStores().first(where: { $0.id == target || $0.name == target }) else {
                     throw AppError.usage("there is no vector store `\(target)`; sync one first (`acervo kb sync --vector-store \(target)`)")
                 }
-                return try await KnowledgeBaseQuestion(api: stores.api, baseURL: stores.baseURL)
+                var answer = try await KnowledgeBaseQuestion(api: stores.api, baseURL: stores.baseURL)
                     .ask(question.text, vectorStore: store.id, model: question.model, filters: question.filters)
+                answer.costUSD = KnowledgeBaseQuestion.cost(of: answer, model: question.model, prices: pipeline.prices)
+                return answer
             }
         }
     }

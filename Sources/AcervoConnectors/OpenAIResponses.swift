@@ -19,6 +19,11 @@ public struct KnowledgeBaseQuestion: Sendable {
         public var sources: [Source]
         public var inputTokens: Int
         public var outputTokens: Int
+        /// `file_search` calls the answer made: billed apart from the tokens.
+        public var searchCalls: Int
+        /// The tokens at the model's prices and the searches at theirs (`openai.responses`, `openai.file_search`
+        /// in prices.yaml); nil when one is not priced there.
+        public var costUSD: Double?
     }
 
     let api: APIClient
@@ -79,6 +84,14 @@ public struct KnowledgeBaseQuestion: Sendable {
         var usage: Usage?
     }
 
+    /// What an answer cost at `prices`: nil when the model's tokens or the searches are not priced.
+    public static func cost(of answer: Answer, model: String, prices: PriceTable) -> Double? {
+        guard let input = prices.price("openai.responses", "per_million_input_tokens", model: model),
+              let output = prices.price("openai.responses", "per_million_output_tokens", model: model),
+              let search = prices.price("openai.file_search", "per_thousand_calls", model: nil) else { return nil }
+        return Double(answer.inputTokens) * input / 1e6 + Double(answer.outputTokens) * output / 1e6 + Double(answer.searchCalls) * search / 1000
+    }
+
     public func ask(_ question: String, vectorStore: String, model: String, filters attributes: [String: String],
                     maxResults: Int = 5) async throws(ConnectorError) -> Answer {
         var tool: [String: JSONValue] = [
@@ -104,6 +117,7 @@ public struct KnowledgeBaseQuestion: Sendable {
             cited.append(sources.first { $0.fileID == fileID } ?? Answer.Source(fileID: fileID, itemID: nil, title: annotation.filename, score: nil))
         }
         return Answer(text: text, citations: cited, sources: sources, inputTokens: response.usage?.inputTokens ?? 0,
-                      outputTokens: response.usage?.outputTokens ?? 0)
+                      outputTokens: response.usage?.outputTokens ?? 0,
+                      searchCalls: response.output.filter { $0.type == "file_search_call" }.count, costUSD: nil)
     }
 }

@@ -201,8 +201,12 @@ struct AskCommand: AsyncParsableCommand {
         }
         print(answer.citations.isEmpty ? "\ncites: nothing from the course" : "\ncites:")
         for source in answer.citations { print(line(source)) }
-        guard results, !answer.sources.isEmpty else { return }
-        print("\nsearch results:")
-        for source in answer.sources { print(line(source)) }
+        if results, !answer.sources.isEmpty {
+            print("\nsearch results:")
+            for source in answer.sources { print(line(source)) }
+        }
+        let usage = "\(answer.inputTokens) tokens in, \(answer.outputTokens) out, \(answer.searchCalls) search\(answer.searchCalls == 1 ? "" : "es")"
+        print("\n" + (answer.costUSD.map { "cost: \(formatUSD($0)) (\(usage))" }
+                      ?? "cost: \(usage); `\(model)` or file_search is not priced in rules/prices.yaml"))
     }
 }

@@ -86,6 +86,9 @@ import Testing
         #expect(answer.citations.map(\.itemID) == ["01-fundamentos/02-variables"], "the answer cites the lesson it used")
         #expect(answer.text.contains("Variables"))
         #expect(fake.lastFilters == ["school": "tecnologia"])
+        // What the question cost: gpt-4.1-mini's tokens ($0.40 and $1.60 a million) and one search ($2.50 a thousand).
+        #expect(answer.searchCalls == 1 && answer.inputTokens == 1_200 && answer.outputTokens == 40)
+        #expect(abs((answer.costUSD ?? 0) - (1_200 * 0.40e-6 + 40 * 1.60e-6 + 2.50e-3)) < 1e-12)
 
         // An answer citing two files lists those two lessons — in text, without the rest of the search results…
         fake.cite(2)
@@ -94,7 +97,7 @@ import Testing
         #expect(two.citations.count == 2 && two.sources.count > 2, "\(two)")
         #expect(Set(two.citations.compactMap(\.itemID)).isSubset(of: Set(two.sources.compactMap(\.itemID))))
         let text = try acervo(["ask", "variables", "listas", "funciones"], in: project.path, environment: environment).stdout
-        #expect(text.contains("\ncites:\n"), "\(text)")
+        #expect(text.contains("\ncites:\n") && text.contains("\ncost: $0.0030 (1200 tokens in, 40 out, 1 search)"), "\(text)")
         #expect(!text.contains("search results:"), "the search results only with --results")
         #expect(try acervo(["ask", "variables", "listas", "funciones", "--results"], in: project.path, environment: environment).stdout
             .contains("search results:"))

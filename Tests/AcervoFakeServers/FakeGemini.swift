@@ -31,6 +31,8 @@ public final class FakeGemini: Sendable {
         var pollsBeforeActive = 1
         /// Thinking tokens reported with each answer.
         var thoughtsTokens = 125
+        /// Prompt tokens reported as served from a context cache.
+        var cachedTokens = 0
     }
 
     public let apiKey = "gemini-key-\(UUID().uuidString.prefix(8))"
@@ -41,6 +43,9 @@ public final class FakeGemini: Sendable {
     public var calls: [String: Int] { state.withLock { $0.calls } }
     public var violations: [String] { state.withLock { $0.violations } }
     public var uploadedBytes: [Int] { state.withLock { $0.files.values.map(\.size).sorted() } }
+
+    /// Every answer from now on reports this many of its prompt tokens as cached.
+    public func setCachedTokens(_ tokens: Int) { state.withLock { $0.cachedTokens = tokens } }
 
     /// Forgets every uploaded file, as the Files API does after 48 hours.
     public func expireFiles() { state.withLock { $0.files.removeAll() } }
@@ -184,12 +189,13 @@ public final class FakeGemini: Sendable {
         var details = [["modality": "TEXT", "tokenCount": textTokens]]
         if videoTokens > 0 { details.append(["modality": "VIDEO", "tokenCount": videoTokens]) }
         if audioTokens > 0 { details.append(["modality": "AUDIO", "tokenCount": audioTokens]) }
-        let thoughts = state.withLock { $0.thoughtsTokens }
+        let (thoughts, cached) = state.withLock { ($0.thoughtsTokens, $0.cachedTokens) }
         return .json(200, [
             "candidates": [["content": ["role": "model", "parts": [["text": text]]], "finishReason": finishReason]],
             // gemini-2.5 models think by default; the thinking is billed at the output price.
             "usageMetadata": ["promptTokenCount": promptTokens, "candidatesTokenCount": 250, "thoughtsTokenCount": thoughts,
-                              "totalTokenCount": promptTokens + 250 + thoughts, "promptTokensDetails": details],
+                              "totalTokenCount": promptTokens + 250 + thoughts, "promptTokensDetails": details,
+                              "cachedContentTokenCount": cached],
             "modelVersion": "fake",
         ])
     }

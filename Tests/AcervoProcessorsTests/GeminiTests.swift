@@ -81,6 +81,15 @@ struct GeminiTests {
         #expect(abs(output.costUSD - ((input - audio) * 0.30e-6 + audio * 1.00e-6 + (250 + 125) * 2.50e-6)) < 1e-12)
         #expect(estimate.lowUSD <= output.costUSD && output.costUSD <= estimate.highUSD, "\(estimate) against \(output.costUSD)")
         #expect(estimate.basis.contains("of them sound"), "\(estimate.basis)")
+
+        // Prompt tokens served from a context cache are billed at the cache's price ($0.03 a million).
+        bench.gemini.setCachedTokens(1_000)
+        let cachedRun = try await processor.run(ActionInput(itemID: "m/l2", rule: "analysis", inputs: ["video": video],
+                                                            params: ["prompt": .string("prompts/analyze.md")],
+                                                            files: ["prompts/analyze.md": bench.prompt], store: bench.store))
+        let prompt = try #require(cachedRun.usage["input_tokens"]), sound = try #require(cachedRun.usage["audio_input_tokens"])
+        #expect(cachedRun.usage["cached_input_tokens"] == 1_000)
+        #expect(abs(cachedRun.costUSD - ((prompt - sound - 1_000) * 0.30e-6 + sound * 1.00e-6 + 1_000 * 0.03e-6 + 375 * 2.50e-6)) < 1e-12)
         await bench.close()
     }
 
