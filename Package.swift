@@ -36,7 +36,7 @@ let package = Package(
             ]
         ),
         .target(name: "AcervoRules", dependencies: [.product(name: "Yams", package: "Yams")]),
-        .target(name: "AcervoFormats", dependencies: ["AcervoStore"]),
+        .target(name: "AcervoFormats", dependencies: ["AcervoStore", "AcervoRules"]),
         .target(name: "AcervoEngine", dependencies: ["AcervoStore", "AcervoRules"]),
         .target(
             name: "AcervoConnectors",
@@ -61,7 +61,7 @@ let package = Package(
         ),
         .target(
             name: "AcervoSources",
-            dependencies: ["AcervoEngine", "AcervoStore", "AcervoRules", "AcervoFormats", "AcervoConnectors", .product(name: "Yams", package: "Yams")]
+            dependencies: ["AcervoEngine", "AcervoStore", "AcervoRules", "AcervoConnectors", .product(name: "Yams", package: "Yams")]
         ),
         .target(name: "AcervoSinks", dependencies: ["AcervoEngine", "AcervoStore", "AcervoRules", "AcervoConnectors"]),
         .target(

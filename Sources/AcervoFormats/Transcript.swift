@@ -1,3 +1,4 @@
+import AcervoRules
 import AcervoStore
 import Foundation
 

@@ -12,7 +12,7 @@ import Foundation
 public struct GoogleVisionOCR: Processor {
     public static let descriptor = ProcessorDescriptor(
         id: "google.vision", version: "1.0", inputs: [InputSlot("frames")],
-        params: [ParamSpec("languages", .stringList), ParamSpec("batch", .integer)], isPaid: true)
+        params: [ParamSpec("languages", .languageTags), ParamSpec("batch", .integer)], isPaid: true)
     public var descriptor: ProcessorDescriptor { Self.descriptor }
     let providers: Providers
 

@@ -200,7 +200,7 @@ public struct OpenAITranscriber: Processor {
 public struct GoogleSpeechTranscriber: Processor {
     public static let descriptor = ProcessorDescriptor(
         id: "google.stt", version: "1.0", inputs: [InputSlot("audio")],
-        params: [ParamSpec("model", .string), ParamSpec("languages", .stringList), ParamSpec("location", .string),
+        params: [ParamSpec("model", .string), ParamSpec("languages", .languageTags), ParamSpec("location", .string),
                  ParamSpec("recognizer", .string), ParamSpec("project", .string), ParamSpec("chunk_seconds", .number),
                  ParamSpec("overlap_seconds", .number)],
         isPaid: true,

@@ -67,14 +67,23 @@ public struct InputSlot: Sendable, Equatable {
 
 public enum ParamType: String, Sendable, Equatable {
     case string, integer, number, boolean, stringList = "list of strings"
+    /// What a provider takes as languages (`[es-ES, pt-BR]`): a name like `spanish` fails every request.
+    case languageTags = "list of BCP-47 language codes"
 
     func accepts(_ value: JSONValue) -> Bool {
         switch (self, value) {
         case (.string, .string), (.number, .number), (.boolean, .bool): return true
         case (.integer, .number): return value.int != nil
         case (.stringList, .array(let items)): return items.allSatisfy { $0.string != nil }
+        case (.languageTags, .array(let items)): return items.allSatisfy { $0.string.map(LanguageTag.isWellFormed) ?? false }
         default: return false
         }
+    }
+
+    /// How to write `value` so that it is accepted, when that can be said (`[es, pt-BR]` for `[spanish, pt_br]`).
+    func suggestion(for value: JSONValue) -> String? {
+        guard self == .languageTags, let items = value.array?.compactMap(\.string), !items.isEmpty else { return nil }
+        return "[" + items.map(LanguageTag.normalized).joined(separator: ", ") + "]"
     }
 }
 

@@ -184,7 +184,8 @@ public struct RulesLoader: Sendable {
                 let json = try context.json(value)
                 guard spec.type.accepts(json) else {
                     throw RulesError("rule `\(name)`: parameter `\(key.name)` must be a \(spec.type.rawValue), not \(json.canonical.shortened)",
-                                     at: context.location(value), fix: "write a \(spec.type.rawValue)")
+                                     at: context.location(value),
+                                     fix: spec.type.suggestion(for: json).map { "write \($0)" } ?? "write a \(spec.type.rawValue)")
                 }
                 params[key.name] = json
             }

@@ -1,5 +1,4 @@
 import AcervoEngine
-import AcervoFormats
 import AcervoRules
 import AcervoStore
 import Foundation
@@ -128,18 +127,20 @@ public struct LocalCourseSource: Source {
         return Item(id: (module + "/" + lesson).precomposedStringWithCanonicalMapping, metadata: metadata, artifacts: artifacts)
     }
 
-    /// Of several caption files (`clase.es.vtt`, `clase.en.srt`), the one tagged with the lesson's language;
-    /// else one with no language tag; else the first by name.
+    /// Of several caption files (`clase.es.vtt`, `clase.en.srt`), the one tagged with the lesson's language
+    /// (`pt-BR`: `pt-BR`, `pt_br`, else plain `pt`); else one with no language tag; else the first by name.
     static func preferredCaptions(_ names: [String], language: String?) -> String? {
         func tags(_ name: String) -> [Substring] { name.lowercased().split(separator: ".").dropFirst().dropLast() }
         func isLanguageTag(_ part: Substring) -> Bool {
             let base = part.split { $0 == "-" || $0 == "_" }.first ?? ""
             return (2...3).contains(base.count) && base.allSatisfy { $0.isASCII && $0.isLetter }
         }
-        if let language = language?.lowercased(), let tagged = names.first(where: { name in
-            tags(name).contains { $0 == language || $0.hasPrefix(language + "-") || $0.hasPrefix(language + "_") }
-        }) {
-            return tagged
+        if let language = language?.lowercased().replacingOccurrences(of: "_", with: "-") {
+            let exact = names.first { name in
+                tags(name).contains { $0.replacingOccurrences(of: "_", with: "-") == language || $0.hasPrefix(language + "-") || $0.hasPrefix(language + "_") }
+            }
+            let primary = language.split(separator: "-").first.map(String.init) ?? language
+            if let tagged = exact ?? names.first(where: { tags($0).contains { $0 == primary } }) { return tagged }
         }
         return names.first { !tags($0).contains(where: isLanguageTag) } ?? names.first
     }

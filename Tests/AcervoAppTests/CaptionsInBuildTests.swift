@@ -56,6 +56,8 @@ import Testing
             #expect(LocalCourseSource.preferredCaptions(["a.en.srt", "b.fr.vtt"], language: "es") == "a.en.srt")
             #expect(LocalCourseSource.preferredCaptions(["a.en.srt"], language: nil) == "a.en.srt")
             #expect(LocalCourseSource.preferredCaptions([], language: "es") == nil)
+            #expect(LocalCourseSource.preferredCaptions(["a.en.srt", "b.pt.vtt"], language: "pt-BR") == "b.pt.vtt", "a lesson in pt-BR reads plain pt")
+            #expect(LocalCourseSource.preferredCaptions(["a.pt.srt", "b.pt_br.vtt"], language: "pt-BR") == "b.pt_br.vtt", "the exact tag first")
 
             // Through a build: English captions beside the Spanish ones (sorted first, and in SBV) are not read.
             let project = try ExampleCourseTests.Project()
@@ -65,6 +67,19 @@ import Testing
             #expect(steps.first { $0.rule == "transcript" }?.outputs["out"]?.description
                 == Self.versionOneOutputs["01-fundamentos/01-introduccion:transcript"])
         }
+    }
+
+    @Test func `a course's and a lesson's language are read as BCP-47 codes`() async throws {
+        let folder = TemporaryDirectory("acervo-language")
+        let files = FileManager.default
+        try files.createDirectory(atPath: folder.path + "/01-m/01-a", withIntermediateDirectories: true)
+        try files.createDirectory(atPath: folder.path + "/01-m/02-b", withIntermediateDirectories: true)
+        try "name: Curso\nlanguage: Spanish\n".write(toFile: folder.path + "/course.yaml", atomically: true, encoding: .utf8)
+        try "title: Aula\nlanguage: pt_br\n".write(toFile: folder.path + "/01-m/02-b/lesson.yaml", atomically: true, encoding: .utf8)
+        try "WEBVTT\n\n00:00.000 --> 00:01.000\nHola\n".write(toFile: folder.path + "/01-m/01-a/a.vtt", atomically: true, encoding: .utf8)
+        try "WEBVTT\n\n00:00.000 --> 00:01.000\nOi\n".write(toFile: folder.path + "/01-m/02-b/b.vtt", atomically: true, encoding: .utf8)
+        let items = try await LocalCourseSource(path: folder.path).items(store: Store.inMemory())
+        #expect(Dictionary(uniqueKeysWithValues: items.map { ($0.id, $0.metadata["language"]?.string) }) == ["01-m/01-a": "es", "01-m/02-b": "pt-BR"])
     }
 
     /// The outputs `captions@1` and `materials.text@1` gave for the example course (built by the last

@@ -162,5 +162,23 @@ extension CloudExampleTests {
         _ = try loader.parse(rules.replacingOccurrences(of: ", location: global", with: ""), file: "rules/pipeline.yaml", directory: "rules")
         let example = try String(contentsOfFile: repositoryRoot + "/examples/cloud/pipeline.yaml", encoding: .utf8)
         #expect(example.contains("model: chirp_2, location: us-central1"))
+
+        // Languages as names (what Whisper answers) are refused before any request fails on them, with the codes.
+        let named = #expect(throws: RulesError.self) {
+            _ = try loader.parse(rules.replacingOccurrences(of: "languages: [es-ES], model: chirp_2, location: global",
+                                                            with: "languages: [spanish, pt_br]"), file: "rules/pipeline.yaml", directory: "rules")
+        }
+        #expect(named?.location?.line == 6)
+        #expect(named?.message == "rule `speech`: parameter `languages` must be a list of BCP-47 language codes, not [\"spanish\",\"pt_br\"]")
+        #expect(named?.fix == "write [es, pt-BR]")
+    }
+
+    @Test func `language codes are BCP-47 whatever a provider or a course file says`() {
+        #expect(LanguageTag.normalized("spanish") == "es" && LanguageTag.normalized("Portuguese") == "pt")
+        #expect(LanguageTag.normalized("es-es") == "es-ES" && LanguageTag.normalized("pt_br") == "pt-BR")
+        #expect(LanguageTag.normalized("zh-hant-tw") == "zh-Hant-TW" && LanguageTag.normalized("es-419") == "es-419")
+        #expect(LanguageTag.normalized("spa") == "es" && LanguageTag.normalized("") == "und")
+        #expect(LanguageTag.isWellFormed("es-ES") && LanguageTag.isWellFormed("yue") && LanguageTag.isWellFormed("es-419"))
+        #expect(!LanguageTag.isWellFormed("spanish") && !LanguageTag.isWellFormed("spa") && !LanguageTag.isWellFormed("pt_BR"))
     }
 }

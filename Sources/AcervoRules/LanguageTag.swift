@@ -24,6 +24,18 @@ public enum LanguageTag {
         return tag.joined(separator: "-")
     }
 
+    /// Whether `text` is written as a BCP-47 tag (`es`, `pt-BR`, `zh-Hant-TW`, `es-419`), in any case: a
+    /// language name (`spanish`) or a three-letter code is not.
+    public static func isWellFormed(_ text: String) -> Bool {
+        let parts = text.replacingOccurrences(of: "_", with: "-").split(separator: "-", omittingEmptySubsequences: false)
+        guard let first = parts.first, first.count == 2 || (first.count == 3 && threeLetter[first.lowercased()] == nil),
+              first.allSatisfy({ $0.isASCII && $0.isLetter }), !text.contains("_") else { return false }
+        return parts.dropFirst().allSatisfy { part in
+            (part.count == 4 && part.allSatisfy { $0.isASCII && $0.isLetter }) || (part.count == 2 && part.allSatisfy { $0.isASCII && $0.isLetter })
+                || (part.count == 3 && part.allSatisfy(\.isNumber))
+        }
+    }
+
     /// ISO 639-2 codes that have a two-letter code (tesseract's `spa`, `por`, `eng`, …).
     static let threeLetter: [String: String] = [
         "eng": "en", "spa": "es", "por": "pt", "fra": "fr", "fre": "fr", "deu": "de", "ger": "de", "ita": "it", "nld": "nl", "dut": "nl",
