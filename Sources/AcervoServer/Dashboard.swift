@@ -30,6 +30,10 @@ extension RouterGroup<ServiceRequestContext> {
             return try await service.htmlAnswer { try await service.searchPage(query) }
         }
         get("cache") { _, context in try await service.htmlAnswer { try await service.cachePage(context.credential!) } }
+        get("cost") { request, _ in
+            let projection = request.uri.queryParameters.get("projection") == "1"
+            return try await service.htmlAnswer { try await service.costPage(projection: projection) }
+        }
         post("gc") { _, context in
             let apply = context.form["apply"] == "1"
             let (status, json) = await service.maintenance { try await service.collectGarbage(apply: apply) }
@@ -276,6 +280,59 @@ extension AcervoService {
             <th class="num">Spent</th><th class="num">Saved</th></tr></thead><tbody>\(rows)</tbody></table>
             <p class="muted">As of \(when(figures.readAt)); refreshed after each build.</p></section>
             \(credential.role == .admin ? try maintenanceForms(credential) : "")
+            """)
+    }
+
+    /// `acervo cost` as a page: what was spent and where, what the cache saved, what the store costs to keep;
+    /// the catalog's projection on request (it plans: it reads the source).
+    func costPage(projection: Bool) async throws -> HTML {
+        let report = try await workspace.costReport(projection: projection)
+        func table(_ headers: [String], _ rows: [[HTML]]) -> HTML {
+            guard !rows.isEmpty else { return "<p class=\"muted\">Nothing paid yet.</p>" }
+            let head = headers.enumerated().map { HTML(raw: $0.offset == 0 ? "<th>\($0.element)</th>" : "<th class=\"num\">\($0.element)</th>") }
+            let body = rows.map { row in
+                HTML("<tr>\(row.enumerated().map { $0.offset == 0 ? HTML("<td>\($0.element)</td>") : HTML("<td class=\"num\">\($0.element)</td>") })</tr>")
+            }
+            return "<div class=\"scroll\"><table><thead><tr>\(head)</tr></thead><tbody>\(body)</tbody></table></div>"
+        }
+        var catalog: HTML
+        if let projection = report.projection {
+            catalog = """
+                <div class="figure"><span class="muted">Catalog, projected</span><b>\(usd(projection.projectedUSD))</b>\(projection.lessons) lessons: \
+                \(usd(projection.builtUSD)) built, \(usd(projection.pendingUSD)) (\(usd(projection.pendingLowUSD))–\(usd(projection.pendingHighUSD))) \
+                for \(projection.pendingActions) paid actions still to run</div>
+                """
+        } else if let error = report.projectionError {
+            catalog = "<div class=\"figure\"><span class=\"muted\">Catalog, projected</span><span class=\"error\">\(error)</span></div>"
+        } else {
+            catalog = "<div class=\"figure\"><span class=\"muted\">Catalog, projected</span><a href=\"/cost?projection=1\">Plan it</a> (reads the source)</div>"
+        }
+        let storage: HTML = report.storage.map { storage in
+            """
+            <div class="figure"><span class="muted">Vector store, a day</span><b>\(storage.usdPerDay.map(usd) ?? "unpriced")</b>\(formatBytes(Int64(storage.bytes))) \
+            in \(storage.vectorStore)</div>
+            """
+        } ?? ""
+        return page("Cost", """
+            <section class="figures">
+            <div class="figure"><span class="muted">Spent, last \(report.runsCounted) runs</span><b>\(usd(report.spentUSD))</b></div>
+            <div class="figure"><span class="muted">Saved by the cache</span><b>\(usd(report.savedUSD))</b>\(report.hits) hits</div>
+            \(catalog)\(storage)
+            </section>
+            <section><h2>Nights (\(report.timeZone))</h2>\(table(["Night", "Runs", "Spent"],
+                report.nights.prefix(30).map { [HTML(text: $0.night), HTML(text: $0.runs), HTML(text: usd($0.spentUSD))] }))</section>
+            <section><h2>Processors</h2>\(table(["Processor", "Paid actions", "Estimated", "Spent", "By failed actions"],
+                report.processors.map { [HTML(text: $0.processor), HTML(text: $0.paidActions), HTML(text: usd($0.estimatedUSD)), HTML(text: usd($0.spentUSD)),
+                                         HTML(text: usd($0.failedUSD))] }))</section>
+            <section><h2>Courses</h2>\(table(["Course", "Lessons", "Spent"],
+                report.courses.map { [HTML(text: $0.course), HTML(text: $0.lessons), HTML(text: usd($0.spentUSD))] }))</section>
+            <section><h2>Costliest lessons</h2>\(table(["Lesson", "Paid actions", "Spent"],
+                report.lessons.prefix(20).map { lesson in
+                    [HTML(raw: "<a href=\"/lesson?item=\(HTML.query(lesson.item))\">\(HTML.escaped(lesson.item))</a>"), HTML(text: lesson.paidActions),
+                     HTML(text: usd(lesson.spentUSD))]
+                }))</section>
+            <section><h2>Prices</h2>\(table(["Provider", "Read", "From"],
+                report.prices.sorted { $0.key < $1.key }.map { [HTML(text: $0.key), HTML(text: $0.value.taken), HTML(text: $0.value.source)] }))</section>
             """)
     }
 

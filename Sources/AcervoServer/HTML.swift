@@ -6,6 +6,8 @@ struct HTML: ExpressibleByStringInterpolation, Sendable {
     private(set) var text: String
 
     init(raw text: String) { self.text = text }
+    /// Text shown as it is, escaped.
+    init(text value: some CustomStringConvertible) { text = HTML.escaped(value.description) }
     init(stringLiteral value: String) { text = value }
 
     struct StringInterpolation: StringInterpolationProtocol {
@@ -72,7 +74,7 @@ func page(_ title: String, refreshSeconds: Int? = nil, _ body: HTML) -> HTML {
         svg text{font-size:10px;fill:#5b6573}
         </style></head>
         <body><header><strong>Acervo</strong><a href="/">Overview</a><a href="/runs">Runs</a><a href="/snapshots">Snapshots</a>
-        <a href="/cache">Cache</a><a href="/search">Search</a></header>
+        <a href="/cost">Cost</a><a href="/cache">Cache</a><a href="/search">Search</a></header>
         <main><h1>\(title)</h1>
         \(body)
         </main></body></html>

@@ -84,6 +84,10 @@ enum Browser {
         #expect(search.contains("01-fundamentos/02-variables"))
         let cache = try await Browser.dom(base + "/cache")
         #expect(cache.contains("<td>tesseract</td>") && cache.contains("<td>ffprobe</td>"))
+        // The example pays for nothing; the page says so, with where the prices come from and the catalog's projection.
+        let cost = try await Browser.dom(base + "/cost?projection=1")
+        #expect(cost.contains("Nothing paid yet.") && cost.contains("<td>google.vision</td><td class=\"num\">2026-11</td>"), "\(cost)")
+        #expect(cost.contains("5 lessons: $0 built, $0 ($0–$0) for 0 paid actions still to run"), "\(cost)")
 
         // Screenshots for the README (`ACERVO_SCREENSHOTS=docs/screenshots scripts/test --filter BrowserTests` refreshes them).
         let shots = ProcessInfo.processInfo.environment["ACERVO_SCREENSHOTS"] ?? directory.path
