@@ -1,6 +1,7 @@
 import AcervoApp
 import AcervoEngine
 import AcervoFakeServers
+import AcervoStore
 import AcervoTestSupport
 import Foundation
 import Testing
@@ -119,6 +120,11 @@ import Testing
         let catalog = try #require(afterFirst.projection)
         #expect(catalog.lessons == 4 && catalog.pendingActions == 0 && abs(catalog.projectedUSD - first.costUSD) < 1e-9)
         let firstAnalyses = try #require(afterFirst.processors.first { $0.processor == "gemini.analyze" }).spentUSD
+        // The cache's "spent" counts each paid piece once: in its action, not again in its memo.
+        let stats = try await offPool { [project = world.project] in try acervo(["cache", "stats", "--json"], in: project) }
+        let cache = try decodeJSON(CacheStatistics.self, stats.stdout)
+        #expect(abs(cache.total.spentUSD - first.costUSD) < 1e-9, "\(cache.total.spentUSD) against \(first.costUSD)")
+        #expect(cache.processors.contains { $0.processor == "google.stt.piece" }, "the pieces are on record")
 
         // Nothing changed: nothing to pay, and the plan says how its estimates fared, per processor.
         let unchanged = try await world.plan()
