@@ -69,7 +69,8 @@ extension Evaluator {
             return all
         }
         if let problem = await collector.problem { throw problem }
-        let actions = await collector.actions.sorted { ($0.item, $0.rule) < ($1.item, $1.rule) }
+        let accuracy = try await store.estimateAccuracy(recentRuns: 10)
+        let actions = calibrated(await collector.actions, by: accuracy).sorted { ($0.item, $0.rule) < ($1.item, $1.rule) }
         let hits = await collector.hits
         let rules = pipeline.rules.map { rule in
             let planned = actions.filter { $0.rule == rule.name }
@@ -85,7 +86,29 @@ extension Evaluator {
                          estimatedLowUSD: rules.reduce(0) { $0 + $1.estimatedLowUSD },
                          estimatedHighUSD: rules.reduce(0) { $0 + $1.estimatedHighUSD },
                          unestimated: actions.filter { $0.estimate == nil }.count,
-                         accuracy: try await store.estimateAccuracy(recentRuns: 10))
+                         accuracy: accuracy)
+    }
+
+    /// Estimates corrected by what recent builds recorded against theirs, per processor (at least three actions,
+    /// a factor between ¼ and 4): a model that answers shorter than assumed is estimated lower from then on. The
+    /// estimates kept with events stay uncorrected, so the factor measures the estimator, not itself.
+    func calibrated(_ actions: [PlannedAction], by accuracy: [EstimateAccuracy]) -> [PlannedAction] {
+        var factors: [String: Double] = [:]
+        for row in accuracy where row.actions >= 3 {
+            guard let ratio = row.ratio, ratio.isFinite, ratio > 0, abs(ratio - 1) >= 0.005 else { continue }
+            factors[row.processor] = min(4, max(0.25, ratio))
+        }
+        guard !factors.isEmpty else { return actions }
+        let processorOf = Dictionary(uniqueKeysWithValues: pipeline.rules.map { ($0.name, $0.processor.id) })
+        return actions.map { action in
+            guard let estimate = action.estimate, estimate != .free, let id = processorOf[action.rule], let factor = factors[id] else { return action }
+            var corrected = action
+            let expected = estimate.expectedUSD * factor
+            corrected.estimate = CostEstimate(lowUSD: min(estimate.lowUSD, expected), expectedUSD: expected, highUSD: max(estimate.highUSD, expected),
+                                              basis: estimate.basis + String(format: "; × %.2f, as recent builds recorded against their estimates", factor))
+            corrected.estimatedCostUSD = expected
+            return corrected
+        }
     }
 
     func planDecision(_ rule: RuleSpec, item: Item, components: KeyComponents, key: ActionKey, session: BuildSession,

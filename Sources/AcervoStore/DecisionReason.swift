@@ -52,7 +52,7 @@ public enum DecisionReason: Sendable, Hashable {
     case notApplicable(NotApplicableReason)
     /// A stop was requested before the action started.
     case interrupted
-    /// A paid action not started: its estimate would take the run past the budget.
+    /// A paid action not started: the high end of its estimate would take the run past the budget.
     case budgetReached(estimateUSD: Double, limitUSD: Double)
     /// The source could not read the item (the error says why).
     case unreadableItem
@@ -105,7 +105,7 @@ extension DecisionReason: CustomStringConvertible {
         case .notApplicable(.stepsAsideFor(let name)): return "not applicable: the item has `\(name)`"
         case .interrupted: return "interrupted"
         case .budgetReached(let estimate, let limit):
-            return String(format: "budget: estimated $%.4f would exceed the budget of $%.2f", estimate, limit)
+            return String(format: "budget: up to $%.4f (its estimate's high end) would take the run past the budget of $%.2f", estimate, limit)
         case .unreadableItem: return "the source could not read this item"
         case .sink(.upload(let document)): return "upload \(RunReason.short(document))"
         case .sink(.updateAttributes): return "update attributes"

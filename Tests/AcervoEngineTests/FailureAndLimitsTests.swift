@@ -131,7 +131,7 @@ import Testing
         let refused = try await bench.events(summary).filter { $0.rule == "summary" && $0.decision == .skipped }
         #expect(refused.count == 1)
         #expect(refused[0].reason == .budgetReached(estimateUSD: 0.10, limitUSD: 0.25))
-        #expect(refused[0].reason.description == "budget: estimated $0.1000 would exceed the budget of $0.25")
+        #expect(refused[0].reason.description == "budget: up to $0.1000 (its estimate's high end) would take the run past the budget of $0.25")
         #expect(summary.executed == 10)
     }
 
