@@ -32,13 +32,17 @@ enum Torture {
         }
     }
 
-    /// Commits forever: each round a random blob, a tree of it and a small member, and a result naming both
+    /// Says `ready` once the store is open and locked, then commits forever: each round a random blob, a tree of it and a small member, and a result naming both
     /// with its event, in one durable commit; every seventh round a snapshot ref to the tree.
     static func write(store path: String, seed: Int) async throws {
         let store = try await Store.open(at: path)
         let lock = try await StoreLock.acquire(storeRoot: store.root!, purpose: "acervo-torture", wait: true)
         defer { withExtendedLifetime(lock) {} }
         let run = try await store.startRun(command: "torture")
+        // Open, locked and started: the kill schedule counts from here, not from a process start that a busy
+        // machine can make last longer than the schedule's window.
+        print("ready")
+        fflush(nil)
         var generator = SeededGenerator(seed: UInt64(seed))
         var counter = 0
         while true {

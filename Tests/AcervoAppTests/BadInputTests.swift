@@ -10,7 +10,7 @@ import AcervoApp
         let folder = TemporaryFolder()
         let bytes = randomBytes(300_000)
         let file = folder.file("slides.pdf", bytes: bytes)
-        let put = try acervo(["put", "--store", folder.path + "/store", file])
+        let put = try await acervoOffPool(["put", "--store", folder.path + "/store", file])
         #expect(put.status == 0)
         let digest = put.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(digest == Digest.of(bytes).description)
@@ -28,7 +28,7 @@ import AcervoApp
 
     @Test func `a malformed digest exits 2 and says what a digest looks like`() async throws {
         let folder = TemporaryFolder()
-        let outcome = try acervo(["cat", "--store", folder.path + "/store", "sha256:abc"])
+        let outcome = try await acervoOffPool(["cat", "--store", folder.path + "/store", "sha256:abc"])
         #expect(outcome.status == 2)
         #expect(outcome.stderr.contains("malformed digest 'sha256:abc': expected sha256: followed by 64 lowercase hex digits"))
     }
@@ -38,7 +38,7 @@ import AcervoApp
         let storePath = folder.path + "/store"
         _ = try await Store.open(at: storePath)
         let digest = Digest.of([7]).description
-        let outcome = try acervo(["cat", "--store", storePath, digest])
+        let outcome = try await acervoOffPool(["cat", "--store", storePath, digest])
         #expect(outcome.status == 2)
         #expect(outcome.stderr.contains("no blob \(digest) in the store at \(storePath)"))
     }
@@ -48,7 +48,7 @@ import AcervoApp
         _ = folder.file("holiday.jpg", bytes: [1, 2, 3])
         let file = folder.file("../acervo-input-\(UUID().uuidString)", bytes: [4])
         defer { unlink(file) }
-        let outcome = try acervo(["put", "--store", folder.path, file])
+        let outcome = try await acervoOffPool(["put", "--store", folder.path, file])
         #expect(outcome.status == 2)
         #expect(outcome.stderr.contains("\(folder.path) is not an Acervo store (it holds holiday.jpg)"))
         #expect(FileSystem.entries(of: folder.path) == ["holiday.jpg"])
@@ -63,10 +63,10 @@ import AcervoApp
         let file = input.file("new.txt", bytes: Array("new".utf8))
         try mount.remountReadOnly()
 
-        let put = try acervo(["put", "--store", storePath, file])
+        let put = try await acervoOffPool(["put", "--store", storePath, file])
         #expect(put.status == 2)
         #expect(put.stderr.contains("the store at \(storePath) is read-only"))
-        let cat = try acervo(["cat", "--store", storePath, stored.description])
+        let cat = try await acervoOffPool(["cat", "--store", storePath, stored.description])
         #expect(cat.status == 0 && cat.stdout == "kept")
     }
 
@@ -79,7 +79,7 @@ import AcervoApp
         // Above the pipelined-copy threshold, so the writer thread's error path is the one taken.
         let file = input.file("too-big.mp4", bytes: randomBytes(FileBlobStore.pipelineThreshold + 2 * 1024 * 1024))
 
-        let outcome = try acervo(["put", "--store", storePath, file])
+        let outcome = try await acervoOffPool(["put", "--store", storePath, file])
 
         #expect(outcome.status == 2)
         #expect(outcome.stderr.contains("no space left while writing \(storePath)/tmp/"))

@@ -29,7 +29,7 @@ import Testing
         try project.write("WEBVTT\n\n00:00:00.000 --> 00:00:01.000\nSin sonido\n", to: "examples/course/02-dados-em-python/03-sin sonido ñandú/mudo.vtt")
         try FileManager.default.createDirectory(atPath: course + "/02-dados-em-python/04-bell\u{7}", withIntermediateDirectories: true)
 
-        let outcome = try acervo(["build", "--json"], in: project.path)
+        let outcome = try await acervoOffPool(["build", "--json"], in: project.path)
         #expect(outcome.status == 1)
         let summary = try decodeJSON(BuildSummary.self, outcome.stdout)
         let failures = Dictionary(grouping: summary.failures, by: \.item)
@@ -51,10 +51,10 @@ import Testing
         #expect(failures["02-dados-em-python/04-bell\u{7}"]?.first?.error.contains("invisible character U+7") == true)
         #expect(failures["02-dados-em-python/02-arquivos-csv"] == nil)
 
-        let manifest = try decodeJSON(SnapshotManifest.self, try acervo(["kb", "show", "--json"], in: project.path).stdout)
+        let manifest = try decodeJSON(SnapshotManifest.self, try await acervoOffPool(["kb", "show", "--json"], in: project.path).stdout)
         let entries = Dictionary(uniqueKeysWithValues: manifest.entries.map { ($0.itemID, $0) })
         let before = Dictionary(uniqueKeysWithValues: try decodeJSON(
-            SnapshotManifest.self, try acervo(["kb", "show", try #require(first.snapshot), "--json"], in: project.path).stdout).entries.map { ($0.itemID, $0) })
+            SnapshotManifest.self, try await acervoOffPool(["kb", "show", try #require(first.snapshot), "--json"], in: project.path).stdout).entries.map { ($0.itemID, $0) })
         for broken in ["01-fundamentos/01-introduccion", "01-fundamentos/02-variables", "02-dados-em-python/01-listas"] {
             #expect(entries[broken]?.kept == true, "\(broken) keeps its previous document")
             #expect(entries[broken]?.document == before[broken]?.document)

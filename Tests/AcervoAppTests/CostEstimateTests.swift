@@ -31,11 +31,13 @@ import Testing
             for (index, seconds) in lessons.enumerated() {
                 let folder = project + String(format: "/course/01-modulo/%02d-aula", index + 1)
                 try files.createDirectory(atPath: folder, withIntermediateDirectories: true)
-                let outcome = try run("/usr/bin/env", [
+                let arguments = [
                     "ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "color=c=0x\(String(format: "%06x", 0x203040 * (index + 1))):s=160x120:r=5:d=\(seconds)",
                     "-f", "lavfi", "-i", "sine=frequency=\(300 + index * 70):duration=\(seconds)", "-shortest", "-c:v", "libx264", "-pix_fmt", "yuv420p",
                     "-c:a", "aac", "-b:a", "32k", folder + String(format: "/%02d-aula.mp4", index + 1),
-                ])
+                ]
+                // A few seconds of encoding each: off the cooperative pool, like the builds.
+                let outcome = try await offPool { try run("/usr/bin/env", arguments) }
                 #expect(outcome.status == 0, "ffmpeg is needed (scripts/setup installs it): \(outcome.stderr)")
             }
             try (rules ?? """
@@ -63,19 +65,19 @@ import Testing
         }
 
         func plan() async throws -> BuildPlan {
-            let outcome = try await offPool { [project, environment] in try acervo(["plan", "--json"], in: project, environment: environment) }
+            let outcome = try await acervoOffPool(["plan", "--json"], in: project, environment: environment)
             #expect(outcome.status == 0, "\(outcome.stderr)")
             return try decodeJSON(BuildPlan.self, outcome.stdout)
         }
 
         func build(expecting status: Int32 = 0) async throws -> BuildSummary {
-            let outcome = try await offPool { [project, environment] in try acervo(["build", "--json"], in: project, environment: environment) }
+            let outcome = try await acervoOffPool(["build", "--json"], in: project, environment: environment)
             #expect(outcome.status == status, "\(outcome.stderr)\n\(outcome.stdout)")
             return try decodeJSON(BuildSummary.self, outcome.stdout)
         }
 
         func cost(_ extra: [String] = []) async throws -> CostReport {
-            let outcome = try await offPool { [project, environment] in try acervo(["cost", "--json"] + extra, in: project, environment: environment) }
+            let outcome = try await acervoOffPool(["cost", "--json"] + extra, in: project, environment: environment)
             #expect(outcome.status == 0, "\(outcome.stderr)")
             return try decodeJSON(CostReport.self, outcome.stdout)
         }
@@ -121,7 +123,7 @@ import Testing
         #expect(catalog.lessons == 4 && catalog.pendingActions == 0 && abs(catalog.projectedUSD - first.costUSD) < 1e-9)
         let firstAnalyses = try #require(afterFirst.processors.first { $0.processor == "gemini.analyze" }).spentUSD
         // The cache's "spent" counts each paid piece once: in its action, not again in its memo.
-        let stats = try await offPool { [project = world.project] in try acervo(["cache", "stats", "--json"], in: project) }
+        let stats = try await acervoOffPool(["cache", "stats", "--json"], in: world.project)
         let cache = try decodeJSON(CacheStatistics.self, stats.stdout)
         #expect(abs(cache.total.spentUSD - first.costUSD) < 1e-9, "\(cache.total.spentUSD) against \(first.costUSD)")
         #expect(cache.processors.contains { $0.processor == "google.stt.piece" }, "the pieces are on record")

@@ -95,8 +95,8 @@ import Testing
             var sync: SyncReport?
         }
 
-        func build(expecting status: Int32 = 0) throws -> Output {
-            let outcome = try acervo(["build", "--json"], in: directory.path + "/project", environment: [
+        func build(expecting status: Int32 = 0) async throws -> Output {
+            let outcome = try await acervoOffPool(["build", "--json"], in: directory.path + "/project", environment: [
                 "HOTMART_CLIENT_ID": hotmart.clientID, "HOTMART_CLIENT_SECRET": hotmart.clientSecret,
                 "ACERVO_HOTMART_AUTH_URL": hotmart.baseURL, "ACERVO_HOTMART_API_URL": hotmart.baseURL,
                 "GOOGLE_APPLICATION_CREDENTIALS": credentials, "ACERVO_SPEECH_URL": google.baseURL,
@@ -142,7 +142,7 @@ import Testing
     @Test func `each provider is called once per needed action; an unchanged rebuild only lists; each change runs only its own chain`() async throws {
         let world = try await World()
         try world.publish(Self.first)
-        let first = try world.build()
+        let first = try await world.build()
         #expect(first.failed == 0 && first.sync?.uploaded.count == 4)
         #expect(world.google.calls["POST :recognize"] == 4)
         #expect(world.openAI.calls["POST /files"] == 4)
@@ -154,7 +154,7 @@ import Testing
         #expect(attributes["course"] == "Python desde cero" && attributes["module"] == "Módulo 1" && attributes["lesson"] == "Variables")
 
         world.resetCounts()
-        let unchanged = try world.build()
+        let unchanged = try await world.build()
         #expect(unchanged.executed == 0 && unchanged.snapshot == first.snapshot)
         #expect(Set(world.hotmart.calls.keys) == ["POST /security/oauth/token", "GET /modules", "GET /modules/{id}/pages"])
         #expect(world.google.calls.isEmpty && world.media.totalRequests == 0)
@@ -162,7 +162,7 @@ import Testing
 
         world.resetCounts()
         try world.publish(Self.second)
-        let changed = try world.build()
+        let changed = try await world.build()
         #expect(changed.failed == 0)
         #expect(world.google.calls["POST :recognize"] == 2, "the new lesson and the replaced video; a retitle transcribes nothing")
         #expect(world.media.totalRequests == 2)
@@ -176,10 +176,10 @@ import Testing
     @Test func `a catalog that suddenly loses most of its lessons is refused, and the vector store is left alone`() async throws {
         let world = try await World()
         try world.publish(Self.first)
-        _ = try world.build()
+        _ = try await world.build()
         try world.publish([Self.first[0]])
         world.resetCounts()
-        let outcome = try acervo(["build"], in: world.directory.path + "/project", environment: [
+        let outcome = try await acervoOffPool(["build"], in: world.directory.path + "/project", environment: [
             "HOTMART_CLIENT_ID": world.hotmart.clientID, "HOTMART_CLIENT_SECRET": world.hotmart.clientSecret,
             "ACERVO_HOTMART_AUTH_URL": world.hotmart.baseURL, "ACERVO_HOTMART_API_URL": world.hotmart.baseURL,
             "OPENAI_API_KEY": world.openAI.apiKey, "OPENAI_BASE_URL": world.openAI.baseURL,
@@ -196,7 +196,7 @@ import Testing
             let world = try await World()
             world.google.poisonRecognize(seconds: 5, with: poison)  // "funciones", the only 5-second lesson
             try world.publish(Self.first)
-            let output = try world.build(expecting: 1)
+            let output = try await world.build(expecting: 1)
             #expect(output.failures.map { "\($0.item):\($0.rule)" } == ["hotmart/p4:transcript"])
             let error = try #require(output.failures.first?.error)
             #expect(error.contains("Google Speech-to-Text POST /v2/projects/acervo-test/locations/us-central1/recognizers/_:recognize answered something unexpected (HTTP 200)"))
@@ -209,10 +209,10 @@ import Testing
     @Test func `with 20 % of provider calls failing the builds end in the same state, with no duplicate uploads`() async throws {
         let world = try await World(faults: 0.2)
         try world.publish(Self.first)
-        _ = try world.build()
+        _ = try await world.build()
         #expect(world.vectorStore() == ["hotmart/p1": "Introducción", "hotmart/p2": "Variables", "hotmart/p3": "Listas", "hotmart/p4": "Funciones"])
         try world.publish(Self.second)
-        let changed = try world.build()
+        let changed = try await world.build()
         #expect(changed.failed == 0)
         #expect(world.vectorStore() == ["hotmart/p1": "Introducción", "hotmart/p2": "Variables y tipos", "hotmart/p3": "Listas", "hotmart/p5": "Clases"])
         let injected = (world.hotmart.faults?.total ?? 0) + (world.google.faults?.total ?? 0) + (world.openAI.faults?.total ?? 0)

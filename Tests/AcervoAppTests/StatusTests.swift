@@ -43,7 +43,7 @@ final class CountingBlobStore: BlobStore {
         let storePath = folder.path + "/store"
         _ = try await Store.open(at: storePath)
 
-        let free = try acervo(["status", "--store", storePath, "--json"])
+        let free = try await acervoOffPool(["status", "--store", storePath, "--json"])
         #expect(free.status == 0, "\(free.stderr)")
         #expect(!free.stdout.contains("buildRunning"), "nobody holds the lock")
         // Taking the lock writes the taker into the lock file; a status that only looks leaves no trace there,
@@ -53,7 +53,7 @@ final class CountingBlobStore: BlobStore {
 
         let writer = try StoreLockHolder(store: storePath)
         defer { writer.stop() }
-        let busy = try acervo(["status", "--store", storePath])
+        let busy = try await acervoOffPool(["status", "--store", storePath])
         #expect(busy.stdout.contains("build running: pid \(writer.pid), acervo-torture"), "\(busy.stdout)")
     }
 

@@ -38,7 +38,7 @@ import Testing
         let project = try Project()
         let environment: [String: String?] = ["OPENAI_API_KEY": fake.apiKey, "OPENAI_BASE_URL": fake.baseURL]
 
-        let first = try acervo(["build", "--json"], in: project.path, environment: environment)
+        let first = try await acervoOffPool(["build", "--json"], in: project.path, environment: environment)
         #expect(first.status == 0, "\(first.stderr)")
         let built = try decodeJSON(BuildOutput.self, first.stdout)
         #expect(built.sync?.uploaded.count == 5)
@@ -48,7 +48,7 @@ import Testing
         #expect(!first.stderr.contains(fake.apiKey))
 
         fake.resetCounts()
-        let second = try acervo(["build", "--json"], in: project.path, environment: environment)
+        let second = try await acervoOffPool(["build", "--json"], in: project.path, environment: environment)
         #expect(second.status == 0, "\(second.stderr)")
         let rebuilt = try decodeJSON(BuildOutput.self, second.stdout)
         #expect(rebuilt.executed == 0 && rebuilt.sync?.kept == 5)
@@ -58,28 +58,28 @@ import Testing
         let captions = project.path + "/examples/course/01-fundamentos/02-variables/captions.srt"
         let original = try String(contentsOfFile: captions, encoding: .utf8)
         try original.replacingOccurrences(of: "booleanos", with: "valores lógicos").write(toFile: captions, atomically: true, encoding: .utf8)
-        let edited = try decodeJSON(BuildOutput.self, try acervo(["build", "--json"], in: project.path, environment: environment).stdout)
+        let edited = try decodeJSON(BuildOutput.self, try await acervoOffPool(["build", "--json"], in: project.path, environment: environment).stdout)
         #expect(edited.sync?.uploaded.count == 1 && edited.sync?.removed.count == 1)
         fake.resetCounts()
-        let restore = try acervo(["kb", "restore", built.run, "--json"], in: project.path, environment: environment)
+        let restore = try await acervoOffPool(["kb", "restore", built.run, "--json"], in: project.path, environment: environment)
         #expect(restore.status == 0, "\(restore.stderr)")
         let restored = try decodeJSON(SyncReport.self, restore.stdout)
         #expect(restored.uploaded.count == 1 && restored.removed.count == 1 && restored.kept == 4)
         let documents = Set(fake.entries(ofStoreNamed: "support-kb").compactMap { $0.attributes["acervo_document"] })
-        let firstManifest = try acervo(["kb", "show", built.run, "--json"], in: project.path)
+        let firstManifest = try await acervoOffPool(["kb", "show", built.run, "--json"], in: project.path)
         struct Manifest: Decodable { struct Entry: Decodable { var document: String }; var entries: [Entry] }
         #expect(documents == Set(try decodeJSON(Manifest.self, firstManifest.stdout).entries.map { String($0.document.dropFirst(7)) }))
         #expect(fake.violations.isEmpty)
 
         // What the vector store costs to keep, as the newest sync measured it (the fake's files are 1,000 bytes).
-        let cost = try decodeJSON(CostReport.self, try acervo(["cost", "--json", "--no-projection"], in: project.path).stdout)
+        let cost = try decodeJSON(CostReport.self, try await acervoOffPool(["cost", "--json", "--no-projection"], in: project.path).stdout)
         #expect(cost.storage?.bytes == 5_000 && cost.storage?.vectorStore == restored.vectorStore)
         #expect(cost.storage?.usdPerDay == 0, "under the free gigabyte")
         #expect(abs(CostReport.Storage.usdPerDay(bytes: 3_500_000_000, perGBDay: 0.10, freeGB: 1) - 0.25) < 1e-12)
         #expect(cost.prices["openai.vector_store"]?.source == "https://openai.com/api/pricing/")
 
         // The support assistants' view: a question answered from the vector store, filtered on attributes.
-        let ask = try acervo(["ask", "¿Qué", "son", "las", "variables?", "--school", "tecnologia", "--json"], in: project.path, environment: environment)
+        let ask = try await acervoOffPool(["ask", "¿Qué", "son", "las", "variables?", "--school", "tecnologia", "--json"], in: project.path, environment: environment)
         #expect(ask.status == 0, "\(ask.stderr)")
         let answer = try decodeJSON(KnowledgeBaseQuestion.Answer.self, ask.stdout)
         #expect(answer.sources.first?.itemID == "01-fundamentos/02-variables")
@@ -93,20 +93,20 @@ import Testing
         // An answer citing two files lists those two lessons — in text, without the rest of the search results…
         fake.cite(2)
         let two = try decodeJSON(KnowledgeBaseQuestion.Answer.self,
-                                 try acervo(["ask", "variables", "listas", "funciones", "--json"], in: project.path, environment: environment).stdout)
+                                 try await acervoOffPool(["ask", "variables", "listas", "funciones", "--json"], in: project.path, environment: environment).stdout)
         #expect(two.citations.count == 2 && two.sources.count > 2, "\(two)")
         #expect(Set(two.citations.compactMap(\.itemID)).isSubset(of: Set(two.sources.compactMap(\.itemID))))
-        let text = try acervo(["ask", "variables", "listas", "funciones"], in: project.path, environment: environment).stdout
+        let text = try await acervoOffPool(["ask", "variables", "listas", "funciones"], in: project.path, environment: environment).stdout
         #expect(text.contains("\ncites:\n") && text.contains("\ncost: $0.0030 (1200 tokens in, 40 out, 1 search)"), "\(text)")
         #expect(!text.contains("search results:"), "the search results only with --results")
-        #expect(try acervo(["ask", "variables", "listas", "funciones", "--results"], in: project.path, environment: environment).stdout
+        #expect(try await acervoOffPool(["ask", "variables", "listas", "funciones", "--results"], in: project.path, environment: environment).stdout
             .contains("search results:"))
         // …and an answer citing nothing lists none, though the search found files.
         fake.cite(0)
         let none = try decodeJSON(KnowledgeBaseQuestion.Answer.self,
-                                  try acervo(["ask", "variables", "--json"], in: project.path, environment: environment).stdout)
+                                  try await acervoOffPool(["ask", "variables", "--json"], in: project.path, environment: environment).stdout)
         #expect(none.citations.isEmpty && !none.sources.isEmpty)
-        #expect(try acervo(["ask", "variables"], in: project.path, environment: environment).stdout.contains("cites: nothing from the course"))
+        #expect(try await acervoOffPool(["ask", "variables"], in: project.path, environment: environment).stdout.contains("cites: nothing from the course"))
         #expect(fake.violations.isEmpty)
         await fake.stop()
     }

@@ -29,18 +29,32 @@ import Testing
         var schedule = SeededGenerator(seed: 20_261_126)
         var committed: [ActionKey] = []
         for round in 0..<50 {
-            let writer = Process()
-            writer.executableURL = URL(fileURLWithPath: tortureBinary)
-            writer.arguments = ["write", storePath, String(round)]
-            let output = Pipe()
-            writer.standardOutput = output
-            writer.standardError = FileHandle.nullDevice
-            try writer.run()
-            let printed = Drain(output.fileHandleForReading)
-            usleep(UInt32.random(in: 20_000...250_000, using: &schedule))
-            kill(writer.processIdentifier, SIGKILL)
-            writer.waitUntilExit()
-            committed += String(decoding: printed.wait(), as: UTF8.self).split(separator: "\n").compactMap { line in
+            let delay = UInt32.random(in: 20_000...250_000, using: &schedule)
+            // The process's life on a thread of its own: sleeping and waiting on the cooperative pool would
+            // hold one of its few threads for the whole test.
+            let printed = try await offPool {
+                let writer = Process()
+                writer.executableURL = URL(fileURLWithPath: tortureBinary)
+                writer.arguments = ["write", storePath, String(round)]
+                let output = Pipe()
+                writer.standardOutput = output
+                writer.standardError = FileHandle.nullDevice
+                try writer.run()
+                // The seeded moment counts from `ready` (store open, lock held), whatever the machine's load.
+                let handle = output.fileHandleForReading
+                var first = Data()
+                while !first.suffix(6).elementsEqual("ready\n".utf8) {
+                    let byte = handle.readData(ofLength: 1)
+                    if byte.isEmpty { break }
+                    first.append(byte)
+                }
+                let rest = Drain(handle)
+                usleep(delay)
+                kill(writer.processIdentifier, SIGKILL)
+                writer.waitUntilExit()
+                return String(decoding: first + rest.wait(), as: UTF8.self)
+            }
+            committed += printed.split(separator: "\n").compactMap { line in
                 line.hasPrefix("committed ") ? ActionKey(hex: String(line.dropFirst("committed ".count))) : nil
             }
 

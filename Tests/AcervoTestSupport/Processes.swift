@@ -70,6 +70,13 @@ public let acervoBinary = builtProduct("acervo")
 /// The crash-test writer (`Sources/acervo-torture`).
 public let tortureBinary = builtProduct("acervo-torture")
 
+/// Runs the `acervo` binary off the cooperative pool (`offPool`): what an async test awaits, so that a long
+/// build never holds one of the pool's few threads while other suites wait for them.
+@discardableResult
+public func acervoOffPool(_ arguments: [String], in directory: String? = nil, environment: [String: String?] = [:]) async throws -> Outcome {
+    try await offPool { try acervo(arguments, in: directory, environment: environment) }
+}
+
 /// Runs the `acervo` binary.
 @discardableResult
 public func acervo(_ arguments: [String], in directory: String? = nil, environment: [String: String?] = [:]) throws -> Outcome {
