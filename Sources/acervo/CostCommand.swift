@@ -30,9 +30,11 @@ struct CostCommand: AsyncParsableCommand {
     func run() async throws {
         let report = try await perform { try await options.workspace(quiet: true).costReport(runs: runs, projection: !noProjection) }
         if options.json { printJSON(report); return }
-        print("spent \(formatUSD(report.spentUSD)) over the last \(report.runsCounted) runs; the cache saved \(formatUSD(report.savedUSD)) in \(report.hits) hits")
+        print("spent \(formatUSD(report.spentUSD)) over the last \(plural(report.runsCounted, "run")); "
+              + "the cache saved \(formatUSD(report.savedUSD)) in \(plural(report.hits, "hit"))")
         if let projection = report.projection {
-            print("catalog: \(projection.lessons) lesson\(projection.lessons == 1 ? "" : "s"); built so far \(formatUSD(projection.builtUSD)), still to run \(projection.pendingActions) paid actions "
+            print("catalog: \(plural(projection.lessons, "lesson")); built so far \(formatUSD(projection.builtUSD)), "
+                  + "still to run \(plural(projection.pendingActions, "paid action")) "
                   + "estimated \(formatUSD(projection.pendingUSD)) (\(formatUSD(projection.pendingLowUSD))–\(formatUSD(projection.pendingHighUSD))) "
                   + "→ projected \(formatUSD(projection.projectedUSD))"
                   + (projection.unestimated > 0 ? "; \(projection.unestimated) actions could not be estimated" : ""))
@@ -43,7 +45,7 @@ struct CostCommand: AsyncParsableCommand {
             print("vector store \(storage.vectorStore): \(formatBytes(Int64(storage.bytes)))"
                   + (storage.usdPerDay.map { ", \(formatUSD($0)) a day to keep (\(formatUSD($0 * 30)) a month)" } ?? ", unpriced (openai.vector_store in prices.yaml)"))
         }
-        section("nights (\(report.timeZone))", report.nights.prefix(14).map { [$0.night, "\($0.runs) runs", formatUSD($0.spentUSD)] })
+        section("nights (\(report.timeZone))", report.nights.prefix(14).map { [$0.night, plural($0.runs, "run"), formatUSD($0.spentUSD)] })
         section("runs", report.runs.prefix(10).map { run in
             [run.run, run.command, run.status.rawValue, formatUSD(run.spentUSD),
              run.estimatedUSD > 0 ? "estimated \(formatUSD(run.estimatedUSD))" : "",
@@ -53,10 +55,13 @@ struct CostCommand: AsyncParsableCommand {
             [row.processor, "\(row.paidActions) paid", formatUSD(row.spentUSD), row.estimatedUSD > 0 ? "estimated \(formatUSD(row.estimatedUSD))" : "",
              row.failedUSD > 0 ? "\(formatUSD(row.failedUSD)) by failed actions" : ""]
         })
-        section("courses", report.courses.map { [$0.course, "\($0.lessons) lessons", formatUSD($0.spentUSD)] })
+        section("courses", report.courses.map { [$0.course, plural($0.lessons, "lesson"), formatUSD($0.spentUSD)] })
         section("costliest lessons", report.lessons.prefix(lessons).map { [$0.item, "\($0.paidActions) paid", formatUSD($0.spentUSD)] })
         section("prices (rules/prices.yaml)", report.prices.sorted { $0.key < $1.key }.map { [$0.key, "read \($0.value.taken)", $0.value.source] })
     }
+
+    /// `1 run`, `2 runs`.
+    func plural(_ count: Int, _ noun: String) -> String { "\(count) \(noun)\(count == 1 ? "" : "s")" }
 
     /// A titled table, its columns padded to their widest cell; nothing when it has no rows.
     func section(_ title: String, _ rows: [[String]]) {
