@@ -105,10 +105,15 @@ extension Workspace {
         let store = try await store()
         let pipeline = try pipeline()
         let zone = pipeline.schedule?.timeZone ?? TimeZone(identifier: "UTC")!
+        // The knowledge base's lessons, read once: their courses, and which of them the projection counts.
+        let lessons = try await classified { () async throws -> [SnapshotEntry] in
+            guard let latest = try await store.refs.ref(SnapshotManifest.latestRef) else { return [] }
+            return try await SnapshotManifest.load(latest.digest, from: store).entries
+        }
         var report = try await classified { () async throws -> CostReport in
             let runs = try await store.journal.runs(limit: limit)
             let records = try await store.journal.spending(runs: runs.map(\.id))
-            let courses = try await Self.courses(in: store)
+            let courses = Dictionary(lessons.compactMap { entry in entry.attributes["course"].map { (entry.itemID, $0) } }, uniquingKeysWith: { a, _ in a })
             let cache = try await store.cacheStatistics().total
             var report = CostReport.tally(runs: runs, records: records, courses: courses, zone: zone, savedUSD: cache.savedUSD, hits: cache.hits)
             report.storage = Self.storage(runs: runs, prices: pipeline.prices)
@@ -118,7 +123,7 @@ extension Workspace {
         if projection {
             do {
                 let plan = try await self.plan()
-                let built = try await classified { try await Self.builtCost(in: store, rerun: plan.actions) }
+                let built = try await classified { try await Self.builtCost(in: store, lessons: Set(lessons.map(\.itemID)), rerun: plan.actions) }
                 report.projection = CostReport.Projection(
                     lessons: plan.items, builtUSD: built, pendingActions: plan.actions.filter { $0.estimate != .free }.count,
                     pendingLowUSD: plan.estimatedLowUSD, pendingUSD: plan.estimatedCostUSD, pendingHighUSD: plan.estimatedHighUSD,
@@ -143,20 +148,10 @@ extension Workspace {
         return nil
     }
 
-    /// Item → course, from the newest snapshot's attributes.
-    private static func courses(in store: Store) async throws -> [String: String] {
-        guard let latest = try await store.refs.ref(SnapshotManifest.latestRef) else { return [:] }
-        let manifest = try await SnapshotManifest.load(latest.digest, from: store)
-        return Dictionary(manifest.entries.compactMap { entry in entry.attributes["course"].map { (entry.itemID, $0) } }, uniquingKeysWith: { a, _ in a })
-    }
-
     /// What the current results of the catalog's lessons (those in the newest snapshot, and those the plan
     /// runs) cost when they were made, but for the actions the plan runs again: their new cost is the plan's.
-    private static func builtCost(in store: Store, rerun: [PlannedAction]) async throws -> Double {
-        var lessons = Set(rerun.map(\.item))
-        if let latest = try await store.refs.ref(SnapshotManifest.latestRef) {
-            lessons.formUnion(try await SnapshotManifest.load(latest.digest, from: store).entries.map(\.itemID))
-        }
+    private static func builtCost(in store: Store, lessons built: Set<String>, rerun: [PlannedAction]) async throws -> Double {
+        let lessons = built.union(rerun.map(\.item))
         let replaced = Set(rerun.map { [$0.item, $0.rule] })
         var total = 0.0
         for (item, rules) in try await store.journal.traceKeys() where lessons.contains(item) {

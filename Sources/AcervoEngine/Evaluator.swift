@@ -272,12 +272,10 @@ public struct Evaluator: Sendable {
             session.note(item: item.id, rule: rule.name, key: key, decision: .skipped,
                          reason: .budgetReached(estimateUSD: error.estimateUSD, limitUSD: error.limitUSD), reporter: reporter)
             return .skipped
-        case .failure(let error as PaidFailure):
-            session.note(item: item.id, rule: rule.name, key: key, decision: .failed, reason: reason, error: "\(error.underlying)",
-                         costUSD: error.paidUSD, reporter: reporter)
-            return .failed
         case .failure(let error):
-            session.note(item: item.id, rule: rule.name, key: key, decision: .failed, reason: reason, error: "\(error)", reporter: reporter)
+            // A failure that had paid for some of its pieces records what they cost.
+            session.note(item: item.id, rule: rule.name, key: key, decision: .failed, reason: reason, error: "\(error)",
+                         costUSD: (error as? PaidFailure)?.paidUSD ?? 0, reporter: reporter)
             return .failed
         }
     }

@@ -8,11 +8,22 @@ public struct PlannedAction: Sendable, Codable, Equatable {
     public var rule: String
     public var processor: String
     public var reasons: [RunReason]
-    /// The expected figure of `estimate`; `nil` when nothing is known to go by.
-    public var estimatedCostUSD: Double?
+    /// The expected figure of `estimate` (kept for scripts that read it); `nil` when nothing is known to go by.
+    public private(set) var estimatedCostUSD: Double?
     /// The range, and what it is reckoned from: the action's inputs, the last run's inputs, or the lesson's
     /// source (before anything ran).
-    public var estimate: CostEstimate?
+    public var estimate: CostEstimate? {
+        didSet { estimatedCostUSD = estimate?.expectedUSD }
+    }
+
+    init(item: String, rule: String, processor: String, reasons: [RunReason], estimate: CostEstimate?) {
+        self.item = item
+        self.rule = rule
+        self.processor = processor
+        self.reasons = reasons
+        self.estimate = estimate
+        estimatedCostUSD = estimate?.expectedUSD
+    }
 }
 
 /// Per-rule totals of a plan.
@@ -106,7 +117,6 @@ extension Evaluator {
             let expected = estimate.expectedUSD * factor
             corrected.estimate = CostEstimate(lowUSD: min(estimate.lowUSD, expected), expectedUSD: expected, highUSD: max(estimate.highUSD, expected),
                                               basis: estimate.basis + String(format: "; × %.2f, as recent builds recorded against their estimates", factor))
-            corrected.estimatedCostUSD = expected
             return corrected
         }
     }
@@ -165,8 +175,7 @@ extension Evaluator {
                 estimate = nil
             }
         }
-        return PlannedAction(item: item.id, rule: rule.name, processor: rule.processor.versioned, reasons: reasons,
-                             estimatedCostUSD: estimate?.expectedUSD, estimate: estimate)
+        return PlannedAction(item: item.id, rule: rule.name, processor: rule.processor.versioned, reasons: reasons, estimate: estimate)
     }
 
     /// For each input slot of `rule` still waiting on another rule, that rule: what a source estimate needs to

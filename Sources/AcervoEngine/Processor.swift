@@ -51,7 +51,7 @@ public struct CostEstimate: Sendable, Codable, Equatable {
 
 /// What is known of a lesson before any of its actions ran: its source artifacts, and for each input slot of
 /// the rule being estimated the rule that will feed it (its processor and params), so an OCR estimate knows
-/// the frames rule's `max` and a transcription the audio rule's channels.
+/// the frames rule's `max`.
 public struct SourceFacts: Sendable {
     public var itemID: String
     public var rule: String

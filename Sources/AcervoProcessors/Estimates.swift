@@ -34,7 +34,8 @@ struct Span: Sendable, Equatable {
 }
 
 /// What ffprobe says of a stored video or audio file, kept by the file's digest: plans ask for the durations of
-/// every lesson each time they run, and a probe of a long video reads its whole index.
+/// every lesson each time they run, a build's media rules (`ffprobe`, `ffmpeg.audio`, `ffmpeg.keyframes`) each
+/// need it of the same video, and a probe of a long video reads its whole index.
 public enum ProbeMemo {
     static func memo(_ store: Store) -> PaidPieceMemo {
         PaidPieceMemo(processor: "ffprobe.memo", version: "1.0", params: [:], input: "media", store: store)

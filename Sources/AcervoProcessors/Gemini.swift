@@ -256,13 +256,13 @@ struct UploadMemo {
     }
 
     func upload(_ digest: Digest, mimeType: String, displayName: String, now: Date = Date()) async throws -> GeminiClient.File {
-        if let bytes = try await memo.stored(for: digest), let stored = try? JSONDecoder.memo.decode(Stored.self, from: Data(bytes)),
+        if let bytes = try await memo.stored(for: digest), let stored = try? JSONDecoder().decode(Stored.self, from: Data(bytes)),
            now.timeIntervalSince(stored.uploadedAt) < Self.lifetime, !Self.expires(stored.file, before: now.addingTimeInterval(3600)),
            let current = try? await gemini.file(named: stored.file.name), current.state == "ACTIVE", current.uri != nil {
             return current
         }
         let file = try await gemini.upload(path: try await store.blobs.file(of: digest), mimeType: mimeType, displayName: displayName)
-        try await memo.remember(Array(try JSONEncoder.memo.encode(Stored(file: file, uploadedAt: now))), for: digest, provider: "Google")
+        try await memo.remember(Array(try JSONEncoder.canonical.encode(Stored(file: file, uploadedAt: now))), for: digest, provider: "Google")
         return file
     }
 
@@ -273,23 +273,5 @@ struct UploadMemo {
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         guard let expiry = formatter.date(from: text) ?? ISO8601DateFormatter().date(from: text) else { return false }
         return expiry < date
-    }
-}
-
-extension JSONEncoder {
-    /// Memo answers: sorted keys, dates as seconds.
-    static var memo: JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        encoder.dateEncodingStrategy = .secondsSince1970
-        return encoder
-    }
-}
-
-extension JSONDecoder {
-    static var memo: JSONDecoder {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .secondsSince1970
-        return decoder
     }
 }

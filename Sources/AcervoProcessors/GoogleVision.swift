@@ -26,8 +26,9 @@ public struct GoogleVisionOCR: Processor {
     /// The features asked of each image, each billed: DOCUMENT_TEXT_DETECTION.
     static let featuresPerImage = 1
 
+    /// What reading one image costs: Vision bills each feature asked of it.
     func pricePerImage() throws(RulesError) -> Double {
-        try providers.prices.required("google.vision", "per_thousand_images", model: nil) / 1000
+        try providers.prices.required("google.vision", "per_thousand_images", model: nil) / 1000 * Double(Self.featuresPerImage)
     }
 
     public func checkPrices(params: [String: JSONValue]) throws {
@@ -117,9 +118,8 @@ public struct GoogleVisionOCR: Processor {
                                     + "\(first.failure.message ?? "error \(first.failure.code ?? 0)")")
         }
         let screen = ScreenText(frameTexts: frames.map { texts[$0.digest] ?? "" })
-        // Vision bills each feature asked of an image: one here (DOCUMENT_TEXT_DETECTION).
         return ProcessorOutput(output: try await action.store.put(bytes: screen.encoded()).digest,
-                               costUSD: Double(paid * Self.featuresPerImage) * price,
+                               costUSD: Double(paid) * price,
                                usage: ["images": Double(paid), "features_per_image": Double(Self.featuresPerImage)], provider: "Google")
     }
 }

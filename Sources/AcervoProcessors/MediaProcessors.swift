@@ -46,7 +46,7 @@ public struct MediaProbe: Processor {
     public init() {}
 
     public func run(_ action: ActionInput) async throws -> ProcessorOutput {
-        let info = try await MediaInfo.probe(try await action.store.blobs.file(of: action.inputs["video"]!))
+        let info = try await ProbeMemo.info(of: action.inputs["video"]!, store: action.store)
         return ProcessorOutput(output: try await action.store.put(bytes: info.encoded()).digest)
     }
 }
@@ -65,7 +65,7 @@ public struct AudioExtractor: Processor {
         guard (action.params["codec"]?.string ?? "flac") == "flac" else {
             throw ProcessorFailure("ffmpeg.audio@1 writes FLAC only; remove `codec` or set it to flac")
         }
-        let info = try await MediaInfo.probe(video)
+        let info = try await ProbeMemo.info(of: action.inputs["video"]!, store: action.store)
         guard info.hasAudio else {
             throw ProcessorFailure("the video has no audio stream; nothing to transcribe (add captions, or a video with sound)")
         }
@@ -94,7 +94,7 @@ public struct KeyframeExtractor: Processor {
 
     public func run(_ action: ActionInput) async throws -> ProcessorOutput {
         let video = try await action.store.blobs.file(of: action.inputs["video"]!)
-        let info = try await MediaInfo.probe(video)
+        let info = try await ProbeMemo.info(of: action.inputs["video"]!, store: action.store)
         guard info.videoCodec != nil else { throw ProcessorFailure("the file has no video stream to take frames from") }
         let scene = action.params["scene"]?.number ?? 0.3
         let maximum = action.params["max"]?.int ?? Self.defaultMax
@@ -214,10 +214,21 @@ public struct PaidPieceMemo: Sendable {
 
     /// The answer stored for the piece (counted as a hit), or nil.
     public func answer(for piece: Digest) async throws -> [UInt8]? {
-        let key = key(piece)
-        guard let cached = try await store.lookup(key), let digest = cached.outputs["out"] else { return nil }
-        try await store.actionCache.recordHit(key, at: Date())
-        return try await store.blobs.bytes(of: digest)
+        guard let bytes = try await stored(for: piece) else { return nil }
+        try await store.actionCache.recordHit(key(piece), at: Date())
+        return bytes
+    }
+
+    /// The provider's answer for a piece: the one kept from before (counted as a hit), else `ask`'s, kept at
+    /// once with what it cost — its billed units (seconds, images) × `pricePerUnit`. `paidUnits` is nil for an
+    /// answer kept from before: nothing was paid for it now.
+    func answer<Answer: Codable>(for piece: Digest, pricePerUnit: Double, provider: String, model: String,
+                                 billedUnits: (Answer) -> Double, ask: () async throws -> Answer) async throws -> (answer: Answer, paidUnits: Double?) {
+        if let bytes = try await answer(for: piece), let kept = try? JSONDecoder().decode(Answer.self, from: Data(bytes)) { return (kept, nil) }
+        let fresh = try await ask()
+        let units = billedUnits(fresh)
+        try await remember(Array(try JSONEncoder.canonical.encode(fresh)), for: piece, costUSD: units * pricePerUnit, provider: provider, model: model)
+        return (fresh, units)
     }
 
     /// Keeps the answer with what it cost, as soon as it arrives.

@@ -69,6 +69,22 @@ struct AudioInput {
     }
 }
 
+/// The pieces of one transcription: the seconds paid for now, and how many were answered in an earlier, failed
+/// run (recorded then) — the cost of this run is the pieces paid now.
+struct PieceTally {
+    var billedSeconds = 0.0
+    var reused = 0
+
+    /// A piece's paid seconds, or nil for one answered before.
+    mutating func add(_ paidSeconds: Double?) {
+        if let paidSeconds { billedSeconds += paidSeconds } else { reused += 1 }
+    }
+
+    var usage: [String: Double] {
+        reused > 0 ? ["billed_seconds": billedSeconds, "reused_pieces": Double(reused)] : ["billed_seconds": billedSeconds]
+    }
+}
+
 /// The seconds of speech a transcription will be sent, from the lesson's video when its audio is not extracted
 /// yet (the audio is the video's sound track: the same length, within a frame).
 func sourceSpeechSeconds(_ source: SourceFacts) async throws -> Double? {
@@ -134,7 +150,7 @@ public struct OpenAITranscriber: Processor {
         let audio = try await AudioInput(action)
         let chunkSeconds = Self.pieceSeconds(requested: action.params["chunk_seconds"]?.number ?? 1200, audio: audio)
         var pieces: [TranscriptStitching.Piece] = []
-        var billedSeconds = 0.0
+        var tally = PieceTally()
         var language = action.params["language"]?.string
         // Cut only when needed: one request is cheaper and keeps the provider's own segmentation.
         let needsCutting = audio.sizeBytes > Self.maxUploadBytes || audio.durationSeconds > chunkSeconds
@@ -148,34 +164,23 @@ public struct OpenAITranscriber: Processor {
         if let requested = action.params["language"]?.string { memoParams["language"] = .string(requested) }
         let memo = PaidPieceMemo(processor: "openai.transcribe.piece", version: Self.descriptor.version, params: memoParams, input: "audio",
                                  store: action.store)
-        var reusedPieces = 0
         for clip in clips {
             let bytes = try clip.bytes()
-            let piece = Digest.of(bytes)
-            let response: OpenAITranscriptionClient.Response
-            if let answer = try await memo.answer(for: piece),
-               let stored = try? JSONDecoder().decode(OpenAITranscriptionClient.Response.self, from: Data(answer)) {
-                response = stored
-                reusedPieces += 1
-            } else {
-                response = try await client.transcribe(flac: bytes, model: model, language: action.params["language"]?.string,
-                                                       durationSeconds: clip.durationSeconds)
-                let billed = response.duration ?? clip.durationSeconds
-                try await memo.remember(Array(try JSONEncoder.canonical.encode(response)), for: piece, costUSD: billed / 60 * price,
-                                        provider: "OpenAI", model: model)
-                billedSeconds += billed
+            let (response, paidSeconds) = try await memo.answer(
+                for: Digest.of(bytes), pricePerUnit: price / 60, provider: "OpenAI", model: model,
+                billedUnits: { (response: OpenAITranscriptionClient.Response) in response.duration ?? clip.durationSeconds }
+            ) {
+                try await client.transcribe(flac: bytes, model: model, language: action.params["language"]?.string, durationSeconds: clip.durationSeconds)
             }
+            tally.add(paidSeconds)
             language = language ?? response.language
             pieces.append(.init(start: clip.startSeconds, end: clip.startSeconds + clip.durationSeconds,
                                 segments: Self.segments(response, clipDuration: clip.durationSeconds).map { TranscriptStitching.shifted($0, by: clip.startSeconds) }))
         }
         let transcript = Transcript(language: language ?? "und", source: "openai.transcribe", segments: TranscriptStitching.stitch(pieces))
         guard !transcript.segments.isEmpty else { throw ProcessorFailure("OpenAI returned no speech for this audio") }
-        // The cost of this run: the pieces paid now (pieces answered in an earlier, failed run were recorded then).
-        var usage = ["billed_seconds": billedSeconds]
-        if reusedPieces > 0 { usage["reused_pieces"] = Double(reusedPieces) }
-        return ProcessorOutput(output: try await action.store.put(bytes: transcript.encoded()).digest, costUSD: billedSeconds / 60 * price,
-                               usage: usage, provider: "OpenAI", model: model)
+        return ProcessorOutput(output: try await action.store.put(bytes: transcript.encoded()).digest, costUSD: tally.billedSeconds / 60 * price,
+                               usage: tally.usage, provider: "OpenAI", model: model)
     }
 
     /// Segments with the words that fall inside each; a plain `json` answer becomes one segment.
@@ -258,7 +263,7 @@ public struct GoogleSpeechTranscriber: Processor {
                                                         overlap: action.params["overlap_seconds"]?.number ?? 2)
         defer { _ = scratch }
         var pieces: [TranscriptStitching.Piece] = []
-        var billedSeconds = 0.0
+        var tally = PieceTally()
         var detectedLanguage: String?
         // Each piece's answer is kept as soon as it is paid for: when a later piece fails, the next build sends
         // only what was not answered.
@@ -266,21 +271,17 @@ public struct GoogleSpeechTranscriber: Processor {
                                  params: ["model": .string(model), "languages": .array(languages.map(JSONValue.string)),
                                           "location": .string(client.location), "recognizer": .string(client.recognizer)],
                                  input: "audio", store: action.store)
-        var reusedPieces = 0
         for clip in clips {
             let bytes = try clip.bytes()
-            let piece = Digest.of(bytes)
-            let response: GoogleSpeechClient.Response
-            if let answer = try await memo.answer(for: piece), let stored = try? JSONDecoder().decode(GoogleSpeechClient.Response.self, from: Data(answer)) {
-                response = stored
-                reusedPieces += 1
-            } else {
-                response = try await client.recognize(audio: bytes, languages: languages, model: model)
-                let billed = response.metadata?.totalBilledDuration.flatMap(GoogleSpeechClient.seconds) ?? clip.durationSeconds
-                try await memo.remember(Array(try JSONEncoder.canonical.encode(response)), for: piece, costUSD: billed / 60 * price,
-                                        provider: "Google", model: model)
-                billedSeconds += billed
+            let (response, paidSeconds) = try await memo.answer(
+                for: Digest.of(bytes), pricePerUnit: price / 60, provider: "Google", model: model,
+                billedUnits: { (response: GoogleSpeechClient.Response) in
+                    response.metadata?.totalBilledDuration.flatMap(GoogleSpeechClient.seconds) ?? clip.durationSeconds
+                }
+            ) {
+                try await client.recognize(audio: bytes, languages: languages, model: model)
             }
+            tally.add(paidSeconds)
             var segments: [Transcript.Segment] = []
             var previousEnd = 0.0
             for result in response.results ?? [] {
@@ -300,10 +301,7 @@ public struct GoogleSpeechTranscriber: Processor {
         }
         let transcript = Transcript(language: detectedLanguage ?? languages.first ?? "und", source: "google.stt", segments: TranscriptStitching.stitch(pieces))
         guard !transcript.segments.isEmpty else { throw ProcessorFailure("Google Speech-to-Text heard no speech in this audio") }
-        // The cost of this run: the pieces paid now (pieces answered in an earlier, failed run were recorded then).
-        var usage = ["billed_seconds": billedSeconds]
-        if reusedPieces > 0 { usage["reused_pieces"] = Double(reusedPieces) }
-        return ProcessorOutput(output: try await action.store.put(bytes: transcript.encoded()).digest, costUSD: billedSeconds / 60 * price,
-                               usage: usage, provider: "Google", model: model)
+        return ProcessorOutput(output: try await action.store.put(bytes: transcript.encoded()).digest, costUSD: tally.billedSeconds / 60 * price,
+                               usage: tally.usage, provider: "Google", model: model)
     }
 }
