@@ -20,9 +20,14 @@ public struct BuildRequest: Sendable {
     public var sourceOverride: String?
     /// Retries of retryable processor failures.
     public var retry: RetryPolicy
+    /// Once the build is told to stop (SIGTERM, Ctrl-C, the service shutting down), how long the actions
+    /// running then may go on to commit before they are ended and recorded as interrupted.
+    public var stopGraceSeconds: Double
 
     public init(jobs: Int = ProcessInfo.processInfo.activeProcessorCount, budgetUSD: Double? = nil, refresh: [String] = [], wait: Bool = false,
-                sync: Bool = true, sourceOverride: String? = nil, retry: RetryPolicy = RetryPolicy()) {
+                sync: Bool = true, sourceOverride: String? = nil, retry: RetryPolicy = RetryPolicy(),
+                stopGraceSeconds: Double = StopFlag.defaultGraceSeconds) {
+        self.stopGraceSeconds = stopGraceSeconds
         self.jobs = jobs
         self.budgetUSD = budgetUSD
         self.refresh = refresh
@@ -34,23 +39,31 @@ public struct BuildRequest: Sendable {
 }
 
 /// What a build did: the build's summary, and the sink's report when the snapshot was published — or why
-/// publishing failed. `acervo build --json` prints it: the summary's fields, plus `sync` or `sync_error`.
+/// publishing failed. `acervo build --json` prints it: the summary's fields, plus `sync` or `syncError`.
 public struct BuildOutcome: Sendable, Encodable {
     public var summary: BuildSummary
     public var sync: SyncReport?
     /// Publishing could not be done at all (the sink unreachable, a key missing); the build itself stands.
     public var syncError: String?
+    /// The stop came while the snapshot was being published: the next build publishes it.
+    public var syncStopped = false
+
+    public init(summary: BuildSummary, sync: SyncReport? = nil, syncError: String? = nil) {
+        self.summary = summary
+        self.sync = sync
+        self.syncError = syncError
+    }
 
     public var exitStatus: ExitStatus {
         let build = ExitStatus(summary)
         guard build == .success else { return build }
+        if syncStopped { return .interrupted }
         if syncError != nil || sync?.isComplete == false { return .failedActions }
         return .success
     }
 
     enum CodingKeys: String, CodingKey {
-        case sync
-        case syncError = "sync_error"
+        case sync, syncError
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -95,9 +108,15 @@ extension Workspace {
             return (summary, summary.status, summary.canonicalJSON)
         }
         var outcome = BuildOutcome(summary: summary)
-        guard let sink, !summary.interrupted, let snapshot = summary.snapshot else { return outcome }
+        guard let sink, !summary.interrupted, !stop.isRaised, let snapshot = summary.snapshot else { return outcome }
         do {
-            outcome.sync = try await publish(try Digest(parsing: snapshot), to: sink, command: "build sync", store: store)
+            // The sync is bounded by the same stop: it ends within the grace, and the next build publishes.
+            outcome.sync = try await stop.bounding { [self] in
+                try await publish(try Digest(parsing: snapshot), to: sink, command: "build sync", store: store)
+            }
+        } catch where stop.isRaised {
+            outcome.syncStopped = true
+            outcome.syncError = "stopped before the knowledge base was published; the next build publishes it"
         } catch {
             outcome.syncError = "\(error)"
         }

@@ -13,7 +13,7 @@ extension Workspace {
             do { store = try await Store.open(at: storePath) } catch .databaseDamaged(_, let message) {
                 return FsckReport(database: message)
             } catch .databaseMissing {
-                return FsckReport(database: "the database is missing or empty, but objects/ holds blobs")
+                return FsckReport(database: "the database is missing or has no tables (a lost -wal file?), but objects/ holds blobs")
             } catch {
                 throw AppError(error)
             }

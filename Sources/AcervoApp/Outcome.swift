@@ -8,7 +8,7 @@ import AcervoStore
 /// the server maps them to answers.
 public enum ExitStatus: Int32, Sendable, Codable {
     case success = 0
-    /// Finished, but with failed actions (or interrupted, or a sink left behind).
+    /// Finished, but with failed actions (or a sink left behind).
     case failedActions = 1
     /// A usage or configuration error: nothing ran.
     case usage = 2
@@ -16,10 +16,18 @@ public enum ExitStatus: Int32, Sendable, Codable {
     case budgetReached = 3
     /// Another build holds the store.
     case locked = 4
+    /// Stopped by a signal (or the service shutting down) before every action ran: nothing failed, the next
+    /// build does the rest.
+    case interrupted = 5
 
-    /// How a build that ran ended.
+    /// How a build that ran ended: as its run's status says (`RunStatus`).
     public init(_ summary: BuildSummary) {
-        if summary.budgetReached { self = .budgetReached } else if summary.failed > 0 || summary.interrupted { self = .failedActions } else { self = .success }
+        switch summary.status {
+        case .budget: self = .budgetReached
+        case .interrupted: self = .interrupted
+        case .failed, .error: self = .failedActions
+        case .ok, .running: self = .success
+        }
     }
 }
 

@@ -69,6 +69,12 @@ public final class Workspace: Sendable {
         guard let root = store.root else { return try await classified(body) }
         let lock = try await classified { try await StoreLock.acquire(storeRoot: root, purpose: purpose, wait: wait) }
         defer { withExtendedLifetime(lock) {} }
+        // Holding the lock, nobody else writes: a run still `running` belongs to a process that died.
+        let abandoned = try await classified { try await store.journal.closeAbandonedRuns() }
+        if !abandoned.isEmpty {
+            log("closed \(abandoned.count == 1 ? "run" : "runs") \(abandoned.joined(separator: ", ")) as interrupted: "
+                + "\(abandoned.count == 1 ? "its process" : "their processes") ended before finishing")
+        }
         return try await classified(body)
     }
 

@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import Synchronization
 
 /// One HTTP request to a provider. Bodies are small here (JSON, a document, an audio chunk); media downloads
@@ -254,7 +255,31 @@ public struct APIClient: Sendable {
             }
         }
         if error is NIOTooManyBytesError { return "the answer is larger than the client accepts" }
-        return "connection failed: \(error)"
+        return connectionFailure(error)
+    }
+
+    /// A failed connection in words: the system's reason (NIO wraps it as `… (errno: 111)`, possibly inside
+    /// a connection error per address tried), not the error's debug description.
+    static func connectionFailure(_ error: any Error) -> String {
+        var code: Int32?
+        if let error = error as? IOError { code = error.errnoCode }
+        if code == nil, let error = error as? NIOConnectionError {
+            code = error.connectionErrors.compactMap { ($0.error as? IOError)?.errnoCode }.first
+            if code == nil, error.dnsAError != nil || error.dnsAAAAError != nil { return "the host name could not be resolved" }
+        }
+        if code == nil {
+            // Some layers only keep the text: `connect(…) failed: Connection refused (errno: 111)`.
+            let text = "\(error)"
+            if let range = text.range(of: "(errno: "), let number = Int32(text[range.upperBound...].prefix { $0.isNumber }) { code = number }
+        }
+        switch code {
+        case ECONNREFUSED?: return "the connection was refused: nothing is listening at that address"
+        case ECONNRESET?: return "the connection was reset by the other side"
+        case EHOSTUNREACH?, ENETUNREACH?: return "the host cannot be reached from here"
+        case ETIMEDOUT?: return "the connection timed out"
+        case let code?: return "the connection failed: " + String(cString: strerror(code)).lowercased()
+        case nil: return "the connection failed: \(String(describing: error).prefix(200))"
+        }
     }
 
     /// How long the provider asked to wait: `Retry-After`, else the rate-limit reset (`RateLimit-Reset`,

@@ -35,7 +35,8 @@ public struct SMTPMailer: Sendable {
     public let server: Server
     /// A PEM file of certificate authorities to trust instead of the system's (a private mail server).
     public var caFile: String?
-    public var timeoutSeconds: Int64 = 30
+    /// Silence allowed at each step (connecting, each reply): a notification never holds anything up for long.
+    public var timeoutSeconds: Int64 = 10
 
     public init(server: Server, caFile: String? = nil) {
         self.server = server
@@ -49,7 +50,8 @@ public struct SMTPMailer: Sendable {
         } catch let error as ConnectorError {
             throw error
         } catch {
-            throw ConnectorError(.unavailable, provider: "SMTP", request: "\(server.host):\(server.port)", message: "\(error)")
+            throw ConnectorError(.unavailable, provider: "SMTP", request: "\(server.host):\(server.port)",
+                                 message: error is SMTPProtocolError ? "\(error)" : APIClient.connectionFailure(error))
         }
     }
 

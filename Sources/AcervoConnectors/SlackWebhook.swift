@@ -16,7 +16,7 @@ public struct SlackWebhook: Sendable {
     /// Posts `message`; Slack answers `ok` in plain text, anything else in the body is an error's name
     /// (`invalid_payload`, `no_service`, `channel_is_archived`).
     public func post(_ message: SlackMessage) async throws(ConnectorError) {
-        var request = try APIRequest.json(.POST, url.value, message, timeoutSeconds: 30)
+        var request = try APIRequest.json(.POST, url.value, message, timeoutSeconds: 10)
         request.shownPath = "(incoming webhook)"
         try await api.send(request) { response throws(ConnectorError) in
             let text = response.text.trimmingCharacters(in: .whitespacesAndNewlines)

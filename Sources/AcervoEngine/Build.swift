@@ -34,6 +34,71 @@ public struct FailureSummary: Sendable, Codable, Equatable {
     }
 }
 
+/// What went wrong with one lesson in a build, for people: one cause (the failure's text, which names the
+/// file), the rules that failed of it, and the rules that did not run because of them. The build's summary,
+/// the dashboard's run page and notifications all list these, so a corrupt video reads as one line, not as
+/// one line per rule it stopped.
+public struct LessonProblem: Sendable, Codable, Equatable {
+    public var item: String
+    public var cause: String
+    public var failedRules: [String]
+    public var stoppedRules: [String]
+
+    public init(item: String, cause: String, failedRules: [String], stoppedRules: [String]) {
+        self.item = item
+        self.cause = cause
+        self.failedRules = failedRules
+        self.stoppedRules = stoppedRules
+    }
+
+    /// `01-fundamentos/04-roto: `…/clase.mp4`: the video cannot be read … — failed: media, audio; not run: ocr, document`
+    public var line: String {
+        var rules = failedRules == ["detect"] ? "" : " — failed: " + failedRules.joined(separator: ", ")
+        if !stoppedRules.isEmpty { rules += (rules.isEmpty ? " — " : "; ") + "not run: " + stoppedRules.joined(separator: ", ") }
+        return "\(item): \(cause)\(rules)"
+    }
+
+    /// An action skipped because an upstream one failed or was skipped.
+    public struct Blocked: Sendable, Equatable {
+        public var item: String
+        public var rule: String
+        public var upstream: String
+        public init(item: String, rule: String, upstream: String) {
+            self.item = item
+            self.rule = rule
+            self.upstream = upstream
+        }
+    }
+
+    /// Failures grouped by lesson and cause (their text), each with the rules its failures stopped — followed
+    /// through chains (`ocr` stopped by `frames`, `class` by `ocr`): lessons in order, causes as they came.
+    public static func group(failures: [FailureSummary], blocked: [Blocked]) -> [LessonProblem] {
+        var problems: [LessonProblem] = []
+        var index: [String: [String: Int]] = [:]  // item → cause → position
+        var causeOfRule: [String: [String: Int]] = [:]  // item → failed rule → position
+        for failure in failures.sorted(by: { ($0.item, $0.rule) < ($1.item, $1.rule) }) {
+            if let position = index[failure.item]?[failure.error] {
+                problems[position].failedRules.append(failure.rule)
+                causeOfRule[failure.item, default: [:]][failure.rule] = position
+                continue
+            }
+            index[failure.item, default: [:]][failure.error] = problems.count
+            causeOfRule[failure.item, default: [:]][failure.rule] = problems.count
+            problems.append(LessonProblem(item: failure.item, cause: failure.error, failedRules: [failure.rule], stoppedRules: []))
+        }
+        let upstreamOf = Dictionary(grouping: blocked, by: \.item).mapValues { Dictionary($0.map { ($0.rule, $0.upstream) }, uniquingKeysWith: { a, _ in a }) }
+        for action in blocked.sorted(by: { ($0.item, $0.rule) < ($1.item, $1.rule) }) {
+            var upstream = action.upstream
+            var seen: Set<String> = [action.rule]
+            while causeOfRule[action.item]?[upstream] == nil, let next = upstreamOf[action.item]?[upstream], seen.insert(upstream).inserted {
+                upstream = next
+            }
+            if let position = causeOfRule[action.item]?[upstream] { problems[position].stoppedRules.append(action.rule) }
+        }
+        return problems
+    }
+}
+
 /// A warning of an action that ran (a caption block it had to skip), for the end-of-build summary.
 public struct ActionWarning: Sendable, Codable, Equatable {
     public var item: String
@@ -62,8 +127,13 @@ public struct BuildSummary: Sendable, Codable, Equatable {
     public var snapshot: String?
     public var budgetReached = false
     public var interrupted = false
+    /// Actions not started, or ended, because the build was stopped (counted in `skipped`): the next build
+    /// runs them.
+    public var interruptedActions = 0
     public var durationSeconds = 0.0
     public var failures: [FailureSummary] = []
+    /// The failures for people: one per lesson and cause, with the rules they stopped.
+    public var problems: [LessonProblem] = []
     /// What the actions that ran this time had to leave out.
     public var warnings: [ActionWarning] = []
 
@@ -77,6 +147,34 @@ public struct BuildSummary: Sendable, Codable, Equatable {
         if budgetReached { return .budget }
         if interrupted { return .interrupted }
         return failed > 0 ? .failed : .ok
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case run, items, executed, hits, failed, skipped, notApplicable, costUSD, snapshot, budgetReached, interrupted, interruptedActions,
+             durationSeconds, failures, problems, warnings
+    }
+
+    /// Summaries stored by earlier versions lack the newer fields: they read as their defaults (a run page
+    /// of last year's build still opens).
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        run = try container.decode(String.self, forKey: .run)
+        items = try container.decodeIfPresent(Int.self, forKey: .items) ?? 0
+        executed = try container.decodeIfPresent(Int.self, forKey: .executed) ?? 0
+        hits = try container.decodeIfPresent(Int.self, forKey: .hits) ?? 0
+        failed = try container.decodeIfPresent(Int.self, forKey: .failed) ?? 0
+        skipped = try container.decodeIfPresent(Int.self, forKey: .skipped) ?? 0
+        notApplicable = try container.decodeIfPresent(Int.self, forKey: .notApplicable) ?? 0
+        costUSD = try container.decodeIfPresent(Double.self, forKey: .costUSD) ?? 0
+        snapshot = try container.decodeIfPresent(String.self, forKey: .snapshot)
+        budgetReached = try container.decodeIfPresent(Bool.self, forKey: .budgetReached) ?? false
+        interrupted = try container.decodeIfPresent(Bool.self, forKey: .interrupted) ?? false
+        interruptedActions = try container.decodeIfPresent(Int.self, forKey: .interruptedActions) ?? 0
+        durationSeconds = try container.decodeIfPresent(Double.self, forKey: .durationSeconds) ?? 0
+        failures = try container.decodeIfPresent([FailureSummary].self, forKey: .failures) ?? []
+        warnings = try container.decodeIfPresent([ActionWarning].self, forKey: .warnings) ?? []
+        problems = try container.decodeIfPresent([LessonProblem].self, forKey: .problems)
+            ?? LessonProblem.group(failures: failures, blocked: [])
     }
 }
 

@@ -21,6 +21,8 @@ final class BuildSession: Sendable {
     private let journal: JournalWriter
     /// Plain hits, written as one list at the end (see `HitList`).
     private let hits = Mutex<[HitList.Entry]>([])
+    /// Actions skipped because an upstream one failed or was skipped: listed with the failure that stopped them.
+    private let blocked = Mutex<[LessonProblem.Blocked]>([])
 
     /// Rule → the parts of its keys every item shares.
     let keyTemplates: [String: RuleKeyTemplate]
@@ -42,9 +44,9 @@ final class BuildSession: Sendable {
         self.journal = JournalWriter(journal: store.journal)
     }
 
-    /// The output of a cached result, only when its blob is still in the store.
+    /// The output of a cached result, only when it is whole in the store (its blob, and a tree's members).
     func cachedOutput(_ key: ActionKey) async -> Digest? {
-        guard let output = index[key], await store.blobs.contains(output) else { return nil }
+        guard let output = index[key], (try? await store.isWhole(output)) == true else { return nil }
         return output
     }
 
@@ -77,8 +79,10 @@ final class BuildSession: Sendable {
                 summary.failures.append(FailureSummary(item: item, rule: rule, error: error ?? reason.description))
             case .skipped:
                 if reason.isNotApplicable { summary.notApplicable += 1 } else { summary.skipped += 1 }
+                if reason == .interrupted { summary.interruptedActions += 1 }
             }
         }
+        if let upstream = reason.blockingRule { blocked.withLock { $0.append(LessonProblem.Blocked(item: item, rule: rule, upstream: upstream)) } }
         let event = Event(runID: runID, itemID: item, rule: rule, key: key, decision: decision, reason: reason, costUSD: costUSD, error: error)
         journal.append(DecisionRecord(event: event, hitKey: hitKey, trace: trace))
         reporter.finished(item: item, rule: rule, decision: decision, reason: reason, error: error)
@@ -111,6 +115,7 @@ final class BuildSession: Sendable {
         var summary = tally.withLock { $0 }
         summary.budgetReached = budget.wasReached
         summary.failures.sort { ($0.item, $0.rule) < ($1.item, $1.rule) }
+        summary.problems = LessonProblem.group(failures: summary.failures, blocked: blocked.withLock { $0 })
         summary.warnings.sort { ($0.item, $0.rule) < ($1.item, $1.rule) }
         return summary
     }
@@ -177,7 +182,8 @@ actor InFlightActions {
         }
         let task = Task { try await body() }
         running[key] = (item, task)
-        let result = await task.result
+        // The build's cancellation (a stop past its grace) reaches the action.
+        let result = await withTaskCancellationHandler { await task.result } onCancel: { task.cancel() }
         running[key] = nil
         switch result {
         case .success(let output):

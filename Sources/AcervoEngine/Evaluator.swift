@@ -30,7 +30,9 @@ public struct Evaluator: Sendable {
                       stop: StopFlag = StopFlag()) async throws -> BuildSummary {
         let session = try await prepare(runID: run.id, options: options)
         reporter.started(runID: run.id, rules: pipeline.rules.map(\.name), items: session.items.count)
-        let outcomes = await withTaskGroup(of: ItemOutcome.self) { group in
+        // Once the stop flag is raised no action starts; the ones running get the flag's grace to commit, and
+        // are then cancelled (recorded as interrupted). The snapshot below is written either way.
+        let outcomes = try await stop.bounding { await withTaskGroup(of: ItemOutcome.self) { group in
             // A window of items in flight, not all of them: enough to keep every job busy while others
             // wait on hits, without holding ten thousand tasks' state at once.
             var pending = session.items.makeIterator()
@@ -47,7 +49,7 @@ public struct Evaluator: Sendable {
                 }
             }
             return collected
-        }
+        } }
         try await session.flush()
         reporter.allDecided()
         var summary = session.summary()
@@ -257,7 +259,7 @@ public struct Evaluator: Sendable {
         let input = ActionInput(itemID: item.id, rule: rule.name, inputs: components.inputs, params: rule.params, files: components.files, store: store)
         let committedTrace = trace()
         let outcome = await session.inFlight.run(key: key, item: item.id) {
-            try await execute(processor, input: input, rule: rule, key: key, reason: reason, trace: committedTrace, session: session)
+            try await execute(processor, input: input, rule: rule, key: key, reason: reason, trace: committedTrace, session: session, stop: stop)
         }
         switch outcome {
         case .success(let (result, sharedFrom)):
@@ -272,9 +274,23 @@ public struct Evaluator: Sendable {
             session.note(item: item.id, rule: rule.name, key: key, decision: .skipped,
                          reason: .budgetReached(estimateUSD: error.estimateUSD, limitUSD: error.limitUSD), reporter: reporter)
             return .skipped
+        case .failure(let error) where stop.isRaised:
+            // Ended by the stop (cancelled past the grace, a tool killed by a signal) or not started because of
+            // it: interrupted, so the next build runs it — never a failure. An action that had started says how
+            // it ended; what its paid pieces cost is still recorded.
+            let underlying = (error as? PaidFailure)?.underlying ?? error
+            let ended: String? = switch underlying {
+            case is ActionInterrupted: nil
+            case is CancellationError: "ended when the stop's grace (\(String(format: "%g", stop.graceSeconds)) s) ran out"
+            default: "ended by the stop: " + ActionFailureText.describe(underlying, rule: rule, item: item)
+            }
+            session.note(item: item.id, rule: rule.name, key: key, decision: .skipped, reason: .interrupted, error: ended,
+                         costUSD: (error as? PaidFailure)?.paidUSD ?? 0, reporter: reporter)
+            return .skipped
         case .failure(let error):
             // A failure that had paid for some of its pieces records what they cost.
-            session.note(item: item.id, rule: rule.name, key: key, decision: .failed, reason: reason, error: "\(error)",
+            session.note(item: item.id, rule: rule.name, key: key, decision: .failed, reason: reason,
+                         error: ActionFailureText.describe(error, rule: rule, item: item),
                          costUSD: (error as? PaidFailure)?.paidUSD ?? 0, reporter: reporter)
             return .failed
         }
@@ -289,7 +305,7 @@ public struct Evaluator: Sendable {
 
     /// Runs a processor under the budget, the concurrency limits and the retry policy, then commits.
     private func execute(_ processor: any Processor, input: ActionInput, rule: RuleSpec, key: ActionKey, reason: DecisionReason,
-                         trace: Trace, session: BuildSession) async throws -> Digest {
+                         trace: Trace, session: BuildSession, stop: StopFlag) async throws -> Digest {
         let estimate = processor.descriptor.isPaid ? try await processor.estimate(input) : .free
         let limitUSD = session.options.budgetUSD ?? pipeline.budgetUSD ?? 0
         let clock = ContinuousClock()
@@ -297,6 +313,8 @@ public struct Evaluator: Sendable {
         // Timed inside the job slot: waiting for a slot is not the action's duration. The budget is asked in
         // the slot too, so an action that waited knows what the ones before it really cost.
         let (output, paidBefore, elapsed) = try await session.limited(rule: rule.name) {
+            // The stop may have come while this action waited for its slot.
+            guard !stop.isRaised else { throw ActionInterrupted() }
             // The high end is reserved: a run never starts an action that could take it past the budget. Free
             // actions are never refused (a run past its budget still writes the documents of what it paid for).
             guard !processor.descriptor.isPaid || session.budget.reserve(estimate.highUSD) else {
@@ -306,7 +324,7 @@ public struct Evaluator: Sendable {
             do {
                 let (output, paidBefore) = try await PieceLedger.$current.withValue(ledger) {
                     // What the pieces of failed attempts cost is not in the successful attempt's own cost.
-                    try await withRetries(session.options.retry) {
+                    try await withRetries(session.options.retry, stop: stop) {
                         let paidBefore = ledger.paidUSD
                         return (try await processor.run(input), paidBefore)
                     }
@@ -404,14 +422,16 @@ public enum EngineError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// Retries retryable `ProcessorFailure`s with backoff; anything else ends the action at once.
-func withRetries<T: Sendable>(_ policy: RetryPolicy, _ body: @Sendable () async throws -> T) async throws -> T {
+/// Retries retryable `ProcessorFailure`s with backoff; anything else ends the action at once, and so does a
+/// raised stop flag (no new attempt starts once the build is stopping).
+func withRetries<T: Sendable>(_ policy: RetryPolicy, stop: StopFlag = StopFlag(), _ body: @Sendable () async throws -> T) async throws -> T {
     var attempt = 1
     while true {
         do {
             return try await body()
-        } catch let failure as ProcessorFailure where failure.isRetryable && attempt < policy.maxAttempts {
+        } catch let failure as ProcessorFailure where failure.isRetryable && attempt < policy.maxAttempts && !stop.isRaised {
             try await policy.sleep(policy.delay(afterAttempt: attempt, retryAfterSeconds: failure.retryAfterSeconds))
+            guard !stop.isRaised else { throw ActionInterrupted() }
             attempt += 1
         }
     }

@@ -11,12 +11,17 @@ public struct Item: Sendable, Equatable {
     /// Set when the source could not read this lesson (an unreadable file, a folder name it refuses): the
     /// build records the error, runs nothing for the item, and keeps its previous document.
     public var detectionError: String?
+    /// Artifact → what a person calls it (`01-fundamentos/04-roto/clase.mp4`, a Vimeo video's name): failure
+    /// messages name the file this way, never by its path in the store.
+    public var sourceNames: [String: String]
 
-    public init(id: String, metadata: [String: JSONValue], artifacts: [String: Digest], detectionError: String? = nil) {
+    public init(id: String, metadata: [String: JSONValue], artifacts: [String: Digest], detectionError: String? = nil,
+                sourceNames: [String: String] = [:]) {
         self.id = id
         self.metadata = metadata
         self.artifacts = artifacts
         self.detectionError = detectionError
+        self.sourceNames = sourceNames
     }
 
     /// Why the id cannot name a lesson, or nil when it can. Ids become file names (export) and parts of URLs,

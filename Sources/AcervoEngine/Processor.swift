@@ -121,18 +121,40 @@ public struct ProcessorOutput: Sendable {
 
 /// A processor's failure. Retryable ones (rate limits, 5xx, timeouts) are retried with backoff, honouring
 /// `retryAfterSeconds` when the provider said how long to wait.
+///
+/// People read it (the build's summary, `why`, the dashboard, notifications), so it says what is wrong with
+/// what: `input` names the slot whose file is at fault and is the message's subject (`video` + `cannot be
+/// read` reads "the video `clase.mp4` cannot be read": the engine adds the file's name in the course),
+/// `said` is what a tool or provider answered, `fix` what to do about it.
 public struct ProcessorFailure: Error, Sendable, CustomStringConvertible {
     public var message: String
     public var isRetryable: Bool
     public var retryAfterSeconds: Double?
+    /// The input slot whose content caused the failure (`video`), when it is the input's fault.
+    public var input: String?
+    /// A tool's or provider's own words (`ffprobe: Invalid data found when processing input`).
+    public var said: String?
+    /// What to do (`replace the file with a copy that plays`).
+    public var fix: String?
 
-    public init(_ message: String, retryable: Bool = false, retryAfterSeconds: Double? = nil) {
+    public init(_ message: String, retryable: Bool = false, retryAfterSeconds: Double? = nil, input: String? = nil, said: String? = nil,
+                fix: String? = nil) {
         self.message = message
         self.isRetryable = retryable
         self.retryAfterSeconds = retryAfterSeconds
+        self.input = input
+        self.said = said.flatMap { $0.isEmpty ? nil : $0 }
+        self.fix = fix
     }
 
-    public var description: String { message }
+    /// `the video cannot be read: … (ffprobe: …); replace it …` — with `input`, the message's subject is the input.
+    public var description: String { sentence(naming: nil) }
+
+    /// The failure as a sentence, the input named by `name` (`the video `clase.mp4` cannot be read …`).
+    public func sentence(naming name: String?) -> String {
+        let subject = input.map { "the \($0)" + (name.map { " `\($0)`" } ?? "") + " " } ?? ""
+        return subject + message + (said.map { " (\($0))" } ?? "") + (fix.map { "; \($0)" } ?? "")
+    }
 }
 
 /// What the paid pieces of the running action cost as each is answered (`PaidPieceMemo` adds to it). When an

@@ -35,11 +35,11 @@ public struct CaptionsProcessor: Processor {
     public static func read(_ bytes: [UInt8], language: String) throws(ProcessorFailure) -> Reading {
         let file: CaptionFile
         do { file = try CaptionParser.parse(bytes) } catch {
-            throw ProcessorFailure("captions: \(error.description); fix the file, or re-export it as UTF-8 WebVTT or SubRip")
+            throw ProcessorFailure("cannot be read: \(error.description)", input: "captions", fix: "fix the file, or re-export it as UTF-8 WebVTT or SubRip")
         }
         let transcript = Transcript(language: language, source: "captions", segments: file.segments)
         guard !transcript.segments.isEmpty else {
-            throw ProcessorFailure("the captions' cues hold no text")
+            throw ProcessorFailure("hold no text in their cues", input: "captions", fix: "re-export the captions with their text, or remove the file")
         }
         return Reading(transcript: transcript, cues: file.cues.count, warnings: file.warnings,
                        metadata: ["format": file.format.rawValue, "encoding": file.encoding.rawValue])

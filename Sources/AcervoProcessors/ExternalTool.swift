@@ -10,10 +10,13 @@ enum ExternalTool {
     }
 
     /// Why a program did not give its output: it refused the input (a non-zero exit — the same input will be
-    /// refused again), it ran out of time, or it could not be started at all.
+    /// refused again), it ran out of time, or it could not be started at all. `said` is what the program wrote
+    /// on stderr, cut to its last lines, with the store's paths taken out: people read it.
     struct Failure: Error, CustomStringConvertible {
         enum Kind { case exited, timedOut, notRunnable }
         var kind: Kind
+        var tool: String
+        var said: String
         var description: String
     }
 
@@ -28,7 +31,7 @@ enum ExternalTool {
             }
             defer { group.cancelAll() }
             guard let first = try await group.next(), let output = first else {
-                throw Failure(kind: .timedOut, description: "`\(name)` did not finish within \(String(format: "%g", timeoutSeconds)) s and was stopped")
+                throw Failure(kind: .timedOut, tool: name, said: "", description: "`\(name)` did not finish within \(String(format: "%g", timeoutSeconds)) s and was stopped")
             }
             return output
         }
@@ -42,24 +45,52 @@ enum ExternalTool {
     }
 
     private static func runToCompletion(_ name: String, _ arguments: [String], outputLimit: Int) async throws -> Output {
-        let command = ([name] + arguments).joined(separator: " ")
         guard let program = locate(name) else {
-            throw Failure(kind: .notRunnable, description: "cannot run `\(command)`: `\(name)` is not installed (run scripts/setup)")
+            throw Failure(kind: .notRunnable, tool: name, said: "", description: "`\(name)` is not installed (run scripts/setup)")
         }
         do {
             let command = ChildProcessThread.command(name: name, program: program, arguments)
+            // A process group of its own: a signal to Acervo's group (Ctrl-C, `kill -TERM -PGID`, a service
+            // manager) reaches Acervo, which stops its tools itself — the tools never see it and fail half-way.
+            var options = PlatformOptions()
+            options.processGroupID = 0
             let result = try await Subprocess.run(
-                .name(command.name), arguments: Arguments(command.arguments), output: .bytes(limit: outputLimit), error: .string(limit: 256 * 1024))
-            guard case .exited(0) = result.terminationStatus else {
-                throw Failure(kind: .exited, description: "`\(command)` failed (\(result.terminationStatus)): \(result.standardError.suffix(2000))")
+                .name(command.name), arguments: Arguments(command.arguments), platformOptions: options,
+                output: .bytes(limit: outputLimit), error: .string(limit: 256 * 1024))
+            let said = Self.said(result.standardError, arguments: arguments)
+            switch result.terminationStatus {
+            case .exited(0):
+                return Output(standardOutput: result.standardOutput, standardError: result.standardError)
+            case .exited(let code):
+                throw Failure(kind: .exited, tool: name, said: said,
+                              description: "`\(name)` stopped with exit status \(code)" + (said.isEmpty ? "" : ": \(said)"))
+            case .signaled(let signal):
+                throw Failure(kind: .exited, tool: name, said: said, description: "`\(name)` was killed by signal \(signal)" + (said.isEmpty ? "" : ": \(said)"))
             }
-            return Output(standardOutput: result.standardOutput, standardError: result.standardError)
         } catch let failure as Failure {
             throw failure
         } catch is CancellationError {
             throw CancellationError()
         } catch {
-            throw Failure(kind: .notRunnable, description: "cannot run `\(command)`: \(error) (is `\(name)` installed? run scripts/setup)")
+            throw Failure(kind: .notRunnable, tool: name, said: "", description: "`\(name)` could not be started: \(error) (is it installed? run scripts/setup)")
         }
+    }
+
+    /// What a tool wrote on stderr, for a person: paths of the store's objects and scratch folders left out
+    /// (a line `/…/objects/sha256/0f/4d87…: Invalid data found` says only `Invalid data found`), repeated lines
+    /// once, the last three lines, at most 300 characters.
+    static func said(_ standardError: String, arguments: [String]) -> String {
+        let paths = arguments.filter { $0.hasPrefix("/") }.sorted { $0.count > $1.count }
+        var lines: [String] = []
+        for raw in standardError.split(whereSeparator: \.isNewline) {
+            var line = String(raw)
+            for path in paths where line.contains(path) {
+                line = line.replacingOccurrences(of: path + ": ", with: "").replacingOccurrences(of: path, with: "the input")
+            }
+            line = line.trimmingCharacters(in: .whitespaces)
+            if !line.isEmpty, !lines.contains(line) { lines.append(line) }
+        }
+        let text = lines.suffix(3).joined(separator: "; ")
+        return text.count > 300 ? "…" + text.suffix(299) : text
     }
 }

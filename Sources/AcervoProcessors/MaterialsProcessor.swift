@@ -29,7 +29,7 @@ public struct MaterialsProcessor: Processor {
                         "pdftotext", ["-layout", "-enc", "UTF-8", try await action.store.blobs.file(of: entry.digest), "-"], timeoutSeconds: 120)
                     text = String(decoding: output.standardOutput, as: UTF8.self)
                 } catch let failure as ExternalTool.Failure where failure.kind == .exited {
-                    warnings.append("material `\(entry.name)` was skipped: pdftotext cannot read it (\(failure.description.suffix(300)))")
+                    warnings.append("material `\(entry.name)` was skipped: pdftotext cannot read it (\(failure.said.isEmpty ? failure.description : "pdftotext: " + failure.said))")
                     continue
                 }
             default:

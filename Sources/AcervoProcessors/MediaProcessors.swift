@@ -12,7 +12,9 @@ extension MediaInfo {
             output = try await ExternalTool.run(
                 "ffprobe", ["-v", "error", "-print_format", "json", "-show_format", "-show_streams", path], timeoutSeconds: 60)
         } catch let failure as ExternalTool.Failure where failure.kind == .exited {
-            throw ProcessorFailure("the video cannot be read (corrupt, empty or not a video): \(failure)")
+            throw ProcessorFailure("cannot be read: it is corrupt, cut short or not a video", input: "video",
+                                   said: failure.said.isEmpty ? nil : "ffprobe: " + failure.said,
+                                   fix: "replace it with a copy that plays, then build again")
         }
         struct Probe: Decodable {
             struct Stream: Decodable {
@@ -31,7 +33,7 @@ extension MediaInfo {
         let video = probe.streams?.first { $0.codec_type == "video" }
         let audio = probe.streams?.first { $0.codec_type == "audio" }
         guard video != nil || audio != nil, let duration = probe.format?.duration.flatMap(Double.init), duration > 0 else {
-            throw ProcessorFailure("the file holds no playable audio or video stream")
+            throw ProcessorFailure("holds no playable sound or picture", input: "video", fix: "replace it with a copy that plays, then build again")
         }
         return MediaInfo(
             durationSeconds: (duration * 1000).rounded() / 1000, videoCodec: video?.codec_name, width: video?.width, height: video?.height,
@@ -67,7 +69,8 @@ public struct AudioExtractor: Processor {
         }
         let info = try await ProbeMemo.info(of: action.inputs["video"]!, store: action.store)
         guard info.hasAudio else {
-            throw ProcessorFailure("the video has no audio stream; nothing to transcribe (add captions, or a video with sound)")
+            throw ProcessorFailure("has no sound, so there is nothing to transcribe", input: "video",
+                                   fix: "add captions to the lesson, or replace the video with one that has sound")
         }
         let scratch = try ScratchFolder()
         let output = scratch.path + "/audio.flac"
@@ -95,7 +98,10 @@ public struct KeyframeExtractor: Processor {
     public func run(_ action: ActionInput) async throws -> ProcessorOutput {
         let video = try await action.store.blobs.file(of: action.inputs["video"]!)
         let info = try await ProbeMemo.info(of: action.inputs["video"]!, store: action.store)
-        guard info.videoCodec != nil else { throw ProcessorFailure("the file has no video stream to take frames from") }
+        guard info.videoCodec != nil else {
+            throw ProcessorFailure("has no picture to take slides from (sound only)", input: "video",
+                                   fix: "replace it with the lesson's video, or drop the frames rule for sound-only lessons")
+        }
         let scene = action.params["scene"]?.number ?? 0.3
         let maximum = action.params["max"]?.int ?? Self.defaultMax
         let scratch = try ScratchFolder()

@@ -35,6 +35,7 @@ public struct AccessPolicy: Sendable {
     public var requiresCredentials: Bool { !tokens.isEmpty }
 
     public var hasAdmin: Bool { tokens.contains { $0.role == .admin } }
+    public var hasViewer: Bool { tokens.contains { $0.role == .viewer } }
 
     /// The role an `Authorization` header proves; nil when it proves none. `anonymous` is what a request
     /// without credentials gets: admin when no token is configured, nothing otherwise.

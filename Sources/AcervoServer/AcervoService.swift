@@ -61,7 +61,7 @@ public final class AcervoService: Sendable {
     public init(storePath: String, rulesPath: String, variables: [String: String] = ProcessInfo.processInfo.environment, options: Options,
                 clock: any WallClock = SystemClock(), logger: Logger) throws {
         let currentRun = CurrentRun()
-        let metrics = ServiceMetrics()
+        let metrics = ServiceMetrics(startedAt: clock.now())
         self.metrics = metrics
         // What the use cases tell (a provider's retry, a sync's steps) is logged with the run it belongs to.
         let workspace = Workspace(storePath: storePath, rulesPath: rulesPath, variables: variables, log: { line in
@@ -89,7 +89,7 @@ public final class AcervoService: Sendable {
         }
         scheduler = pipeline.schedule.map { schedule in
             NightlyScheduler(schedule: schedule, coordinator: coordinator, clock: clock, logger: logger,
-                             lastBuildStart: { try? await workspace.recentBuilds().first?.startedAt })
+                             lastBuildStart: { try? await workspace.recentBuilds().first { $0.status.finished }?.startedAt })
         }
     }
 
@@ -101,15 +101,22 @@ public final class AcervoService: Sendable {
         let application = Application(
             router: router(),
             configuration: ApplicationConfiguration(address: .hostname(options.host, port: options.port), serverName: nil),
-            onServerRunning: { [logger] channel in
+            onServerRunning: { [self] channel in
                 let port = channel.localAddress?.port ?? 0
-                logger.info("listening", metadata: ["address": .string("http://\(channel.localAddress?.ipAddress ?? "?"):\(port)")])
+                let host = channel.localAddress?.ipAddress ?? options.host
+                // An IPv6 address is bracketed in a URL: `http://[::1]:8080`.
+                logger.info("listening", metadata: ["address": .string("http://\(host.contains(":") ? "[\(host)]" : host):\(port)"),
+                                                    "access": .string(accessDescription)])
                 onListening(port)
             },
             logger: logger)
-        // Shut down in reverse order: the schedule first, then any build (it commits what runs), then the server.
+        logger.info("schedule", metadata: ["next_build": .string(nextBuildDescription)])
+        // Shut down in reverse order: the announcer first (it stops a running build at once), the schedule,
+        // then any build (it commits what runs, or is interrupted when its grace ends), then the server.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: application), .init(service: BuildDrain(coordinator: coordinator, notifier: notifier))]
         if let scheduler { services.append(.init(service: scheduler, successTerminationBehavior: .ignore)) }
+        services.append(.init(service: ShutdownAnnouncer(coordinator: coordinator, logger: logger, graceSeconds: options.request.stopGraceSeconds),
+                              successTerminationBehavior: .ignore))
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: services, gracefulShutdownSignals: gracefulShutdownSignals,
                                                                           logger: logger))
         groupReady(group)
@@ -126,8 +133,8 @@ public final class AcervoService: Sendable {
             await refreshFigures()
         }
         if let schedule { metrics.nextBuild(at: schedule.nextRun(after: clock.now())) }
-        let lastSuccess = try? await workspace.recentBuilds().first { $0.status == .ok }?.endedAt
-        metrics.lastSuccess(at: lastSuccess)
+        let builds = (try? await workspace.recentBuilds()) ?? []
+        metrics.recorded(lastSuccessAt: builds.first { $0.status == .ok }?.endedAt, newestFinished: builds.first { $0.status.finished }?.status)
         await refreshFigures()
     }
 
@@ -175,6 +182,41 @@ extension AcervoService {
         let attempt = await coordinator.run(.schedule)
         await notifier?.drain()
         return attempt
+    }
+}
+
+extension AcervoService {
+    /// Who may use the service, for the start's log line.
+    var accessDescription: String {
+        if access.requiresCredentials {
+            return access.hasAdmin ? "tokens required (admin\(access.hasViewer ? " and viewer" : ""))" : "tokens required (viewer)"
+        }
+        return "loopback only, no tokens: anyone on this machine is admin"
+    }
+
+    /// The next night, in the schedule's zone, for the start's log line.
+    var nextBuildDescription: String {
+        guard let schedule else { return "none: pipeline.yaml has no schedule" }
+        guard let next = schedule.nextRun(after: clock.now()) else { return "never (the schedule has no next time)" }
+        let missed = schedule.previousRun(atOrBefore: clock.now()).map { _ in "; a night that has not run builds now" } ?? ""
+        return "\(schedule.localTime(next)) (\(schedule.summary))\(missed)"
+    }
+}
+
+/// The first to hear of a shutdown: says so, and stops the running build at once (no new action starts;
+/// the running ones get the grace). The other services then end in order.
+struct ShutdownAnnouncer: Service {
+    let coordinator: BuildCoordinator
+    let logger: Logger
+    let graceSeconds: Double
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        let building = await coordinator.running != nil
+        logger.notice("shutting down", metadata: ["build": .string(building
+            ? "running: no new action starts; running actions have \(Int(graceSeconds)) s to commit, then are interrupted (the next start runs them)"
+            : "none running")])
+        coordinator.beginShutdown()
     }
 }
 

@@ -3,6 +3,7 @@ import AcervoEngine
 import AcervoStore
 import Foundation
 import Logging
+import Synchronization
 
 /// Why a build started.
 public enum BuildTrigger: String, Sendable, Codable {
@@ -14,6 +15,18 @@ public enum BuildTrigger: String, Sendable, Codable {
     case retry
     /// Someone asked (`POST /api/builds`, the dashboard's button).
     case manual
+}
+
+extension BuildTrigger {
+    /// The trigger as people read it (pages, notifications).
+    public var words: String {
+        switch self {
+        case .schedule: return "nightly"
+        case .missedNight: return "missed night, run at start"
+        case .retry: return "retry of a failed night"
+        case .manual: return "started by hand"
+        }
+    }
 }
 
 /// One build the service ran, however it ended.
@@ -29,8 +42,9 @@ public struct BuildAttempt: Sendable, Encodable {
     public var refusedShrink = false
 
     /// A night that should be tried again: it failed, could not run or found the store busy. A night stopped
-    /// at the budget is not: a retry would stop at the same place.
-    var deservesRetry: Bool { exitStatus != .success && exitStatus != .budgetReached }
+    /// at the budget is not (a retry would stop at the same place), nor one interrupted by a shutdown (the
+    /// next start runs it).
+    var deservesRetry: Bool { exitStatus != .success && exitStatus != .budgetReached && exitStatus != .interrupted }
 
     enum CodingKeys: String, CodingKey {
         case trigger, outcome, error
@@ -71,7 +85,9 @@ public actor BuildCoordinator {
     private let currentRun: CurrentRun
     private var observers: [@Sendable (BuildAttempt) async -> Void] = []
     private var current: (trigger: BuildTrigger, startedAt: Date, task: Task<BuildAttempt, Never>, stop: StopFlag, progress: LiveProgress)?
-    private var stopping = false
+    /// Whether the service is shutting down, and the stop flag of the build running now: both reachable
+    /// without the actor, so a signal handler stops the build the moment it is called.
+    private let shutdown = Mutex<(requested: Bool, stop: StopFlag?)>((false, nil))
     public private(set) var lastAttempt: BuildAttempt?
 
     /// `request` is what every build asks for (jobs, budget, sync); `onStart` learns that a build started,
@@ -99,12 +115,17 @@ public actor BuildCoordinator {
 
     /// Starts a build unless one runs; never waits for the store lock. `refresh` names rules to recompute.
     public func start(_ trigger: BuildTrigger, refresh: [String] = []) async -> Start {
-        if stopping { return .busy("the service is shutting down") }
+        if shutdown.withLock({ $0.requested }) { return .busy("the service is shutting down") }
         if let running = runningHere { return .busy(running) }
         if let holder = try? await workspace.lockHolder() { return .busy("the store is held by \(holder)") }
         // The checks above suspended: look again before taking the slot.
         if let running = runningHere { return .busy(running) }
-        let stop = StopFlag()
+        let stop = StopFlag(graceSeconds: request.stopGraceSeconds)
+        guard shutdown.withLock({ state in
+            if state.requested { return false }
+            state.stop = stop
+            return true
+        }) else { return .busy("the service is shutting down") }
         let progress = LiveProgress(onStart: { [currentRun] in currentRun.set($0) }, onDecision: onDecision)
         let startedAt = clock.now()
         var request = self.request
@@ -152,12 +173,20 @@ public actor BuildCoordinator {
         }
     }
 
-    /// Graceful shutdown: no build starts any more; a running one starts no new action, commits what runs,
-    /// and is waited for.
+    /// The service is stopping: no build starts any more, and the running one starts no new action — its
+    /// running actions commit, or are interrupted when the grace runs out. Returns at once; callable from a
+    /// signal handler.
+    public nonisolated func beginShutdown() {
+        shutdown.withLock { state in
+            state.requested = true
+            return state.stop
+        }?.raise()
+    }
+
+    /// Graceful shutdown: `beginShutdown`, then the running build is waited for (it ends within its grace).
     public func stopAndWait() async {
-        stopping = true
+        beginShutdown()
         guard let current else { return }
-        current.stop.raise()
         _ = await current.task.value
     }
 
@@ -165,6 +194,7 @@ public actor BuildCoordinator {
     /// running sees its results.
     private func finished(_ attempt: BuildAttempt) async {
         currentRun.set(nil)
+        shutdown.withLock { $0.stop = nil }
         for observer in observers { await observer(attempt) }
         lastAttempt = attempt
         current = nil

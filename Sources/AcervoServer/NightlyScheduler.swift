@@ -16,7 +16,8 @@ public final class NightlyScheduler: Service {
     private let coordinator: BuildCoordinator
     private let clock: any WallClock
     private let logger: Logger
-    /// When the newest build on record started (any build: one run by hand after the night's time serves it).
+    /// When the newest build on record that finished started (any build: one run by hand after the night's
+    /// time serves it; one that was interrupted or died did not).
     private let lastBuildStart: @Sendable () async -> Date?
     private let state = Mutex<Planned?>(nil)
 
@@ -39,9 +40,13 @@ public final class NightlyScheduler: Service {
     public var next: Planned? { state.withLock { $0 } }
 
     public func run() async throws {
-        // Graceful shutdown cancels the loop (a sleep until 03:00 ends at once; a build it waits for runs on,
-        // in the coordinator's task), and then the running build is stopped and waited for.
-        await cancelWhenGracefulShutdown { [self] in await loop() }
+        // Graceful shutdown stops the running build at once (no new action starts; it ends within its grace)
+        // and cancels the loop (a sleep until 03:00 ends at once); then the build is waited for.
+        await withGracefulShutdownHandler {
+            await cancelWhenGracefulShutdown { [self] in await loop() }
+        } onGracefulShutdown: { [coordinator] in
+            coordinator.beginShutdown()
+        }
         await coordinator.stopAndWait()
         state.withLock { $0 = nil }
     }
@@ -49,7 +54,7 @@ public final class NightlyScheduler: Service {
     @Sendable private func loop() async {
         let now = clock.now()
         if let due = schedule.previousRun(atOrBefore: now), (await lastBuildStart()).map({ $0 < due }) ?? true {
-            logger.info("the night of \(due.formatted(.iso8601)) has not run: building now")
+            logger.info("the night of \(schedule.localTime(due)) has not run (or did not finish): building now")
             guard await night(.missedNight, at: now) else { return }
         }
         while !Task.isCancelled && !Task.isShuttingDownGracefully {

@@ -60,7 +60,7 @@ public final class Notifier: Sendable {
                                status: .usage)
             }
             secrets.append(Secret(url))
-            let session = HTTPSession(readTimeoutSeconds: 30, observe: { metrics.providerCall($0) })
+            let session = HTTPSession(readTimeoutSeconds: 10, observe: { metrics.providerCall($0) })
             self.session = session
             slack = SlackWebhook(url: Secret(url), session: session, retry: retry, log: { logger.info("\($0)") })
         } else {
@@ -108,6 +108,7 @@ public final class Notifier: Sendable {
     }
 
     /// The notice an attempt deserves under the settings, if any: one per build, the most pressing event.
+    /// An interrupted build goes out with the failures (the night did not complete), in its own words.
     func notice(for attempt: BuildAttempt) -> Notice? {
         let summary = attempt.outcome?.summary
         let event: NotifySettings.Event
@@ -129,19 +130,29 @@ public final class Notifier: Sendable {
         switch event {
         case .shrink: title = "Acervo refused the catalog: it shrank too much"
         case .budget: title = "Acervo stopped at the budget"
+        case .failure where attempt.exitStatus == .interrupted: title = "Acervo build interrupted"
         case .failure: title = summary == nil ? "Acervo could not build" : "Acervo build finished with failures"
         case .summary: title = "Acervo nightly build: ok"
         }
         var text: String
         if let summary {
-            text = "Run \(summary.run) (\(attempt.trigger.rawValue)): executed \(summary.executed), hits \(summary.hits), failed \(summary.failed), "
+            text = "Run \(summary.run) (\(attempt.trigger.words)): executed \(summary.executed), hits \(summary.hits), failed \(summary.failed), "
                 + "skipped \(summary.skipped) in \(seconds(summary.durationSeconds))."
+            if summary.interrupted {
+                text += " The service was stopped before the build finished: \(summary.interruptedActions) "
+                    + (summary.interruptedActions == 1 ? "action did" : "actions did") + " not run. What ran is kept, lessons keep their "
+                    + "previous documents, and the next start completes the night."
+            }
             if summary.budgetReached { text += " Paid actions past the budget were not started." }
-            if let syncError = attempt.outcome?.syncError { text += " Sync failed: \(syncError)" }
+            if let outcome = attempt.outcome, outcome.syncStopped {
+                text += " The service was stopped before the knowledge base was published; the next build publishes it."
+            } else if let syncError = attempt.outcome?.syncError {
+                text += " Sync failed: \(syncError)"
+            }
         } else {
             text = attempt.error ?? "the build could not start"
         }
-        let failures = (summary?.failures ?? []).map { "\($0.item) · \($0.rule): \($0.error)" }
+        let failures = (summary?.problems ?? []).map(\.line)
         let link = dashboardURL.map { base in summary.map { "\(base)/runs/\($0.run)" } ?? base }
         return Notice(event: event, title: title, summary: scrub(text), failures: failures.prefix(10).map(scrub),
                       moreFailures: max(0, failures.count - 10), cost: summary.map { usd($0.costUSD) }, link: link)
@@ -149,23 +160,33 @@ public final class Notifier: Sendable {
 
     private func scrub(_ text: String) -> String { redact(text, secrets: secrets) }
 
+    /// Every channel at once, each on its own: a dead webhook never holds up the e-mail.
     private func deliver(_ notice: Notice) async {
-        if let slack { await send("slack", notice) { try await slack.post(Self.slackMessage(notice)) } }
-        if let mail {
-            await send("email", notice) {
-                let message = MailMessage(from: mail.settings.from, to: mail.settings.to, subject: notice.title, body: Self.mailBody(notice))
-                var failure: (any Error)?
-                for attempt in 1...attempts {
-                    do {
-                        try await mail.mailer.send(message)
-                        return
-                    } catch {
-                        failure = error
-                        if attempt < attempts { try? await retry.sleep(retry.delay(afterAttempt: attempt, retryAfterSeconds: nil)) }
-                    }
+        async let slackSent: Void = deliverToSlack(notice)
+        async let mailSent: Void = deliverByMail(notice)
+        _ = await (slackSent, mailSent)
+    }
+
+    private func deliverToSlack(_ notice: Notice) async {
+        guard let slack else { return }
+        await send("slack", notice) { try await slack.post(Self.slackMessage(notice)) }
+    }
+
+    private func deliverByMail(_ notice: Notice) async {
+        guard let mail else { return }
+        await send("email", notice) {
+            let message = MailMessage(from: mail.settings.from, to: mail.settings.to, subject: notice.title, body: Self.mailBody(notice))
+            var failure: (any Error)?
+            for attempt in 1...attempts {
+                do {
+                    try await mail.mailer.send(message)
+                    return
+                } catch {
+                    failure = error
+                    if attempt < attempts { try? await retry.sleep(retry.delay(afterAttempt: attempt, retryAfterSeconds: nil)) }
                 }
-                throw failure!
             }
+            throw failure!
         }
     }
 

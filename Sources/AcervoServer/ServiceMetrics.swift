@@ -4,6 +4,7 @@ import AcervoEngine
 import AcervoStore
 import Foundation
 import Prometheus
+import Synchronization
 
 /// What `/metrics` exposes, in Prometheus' text format. Counters count what this process saw (Prometheus
 /// handles restarts); gauges describe the store and are refreshed when a build ends and at start, so a
@@ -11,33 +12,32 @@ import Prometheus
 public final class ServiceMetrics: Sendable {
     public let registry = PrometheusCollectorRegistry()
     private let buildDuration: ValueHistogram
-    private let lastSuccess: Gauge
-    private let lastBuildSucceeded: Gauge
-    private let lastBudgetReached: Gauge
-    private let lastSyncSucceeded: Gauge
     private let building: Gauge
-    private let nextBuild: Gauge
+    private let startedAt: Gauge
     private let documents: Gauge
     private let storeBytes: Gauge
+    // Facts that have no value until something happened (no build succeeded yet on a fresh store, no sync, no
+    // schedule): absent from `/metrics` until then, never a 0 that alert rules would read as "long ago" or "failed".
+    private let lastSuccess = Gauges.Lazy(("acervo_last_success_timestamp_seconds",
+                                                  help: "When the newest build that ended without failures ended (Unix time; absent: none yet)."))
+    private let lastBuildSucceeded = Gauges.Lazy(("acervo_last_build_success",
+                                                         help: "1 when the newest finished build ended without failures, 0 when it did not (absent: none yet; interrupted builds do not count)."))
+    private let lastBudgetReached = Gauges.Lazy(("acervo_last_build_budget_reached",
+                                                        help: "1 when the newest finished build stopped starting paid actions at the budget (absent: none yet)."))
+    private let lastSyncSucceeded = Gauges.Lazy(("acervo_last_sync_success",
+                                                        help: "1 when the newest sync to the vector store completed, 0 when it failed (absent: no sync yet)."))
+    private let nextBuild = Gauges.Lazy(("acervo_next_build_timestamp_seconds",
+                                                help: "When the schedule starts the next build (Unix time; absent: no schedule)."))
 
-    public init() {
+    public init(startedAt date: Date = Date()) {
         buildDuration = registry.makeValueHistogram(
             descriptor: .acervo("acervo_build_duration_seconds", help: "How long builds took, from start to the end of their sync."),
             labels: [], buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 28800])
-        lastSuccess = registry.makeGauge(descriptor: .acervo("acervo_last_success_timestamp_seconds",
-                                                             help: "When the newest build that ended without failures ended (Unix time; 0: never)."))
-        lastBuildSucceeded = registry.makeGauge(descriptor: .acervo("acervo_last_build_success",
-                                                                    help: "1 when the newest build ended without failures, 0 when it did not."))
-        lastBudgetReached = registry.makeGauge(descriptor: .acervo("acervo_last_build_budget_reached",
-                                                                   help: "1 when the newest build stopped starting paid actions at the budget."))
-        lastSyncSucceeded = registry.makeGauge(descriptor: .acervo("acervo_last_sync_success",
-                                                                   help: "1 when the newest sync to the vector store completed, 0 when it failed."))
         building = registry.makeGauge(descriptor: .acervo("acervo_build_running", help: "1 while this service runs a build."))
-        nextBuild = registry.makeGauge(descriptor: .acervo("acervo_next_build_timestamp_seconds",
-                                                           help: "When the schedule starts the next build (Unix time; 0: no schedule)."))
+        startedAt = registry.makeGauge(descriptor: .acervo("acervo_service_start_timestamp_seconds", help: "When this service started (Unix time)."))
         documents = registry.makeGauge(descriptor: .acervo("acervo_knowledge_base_documents", help: "Documents in the newest snapshot."))
         storeBytes = registry.makeGauge(descriptor: .acervo("acervo_store_result_bytes", help: "Bytes of the stored action results' outputs."))
-        lastSyncSucceeded.set(to: 1)
+        startedAt.set(to: date.timeIntervalSince1970)
     }
 
     /// The exposition, as `/metrics` serves it.
@@ -54,17 +54,21 @@ public final class ServiceMetrics: Sendable {
     /// A build that ended; `costs` are the dollars its executed actions spent, by processor.
     public func buildEnded(_ attempt: BuildAttempt, costs: [String: Double]) {
         building.set(to: 0)
-        let status = attempt.outcome.map { $0.summary.status.rawValue } ?? (attempt.exitStatus == .locked ? "busy" : RunStatus.error.rawValue)
+        let status = attempt.outcome.map { $0.summary.status.rawValue }
+            ?? (attempt.exitStatus == .locked ? "busy" : attempt.exitStatus == .interrupted ? RunStatus.interrupted.rawValue : RunStatus.error.rawValue)
         registry.makeCounter(descriptor: .acervo("acervo_builds_total",
                                                  help: "Builds by how they ended (ok, failed, budget, interrupted, error; busy: another build held the store)."),
                              labels: [("status", status)]).increment()
         buildDuration.record(attempt.endedAt.timeIntervalSince(attempt.startedAt))
-        lastBuildSucceeded.set(to: attempt.exitStatus == .success ? 1 : 0)
-        lastBudgetReached.set(to: attempt.exitStatus == .budgetReached ? 1 : 0)
-        if attempt.exitStatus == .success { lastSuccess.set(to: attempt.endedAt.timeIntervalSince1970) }
-        if let outcome = attempt.outcome, outcome.sync != nil || outcome.syncError != nil {
+        // An interrupted build neither succeeded nor failed: the next start completes it.
+        if attempt.exitStatus != .interrupted {
+            lastBuildSucceeded.set(in: registry, to: attempt.exitStatus == .success ? 1 : 0)
+            lastBudgetReached.set(in: registry, to: attempt.exitStatus == .budgetReached ? 1 : 0)
+        }
+        if attempt.exitStatus == .success { lastSuccess.set(in: registry, to: attempt.endedAt.timeIntervalSince1970) }
+        if let outcome = attempt.outcome, !outcome.syncStopped, outcome.sync != nil || outcome.syncError != nil {
             let ok = outcome.syncError == nil && outcome.sync?.isComplete == true
-            lastSyncSucceeded.set(to: ok ? 1 : 0)
+            lastSyncSucceeded.set(in: registry, to: ok ? 1 : 0)
             registry.makeCounter(descriptor: .acervo("acervo_syncs_total", help: "Syncs of the knowledge base to the sink, by outcome."),
                                  labels: [("status", ok ? "ok" : "failed")]).increment()
         }
@@ -99,9 +103,19 @@ public final class ServiceMetrics: Sendable {
                              labels: [("channel", channel), ("status", sent ? "sent" : "failed")]).increment()
     }
 
-    public func lastSuccess(at date: Date?) { lastSuccess.set(to: date?.timeIntervalSince1970 ?? 0) }
+    /// What the store says of the builds before this process started: when one last succeeded, and how the
+    /// newest finished one ended (`ok`, `failed`, `budget`, `error`). Nil leaves the gauges absent.
+    public func recorded(lastSuccessAt date: Date?, newestFinished status: RunStatus?) {
+        if let date { lastSuccess.set(in: registry, to: date.timeIntervalSince1970) }
+        if let status {
+            lastBuildSucceeded.set(in: registry, to: status == .ok ? 1 : 0)
+            lastBudgetReached.set(in: registry, to: status == .budget ? 1 : 0)
+        }
+    }
 
-    public func nextBuild(at date: Date?) { nextBuild.set(to: date?.timeIntervalSince1970 ?? 0) }
+    public func nextBuild(at date: Date?) {
+        if let date { nextBuild.set(in: registry, to: date.timeIntervalSince1970) } else { nextBuild.remove(from: registry) }
+    }
 
     /// The store's figures: the knowledge base and, per processor, what the cache holds, cost and saved.
     public func storeFigures(documents count: Int, statistics: CacheStatistics) {
@@ -125,5 +139,34 @@ extension MetricNameDescriptor {
     static func acervo(_ name: String, help: String) -> MetricNameDescriptor {
         let unit = name.split(separator: "_").last.map(String.init) ?? ""
         return MetricNameDescriptor(metricName: String(name.dropLast(unit.count + 1)), unitName: unit, helpText: help)
+    }
+}
+
+/// Gauges created on first use.
+enum Gauges {
+    /// A gauge that is not exposed until it has a value (and can be withdrawn again).
+    final class Lazy: Sendable {
+        private let name: String
+        private let help: String
+        private let gauge = Mutex<Gauge?>(nil)
+
+        init(_ named: (name: String, help: String)) {
+            name = named.name
+            help = named.help
+        }
+
+        func set(in registry: PrometheusCollectorRegistry, to value: Double) {
+            gauge.withLock { gauge in
+                if gauge == nil { gauge = registry.makeGauge(descriptor: .acervo(name, help: help)) }
+                gauge?.set(to: value)
+            }
+        }
+
+        func remove(from registry: PrometheusCollectorRegistry) {
+            gauge.withLock { gauge in
+                if let existing = gauge { registry.unregisterGauge(existing) }
+                gauge = nil
+            }
+        }
     }
 }

@@ -33,9 +33,24 @@ enum FolderListing {
             let bytes = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
             guard bytes.first != 0x2E else { continue }  // `.`, `..` and hidden entries
             let name = String(validating: bytes, as: UTF8.self)
-            entries.append(FolderEntry(name: name, shown: name ?? escaped(bytes), kind: kind(of: Array(path.utf8) + [0x2F] + bytes)))
+            entries.append(FolderEntry(name: name, shown: name.map(controlsEscaped) ?? escaped(bytes), kind: kind(of: Array(path.utf8) + [0x2F] + bytes)))
         }
         return entries.sorted { $0.shown < $1.shown }
+    }
+
+    /// A name with its invisible characters (a line break, a tab) as `\xNN`: printed raw, one would break the
+    /// line of a message or a log.
+    static func controlsEscaped(_ name: String) -> String {
+        guard name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return name }
+        var shown = ""
+        for scalar in name.unicodeScalars {
+            if scalar.properties.generalCategory == .control, scalar.value < 0x100 {
+                shown += "\\x" + String(scalar.value, radix: 16, uppercase: true).leftPadded(to: 2)
+            } else {
+                shown.unicodeScalars.append(scalar)
+            }
+        }
+        return shown
     }
 
     /// UTF-8 runs as they are, every other byte as `\xNN`.

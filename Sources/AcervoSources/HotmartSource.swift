@@ -13,6 +13,10 @@ public struct HotmartMedia: Sendable, Equatable {
         public var sha256: String?
         public var size: Int64?
         public var name: String?
+
+        /// What a person calls the file: its name, else the last part of its URL (never the query, which may
+        /// hold a signed token).
+        var shownName: String { name ?? URLComponents(string: url)?.path.split(separator: "/").last.map(String.init) ?? "the file" }
     }
     public struct Lesson: Sendable, Equatable, Decodable {
         public var video: File?
@@ -118,8 +122,15 @@ public struct HotmartSource: Source {
         let files = media.lesson(pageID: lesson.pageID, moduleID: module.moduleID)
         do {
             var artifacts: [String: Digest] = [:]
-            if let video = files.video { artifacts["video"] = try await fetch(video, downloader) }
-            if let captions = files.captions { artifacts["captions"] = try await fetch(captions, downloader) }
+            var names: [String: String] = [:]
+            if let video = files.video {
+                artifacts["video"] = try await fetch(video, downloader)
+                names["video"] = video.shownName
+            }
+            if let captions = files.captions {
+                artifacts["captions"] = try await fetch(captions, downloader)
+                names["captions"] = captions.shownName
+            }
             if let materials = files.materials, !materials.isEmpty {
                 var entries: [TreeEntry] = []
                 for (index, file) in materials.enumerated() {
@@ -129,7 +140,7 @@ public struct HotmartSource: Source {
                 }
                 artifacts["materials"] = try await store.putTree(entries)
             }
-            return Item(id: id, metadata: metadata, artifacts: artifacts)
+            return Item(id: id, metadata: metadata, artifacts: artifacts, sourceNames: names)
         } catch {
             return Item(id: id, metadata: metadata, artifacts: [:], detectionError: "\(error)")
         }

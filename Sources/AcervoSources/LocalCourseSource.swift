@@ -92,6 +92,7 @@ public struct LocalCourseSource: Source {
         if let school = course.school { metadata["school"] = .string(school) }
         if let language = course.language { metadata["language"] = .string(language) }
         var artifacts: [String: Digest] = [:]
+        var names: [String: String] = [:]
         var materials: [TreeEntry] = []
         var captions: [String] = []
         for entry in try FolderListing.entries(of: folder) where entry.kind != .folder {
@@ -111,6 +112,7 @@ public struct LocalCourseSource: Source {
                 for (key, value) in try lessonMetadata(file) { metadata[key] = value }
             } else if Self.videoExtensions.contains(kind), artifacts["video"] == nil {
                 artifacts["video"] = try await store.ingest(fileAt: file, kind: .media).digest
+                names["video"] = name
             } else if Self.captionExtensions.contains(kind) {
                 captions.append(name)
             } else if Self.materialExtensions.contains(kind) {
@@ -122,9 +124,13 @@ public struct LocalCourseSource: Source {
         if let language = metadata["language"]?.string { metadata["language"] = .string(LanguageTag.normalized(language)) }
         if let name = Self.preferredCaptions(captions, language: metadata["language"]?.string) {
             artifacts["captions"] = try await store.ingest(fileAt: folder + "/" + name, kind: .media).digest
+            names["captions"] = name
         }
-        if !materials.isEmpty { artifacts["materials"] = try await store.putTree(materials) }
-        return Item(id: (module + "/" + lesson).precomposedStringWithCanonicalMapping, metadata: metadata, artifacts: artifacts)
+        if !materials.isEmpty {
+            artifacts["materials"] = try await store.putTree(materials)
+            names["materials"] = materials.map(\.name).joined(separator: ", ")
+        }
+        return Item(id: (module + "/" + lesson).precomposedStringWithCanonicalMapping, metadata: metadata, artifacts: artifacts, sourceNames: names)
     }
 
     /// Of several caption files (`clase.es.vtt`, `clase.en.srt`), the one tagged with the lesson's language
@@ -147,7 +153,13 @@ public struct LocalCourseSource: Source {
 
     /// `lesson.yaml`: any scalar fields (title, level, topic, …) override what the folder names say.
     private func lessonMetadata(_ file: String) throws -> [String: JSONValue] {
-        let text = try String(contentsOfFile: file, encoding: .utf8)
+        let shown = (file as NSString).lastPathComponent
+        guard let bytes = FileManager.default.contents(atPath: file) else {
+            throw SourceError("`\(shown)` cannot be read; check its permissions")
+        }
+        guard let text = String(validating: bytes, as: UTF8.self), !bytes.contains(0) else {
+            throw SourceError("`\(shown)` is not a text file (UTF-8 YAML with `title:`, `level:` …); fix it or remove it")
+        }
         guard let node = try YAMLDocument.compose(text, file: file), case .mapping(let mapping) = node else { return [:] }
         var values: [String: JSONValue] = [:]
         for (key, value) in mapping {

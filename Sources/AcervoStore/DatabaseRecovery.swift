@@ -74,6 +74,9 @@ extension Store {
                 recovery.hitListsFound += 1
             }
         }
+        // A run whose process died (the build killed before the database lost its -wal) left its log as a
+        // temp file: the newest results of all.
+        if let files = blobs as? FileBlobStore { recovery.resultsFromLogs += try await adoptRunLogsOfDeadWriters(files) }
         // Newest run first: a result a later run re-made (`--refresh`) wins.
         for (digest, log, modified) in logs.sorted(by: { $0.log.run > $1.log.run }) {
             for result in log.results where try await actionCache.result(forKey: result.key) == nil {

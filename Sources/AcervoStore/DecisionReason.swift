@@ -65,6 +65,14 @@ public enum DecisionReason: Sendable, Hashable {
         if case .notApplicable = self { return true }
         return false
     }
+
+    /// The upstream rule whose failure (or skip) kept this action from running.
+    public var blockingRule: String? {
+        switch self {
+        case .dependencyFailed(let rule), .dependencySkipped(let rule): return rule
+        default: return nil
+        }
+    }
 }
 
 extension RunReason: CustomStringConvertible {

@@ -243,6 +243,19 @@ public struct FileBlobStore: BlobStore {
         return removed
     }
 
+    /// Temp files that begin with `prefix` (a run log's header) and their contents, at most 64 MiB each; with
+    /// `ofDeadWritersOnly`, only those whose writer is gone.
+    func temporaryFiles(startingWith prefix: [UInt8], ofDeadWritersOnly: Bool = false) -> [(path: String, bytes: [UInt8])] {
+        var found: [(String, [UInt8])] = []
+        for name in FileSystem.entries(of: temporaryPath) where !ofDeadWritersOnly || !Self.isWriterAlive(temporaryName: name) {
+            let path = temporaryPath + "/" + name
+            guard let info = FileSystem.status(path), info.isRegularFile, info.st_size > prefix.count, info.st_size <= 64 << 20,
+                  let data = FileManager.default.contents(atPath: path), data.starts(with: prefix) else { continue }
+            found.append((path, Array(data)))
+        }
+        return found
+    }
+
     /// Temp names start with the writer's pid; a file whose writer is gone is stale whatever its age.
     private static func isWriterAlive(temporaryName name: String) -> Bool {
         guard let pid = Int32(name.split(separator: "-").first ?? "") else { return false }

@@ -145,7 +145,7 @@ extension Store {
             let store = try await open(at: path)
             return await store.metadata.integrityProblem()
         } catch .databaseMissing {
-            return "the database is missing or empty, but objects/ holds blobs"
+            return "the database is missing or has no tables (a lost -wal file?), but objects/ holds blobs"
         } catch .databaseDamaged(_, let message) {
             return message
         } catch {

@@ -87,6 +87,9 @@ public enum RunStatus: String, Sendable, Codable, CaseIterable {
     case interrupted
     /// Could not run at all (rules, source, store); the summary holds the error.
     case error
+
+    /// Whether the run came to its end: neither still going (or dead before it could say) nor stopped part-way.
+    public var finished: Bool { self != .running && self != .interrupted }
 }
 
 /// One invocation of a command that changes the store.

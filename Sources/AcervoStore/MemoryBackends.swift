@@ -212,6 +212,19 @@ public final class MemoryMetadata: MetadataStore {
         }
     }
 
+    public func closeAbandonedRuns() async throws(StoreError) -> [String] {
+        state.withLock { state in
+            let ids = state.runs.values.filter { $0.status == .running }.sorted { $0.startedAt < $1.startedAt }.map(\.id)
+            for id in ids {
+                guard var run = state.runs[id] else { continue }
+                run.status = .interrupted
+                run.endedAt = state.events.filter { $0.runID == id }.map(\.at).max() ?? run.startedAt
+                state.runs[id] = run
+            }
+            return ids
+        }
+    }
+
     public func runs(limit: Int) async throws(StoreError) -> [Run] {
         Array(state.withLock { $0.runs.values }.sorted { $0.startedAt > $1.startedAt }.prefix(limit))
     }

@@ -190,6 +190,10 @@ public protocol ActionCache: Sendable {
 public protocol RunJournal: Sendable {
     func startRun(_ run: Run) async throws(StoreError)
     func finishRun(_ id: String, status: RunStatus, summary: String?, at date: Date) async throws(StoreError)
+    /// Closes as `interrupted` every run still `running`, ended at its last recorded decision (else its
+    /// start); returns their ids. Called by whoever just took the store's writer lock: no live process can
+    /// be writing those runs, so their process died (SIGKILL, the OOM killer, a power loss).
+    func closeAbandonedRuns() async throws(StoreError) -> [String]
     /// The newest runs first.
     func runs(limit: Int) async throws(StoreError) -> [Run]
     func run(_ id: String) async throws(StoreError) -> Run?

@@ -15,7 +15,11 @@ public struct RunLog: Sendable, Equatable {
 
     static func line(_ result: ActionResult) -> [UInt8] { Array(try! JSONEncoder.canonical.encode(result)) + [10] }
 
-    init(parsing bytes: [UInt8]) throws(StoreError) {
+    /// Reads a run log; `partial` reads one a writer left unfinished (killed mid-run: its temp file, whose
+    /// last line may be cut), keeping every whole line.
+    init(parsing bytes: [UInt8], partial: Bool = false) throws(StoreError) {
+        var bytes = bytes
+        if partial, let end = bytes.lastIndex(of: 10) { bytes = Array(bytes[...end]) }
         var lines = bytes.split(separator: 10)
         guard let first = lines.first, case let header = String(decoding: first, as: UTF8.self), header.hasPrefix(Self.header + "\t") else {
             throw .invalidArgument("not a run log")

@@ -42,6 +42,19 @@ extension SQLiteMetadata {
         }
     }
 
+    public func closeAbandonedRuns() async throws(StoreError) -> [String] {
+        try await write { db in
+            let ids = try String.fetchAll(db, sql: "SELECT id FROM runs WHERE status = 'running' ORDER BY started_at")
+            guard !ids.isEmpty else { return [] }
+            try db.execute(sql: """
+                UPDATE runs SET status = 'interrupted',
+                    ended_at = COALESCE((SELECT MAX(at) FROM events WHERE events.run_id = runs.id), started_at)
+                WHERE status = 'running'
+                """)
+            return ids
+        }
+    }
+
     public func runs(limit: Int) async throws(StoreError) -> [Run] {
         try await read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM runs ORDER BY started_at DESC LIMIT ?", arguments: [limit]).map(Self.run)

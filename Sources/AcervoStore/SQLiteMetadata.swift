@@ -16,7 +16,12 @@ public final class SQLiteMetadata: MetadataStore {
 
     /// Opens (creating and migrating unless `readOnly`) the database at `path`. Blocks while SQLite opens the
     /// file and migrates: call it from a blocking thread (`Store.open` does).
-    public init(path: String, readOnly: Bool = false) throws(StoreError) {
+    ///
+    /// With `requireSchema` (the store already holds objects) a database without Acervo's tables is refused
+    /// with `databaseMissing` instead of being set up as new: a database whose `-wal` file was lost (a backup
+    /// that copied only `acervo.sqlite`) looks exactly like that, and treating it as new would forget every
+    /// result and pay for all of it again.
+    public init(path: String, readOnly: Bool = false, requireSchema: Bool = false) throws(StoreError) {
         self.path = path
         var configuration = Configuration()
         configuration.busyMode = .timeout(30)
@@ -27,7 +32,12 @@ public final class SQLiteMetadata: MetadataStore {
         }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
-            if !readOnly { try Self.migrator.migrate(pool) }
+            if requireSchema, try pool.read({ db in try !db.tableExists("grdb_migrations") }) {
+                throw StoreError.databaseMissing(path: path)
+            }
+            if !readOnly { try Self.migrate(pool) }
+        } catch let error as StoreError {
+            throw error
         } catch let error as DatabaseError {
             if error.resultCode == .SQLITE_READONLY || error.resultCode == .SQLITE_CANTOPEN {
                 throw .readOnly(path: path)
@@ -72,9 +82,39 @@ public final class SQLiteMetadata: MetadataStore {
     /// Rows per multi-row statement: 10 columns × 90 stays under SQLite's oldest parameter limit (999).
     static let rowsPerStatement = 90
 
+    /// Brings the schema up to date, safe against any number of processes opening the store at once (a
+    /// service and a cron job starting together): the applied migrations are read and the missing ones run in
+    /// one IMMEDIATE transaction — SQLite's write lock across processes — so a second opener waits, then finds
+    /// them applied. (GRDB's migrator reads what is applied before taking that lock: two new stores' openers
+    /// would both add the same column.) The record stays GRDB's `grdb_migrations` table.
+    static func migrate(_ pool: DatabasePool) throws {
+        let applied = { (db: Database) throws -> Set<String> in
+            guard try db.tableExists("grdb_migrations") else { return [] }
+            return Set(try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations"))
+        }
+        if try pool.read({ db in try applied(db) }).isSuperset(of: migrations.map(\.identifier)) { return }
+        try pool.writeWithoutTransaction { db in
+            try db.inTransaction(.immediate) {
+                try db.execute(sql: "CREATE TABLE IF NOT EXISTS grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY)")
+                let done = try applied(db)
+                for migration in migrations where !done.contains(migration.identifier) {
+                    try migration.apply(db)
+                    try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES (?)", arguments: [migration.identifier])
+                }
+                return .commit
+            }
+        }
+    }
+
+    /// One step of the schema's history.
+    struct Migration {
+        var identifier: String
+        var apply: (Database) throws -> Void
+    }
+
     /// Schema history. Migrations are append-only: an existing store is upgraded in place, never rebuilt.
-    static var migrator: DatabaseMigrator {
-        var migrator = DatabaseMigrator()
+    static var migrations: [Migration] {
+        var migrator = MigrationList()
         migrator.registerMigration("v1") { db in
             try db.execute(sql: """
                 CREATE TABLE action_results (
@@ -213,7 +253,15 @@ public final class SQLiteMetadata: MetadataStore {
                 ALTER TABLE events ADD COLUMN estimated_high_usd REAL;
                 """)
         }
-        return migrator
+        return migrator.migrations
+    }
+
+    /// Collects migrations in order, in the words of GRDB's migrator.
+    struct MigrationList {
+        var migrations: [Migration] = []
+        mutating func registerMigration(_ identifier: String, _ apply: @escaping (Database) throws -> Void) {
+            migrations.append(Migration(identifier: identifier, apply: apply))
+        }
     }
 }
 

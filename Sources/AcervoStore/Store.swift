@@ -20,6 +20,8 @@ public final class Store: Sendable {
     private let treeParents = Mutex<Set<Digest>?>(nil)
     /// The log each unfinished run is writing.
     private let runLogs = Mutex<[String: any BlobWriter]>([:])
+    /// Runs started through this store and not finished yet.
+    private let openRuns = Mutex<Set<String>>([])
     /// What each hit list adds to the cache's figures, per processor: hit lists never change (their digest is
     /// their content), and identical nights share one, so each is read once per process, not once per question.
     let hitListTotals = Mutex<[Digest: [String: HitTotals]]>([:])
@@ -67,7 +69,35 @@ public final class Store: Sendable {
     /// other files is refused with `StoreError.notAStore`. Writers also clear temp files of dead writers.
     /// The opening (SQLite's migrations, the checks) runs on a blocking thread.
     public static func open(at path: String, readOnly: Bool = false) async throws(StoreError) -> Store {
-        try await onBlockingThread { () throws(StoreError) in try openNow(at: path, readOnly: readOnly) }
+        let store = try await onBlockingThread { () throws(StoreError) in try openNow(at: path, readOnly: readOnly) }
+        if !readOnly, let blobs = store.blobs as? FileBlobStore {
+            try await store.adoptRunLogsOfDeadWriters(blobs)
+            _ = await onBlockingThread { blobs.removeStaleTemporaries(olderThanSeconds: 24 * 3600) }
+        }
+        return store
+    }
+
+    /// A run whose process died (SIGKILL, the OOM killer) left its log of results as a temp file: its whole
+    /// lines are stored as the run's log (`results/RUN`), and results the database lacks — it can lose its
+    /// last transactions with its `-wal` file — are committed again. Nothing that was paid for is lost with a
+    /// temp file.
+    @discardableResult
+    func adoptRunLogsOfDeadWriters(_ files: FileBlobStore) async throws(StoreError) -> Int {
+        var committed = 0
+        for (path, bytes) in files.temporaryFiles(startingWith: Array((RunLog.header + "\t").utf8), ofDeadWritersOnly: true) {
+            if let log = try? RunLog(parsing: bytes, partial: true), !log.results.isEmpty {
+                for result in log.results where try await actionCache.result(forKey: result.key) == nil {
+                    try await actionCache.commit(result, event: nil, trace: nil)
+                    committed += 1
+                }
+                if try await refs.ref(Ref.runLogPrefix + log.run) == nil {
+                    let kept = try await blobs.put(bytes: RunLog.headerLine(log.run) + log.results.flatMap(RunLog.line)).digest
+                    try await refs.setRefs([(Ref.runLogPrefix + log.run, kept)], at: Date())
+                }
+            }
+            FileSystem.remove(path)
+        }
+        return committed
     }
 
     private static func openNow(at path: String, readOnly: Bool) throws(StoreError) -> Store {
@@ -86,11 +116,12 @@ public final class Store: Sendable {
         let blobs = FileBlobStore(root: root)
         // A database that is gone (or empty) beside stored objects is damage, not a new store: opening it would
         // start an empty one and forget every result, run and ref without a word.
-        if (FileSystem.status(root + "/" + databaseName)?.st_size ?? 0) == 0, blobs.holdsObjects() {
+        // The objects are looked at first: a writer migrates its new database before it stores any object.
+        let holdsObjects = blobs.holdsObjects()
+        if (FileSystem.status(root + "/" + databaseName)?.st_size ?? 0) == 0, holdsObjects {
             throw .databaseMissing(path: root + "/" + databaseName)
         }
-        let store = Store(blobs: blobs, metadata: try SQLiteMetadata(path: root + "/acervo.sqlite"), root: root)
-        _ = blobs.removeStaleTemporaries(olderThanSeconds: 24 * 3600)
+        let store = Store(blobs: blobs, metadata: try SQLiteMetadata(path: root + "/acervo.sqlite", requireSchema: holdsObjects), root: root)
         return store
     }
 
@@ -223,12 +254,18 @@ public final class Store: Sendable {
     /// nil otherwise — a result whose blob (or one frame of whose frames) is gone is a miss, never a broken hit.
     public func lookup(_ key: ActionKey) async throws(StoreError) -> ActionResult? {
         guard let result = try await actionCache.result(forKey: key) else { return nil }
-        for digest in result.outputs.values where await !blobs.contains(digest) { return nil }
-        let parents = try await linkParents()
-        for digest in result.outputs.values where parents.contains(digest) {
-            for child in try await catalog.children(of: digest) where await !blobs.contains(child) { return nil }
-        }
+        for digest in result.outputs.values where try await !isWhole(digest) { return nil }
         return result
+    }
+
+    /// Whether an output can be reused as it is: its blob is here and, when it is a tree (keyframes), every
+    /// member too. The one check behind every cache hit — the engine's, `lookup`'s — so a tree that lost one
+    /// frame is a miss everywhere, as `fsck` reports it.
+    public func isWhole(_ digest: Digest) async throws(StoreError) -> Bool {
+        guard await blobs.contains(digest) else { return false }
+        guard try await linkParents().contains(digest) else { return true }
+        for child in try await catalog.children(of: digest) where await !blobs.contains(child) { return false }
+        return true
     }
 
     func linkParents() async throws(StoreError) -> Set<Digest> {
@@ -253,7 +290,13 @@ public final class Store: Sendable {
         var result = result
         if result.outputBytes == nil { result.outputBytes = await outputBytes(of: result) }
         try await actionCache.commit(result, event: event, trace: trace)
-        if let run = result.runID { try await appendToRunLog(run, result) }
+        if let run = result.runID {
+            try await appendToRunLog(run, result)
+        } else {
+            // A memo (a paid piece, a probe) belongs to no run, but is paid for all the same: the logs of the
+            // runs open now keep it too.
+            for run in openRuns.withLock({ $0 }).sorted() { try await appendToRunLog(run, result) }
+        }
     }
 
     /// Adds a committed result to its run's log, written as it goes (memory stays flat however many actions
@@ -273,6 +316,7 @@ public final class Store: Sendable {
 
     /// Finishes a run: stores the log of the results it committed (`results/RUN`), then records its end.
     public func finishRun(_ id: String, status: RunStatus, summary: String?, at date: Date = Date()) async throws(StoreError) {
+        _ = openRuns.withLock { $0.remove(id) }
         if let writer = runLogs.withLock({ $0.removeValue(forKey: id) }) {
             let log = try await writer.commit().digest
             try await refs.setRefs([(Ref.runLogPrefix + id, log)], at: date)
@@ -292,6 +336,7 @@ public final class Store: Sendable {
     public func startRun(command: String, at date: Date = Date()) async throws(StoreError) -> Run {
         let run = Run(id: Run.newID(at: date), command: command, toolVersion: Self.toolVersion, startedAt: date)
         try await journal.startRun(run)
+        _ = openRuns.withLock { $0.insert(run.id) }
         return run
     }
 }

@@ -67,8 +67,9 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
             return "the store's database \(path) is damaged (SQLite: \(message.shortenedForMessage)); the objects are safe — "
                 + "run `acervo fsck --repair` to salvage what it holds and rebuild the rest from the objects"
         case .databaseMissing(let path):
-            return "the store's database \(path) is missing or empty, but objects/ holds blobs: its results, runs and refs would be lost; "
-                + "run `acervo fsck --repair` to rebuild what the objects give"
+            return "the store's database \(path) is missing or has no tables (was its -wal file lost, as a backup of acervo.sqlite alone "
+                + "loses it?), but objects/ holds blobs: its results, runs and refs would be lost; "
+                + "run `acervo fsck --repair` to rebuild them from what the objects hold (nothing is paid again)"
         case .notRegularFile(let path, let kind):
             return "\(path) is \(kind), not a regular file; only regular files are read — replace it with the file itself"
         }

@@ -10,7 +10,7 @@ struct Acervo: AsyncParsableCommand {
         abstract: "Turns course content into AI assistants' knowledge bases, never paying twice for the same work.",
         discussion: """
             Exit codes: 0 success, 1 finished with failed actions, 2 usage or configuration error, 3 budget \
-            reached, 4 store locked by another build.
+            reached, 4 store locked by another build, 5 interrupted (a signal stopped it; the next build does the rest).
             """,
         version: Store.toolVersion,
         subcommands: [
@@ -67,6 +67,11 @@ func printJSON<T: Encodable>(_ value: T) {
 
 func formatUSD(_ amount: Double) -> String {
     String(format: "$%.4f", amount)
+}
+
+/// `30 s`, `1.5 s`.
+func formatSeconds(_ seconds: Double) -> String {
+    seconds == seconds.rounded() ? String(format: "%.0f s", seconds) : String(format: "%.1f s", seconds)
 }
 
 func formatDate(_ date: Date) -> String {

@@ -12,9 +12,10 @@ struct BuildCommand: AsyncParsableCommand {
         commandName: "build",
         abstract: "Detect items, run what changed, snapshot the knowledge base (and sync it when the sink is OpenAI).",
         discussion: """
-            Exit codes: 0 success, 1 finished with failed actions (or interrupted, or a sync that failed), 2 usage or \
-            configuration error, 3 budget reached, 4 store locked by another build.
-            Ctrl-C or SIGTERM: no new action starts, running ones finish and are committed; a second one cancels them.
+            Exit codes: 0 success, 1 finished with failed actions (or a sync that failed), 2 usage or configuration \
+            error, 3 budget reached, 4 store locked by another build, 5 interrupted (the next build does the rest).
+            Ctrl-C or SIGTERM: no new action starts; running ones finish and are committed, or are ended and recorded \
+            as interrupted once --stop-grace has passed; a second signal ends them at once.
             """)
 
     @OptionGroup var options: StoreOptions
@@ -31,6 +32,9 @@ struct BuildCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Recompute this rule even where a result exists (repeatable).")
     var refresh: [String] = []
 
+    @Option(name: .long, help: "After Ctrl-C or SIGTERM, seconds the running actions may take to finish before they are ended.")
+    var stopGrace: Double = StopFlag.defaultGraceSeconds
+
     @Flag(name: .long, help: "Wait for a running build instead of exiting with code 4.")
     var wait = false
 
@@ -43,6 +47,7 @@ struct BuildCommand: AsyncParsableCommand {
     func validate() throws {
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
         if let budget, !(budget >= 0) { throw ValidationError("--budget must be a number of dollars, 0 or more") }
+        guard stopGrace >= 0, stopGrace.isFinite else { throw ValidationError("--stop-grace must be a number of seconds, 0 or more") }
     }
 
     func run() async throws {
@@ -55,14 +60,14 @@ struct BuildCommand: AsyncParsableCommand {
         } else {
             reporter = PlainProgress()
         }
-        let stop = StopFlag()
+        let stop = StopFlag(graceSeconds: stopGrace)
         let request = BuildRequest(jobs: jobs, budgetUSD: budget, refresh: refresh, wait: wait, sync: !noSync, sourceOverride: source,
-                                   retry: RetryPolicy())
+                                   retry: RetryPolicy(), stopGraceSeconds: stopGrace)
         let outcome = try await perform { () async throws -> BuildOutcome in
             let task = Task { try await workspace.build(request, reporter: reporter, stop: stop) }
             let watcher = SignalWatcher(onFirst: {
                 stop.raise()
-                printError("acervo: stopping — no new actions start; running ones finish (again to cancel them)")
+                printError("acervo: stopping — no new action starts; running ones have \(formatSeconds(stopGrace)) to finish (again to end them now)")
             }, onSecond: { task.cancel() })
             defer { watcher.cancel() }
             return try await task.value
@@ -84,7 +89,7 @@ struct BuildCommand: AsyncParsableCommand {
         print("run \(summary.run): \(total) actions — executed \(summary.executed), hits \(summary.hits), "
             + "failed \(summary.failed), skipped \(summary.skipped) — \(formatUSD(summary.costUSD)) — "
             + String(format: "%.1f s", summary.durationSeconds))
-        for failure in summary.failures { print("  failed \(failure.item) \(failure.rule): \(failure.error)") }
+        for problem in summary.problems { print("  failed \(problem.line)") }
         for warning in summary.warnings.prefix(Self.listedWarnings) {
             print(warning.item.isEmpty ? "  warning: \(warning.message)" : "  warning \(warning.item) \(warning.rule): \(warning.message)")
         }
@@ -92,7 +97,10 @@ struct BuildCommand: AsyncParsableCommand {
             print("  … and \(summary.warnings.count - Self.listedWarnings) more warnings (`acervo build --json` lists them all; `acervo why ITEM` shows an item's)")
         }
         if summary.budgetReached { print("  budget reached: paid actions past it were not started (exit 3)") }
-        if summary.interrupted { print("  interrupted: actions not started are recorded as skipped") }
+        if summary.interrupted {
+            print("  interrupted: \(summary.interruptedActions) \(summary.interruptedActions == 1 ? "action" : "actions") did not run; the next build runs "
+                  + (summary.interruptedActions == 1 ? "it" : "them") + " (exit 5)")
+        }
         if let snapshot = summary.snapshot {
             print("knowledge base: \(snapshot) (kb/latest) in \(options.store)/")
             print("  list it:   acervo kb show")

@@ -70,7 +70,7 @@ struct KnowledgeBaseCommand: AsyncParsableCommand {
                 printJSON(report)
             } else {
                 print("wrote \(report.written.count) documents and manifest.json to \(directory)")
-                for failure in report.failures { print("  failed \(failure.itemID) (\(failure.path)): \(failure.error)") }
+                for failure in report.failures { printError("acervo: could not write \(failure.itemID) (\(failure.path)): \(failure.error)") }
             }
             if !report.failures.isEmpty { throw ExitCode(.failedActions) }
         }

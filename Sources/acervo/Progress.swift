@@ -70,8 +70,11 @@ final class TerminalProgress: BuildReporter {
 }
 
 /// Progress on a pipe or in a log: one plain line per action that ran, failed or was skipped (hits are only
-/// counted, so a nightly no-op build prints one line).
-struct PlainProgress: BuildReporter {
+/// counted, so a nightly no-op build prints one line). A lesson's failure is told in full once: its other
+/// rules failing of the same cause say so in a word.
+final class PlainProgress: BuildReporter {
+    private let told = Mutex<Set<[String]>>([])
+
     func started(runID: String, rules: [String], items: Int) {
         print("build \(runID): \(items) items × \(rules.count) rules")
     }
@@ -80,7 +83,10 @@ struct PlainProgress: BuildReporter {
         switch decision {
         case .hit: return
         case .skipped where reason.isNotApplicable: return
-        case .failed: print("failed   \(item) \(rule): \(error ?? reason.description)")
+        case .failed:
+            let cause = error ?? reason.description
+            let isNew = told.withLock { $0.insert([item, cause]).inserted }
+            print("failed   \(item) \(rule): " + (isNew ? cause : "the same cause"))
         default: print("\(decision.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(item) \(rule): \(reason)")
         }
         fflush(nil)

@@ -1,4 +1,5 @@
 import AcervoApp
+import AcervoEngine
 import AcervoServer
 import AcervoStore
 import ArgumentParser
@@ -12,8 +13,9 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: """
             Listens on 127.0.0.1:8080 unless told otherwise. Beyond loopback every caller needs a token: set \
             ACERVO_ADMIN_TOKEN (and ACERVO_VIEWER_TOKEN for read-only access), or their _FILE variants. \
-            SIGTERM or Ctrl-C: the schedule stops, a running build starts no new action and commits what runs, then \
-            the process exits. `--once` runs one build the way the schedule would and exits with its code.
+            SIGTERM or Ctrl-C: the schedule stops, a running build starts no new action and its running actions \
+            commit (or, after --stop-grace, are ended and recorded as interrupted), then the process exits; the \
+            interrupted night runs when the service starts again. `--once` runs one build the way the schedule would and exits with its code.
             """)
 
     @OptionGroup var options: StoreOptions
@@ -24,6 +26,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Processor runs at once in each build (default: the number of cores).")
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
+    @Option(name: .long, help: "At SIGTERM, seconds a running build's actions may take to finish before they are ended (interrupted).")
+    var stopGrace: Double = StopFlag.defaultGraceSeconds
+
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel = "info"
 
@@ -32,6 +37,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+        guard stopGrace >= 0, stopGrace.isFinite else { throw ValidationError("--stop-grace must be a number of seconds, 0 or more") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical") }
         guard Self.address(listen) != nil else { throw ValidationError("--listen must be HOST:PORT, e.g. 127.0.0.1:8080 or [::1]:8080") }
     }
@@ -53,7 +59,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let logger = Logger(label: "acervo")
         let (host, port) = Self.address(listen)!
-        let request = BuildRequest(jobs: jobs, retry: RetryPolicy())
+        let request = BuildRequest(jobs: jobs, retry: RetryPolicy(), stopGraceSeconds: stopGrace)
         let service = try await perform {
             try AcervoService(storePath: options.store, rulesPath: options.rules,
                               options: AcervoService.Options(host: host, port: port, request: request), logger: logger)

@@ -44,6 +44,9 @@ import Testing
             #expect(report.failures.first?.error.contains("no longer match their digest") == true)
             #expect(report.written.count == 4, "the other documents are written")
             #expect(!FileManager.default.fileExists(atPath: project.path + "/export/" + Self.lesson + ".md"))
+            let said = try acervo(["kb", "export", "latest", project.path + "/said"], in: project.path)
+            #expect(said.status == 1 && said.stderr.contains("acervo: could not write \(Self.lesson)"), "errors go to stderr: \(said.stderr)")
+            #expect(said.stdout.split(separator: "\n") == ["wrote 4 documents and manifest.json to \(project.path)/said"], "\(said.stdout)")
 
             let healed = try project.build()
             #expect(try project.executed(healed) == ["\(Self.lesson):document"])
@@ -70,6 +73,31 @@ import Testing
             #expect(second.executed == 0 && second.snapshot == first.snapshot)
             #expect(try acervo(["kb", "export", "latest", project.path + "/export"], in: project.path).status == 0)
             #expect(try acervo(["fsck"], in: project.path).status == 0)
+        }
+    }
+
+    @Test func `a keyframes tree that lost one frame is a miss for the next build, which makes it whole again`() async throws {
+        try await offPool {
+            let project = try ExampleCourseTests.Project()
+            _ = try project.build()
+            let steps = try decodeJSON([ProvenanceStep].self, try acervo(["trace", Self.lesson, "--json"], in: project.path).stdout)
+            let tree = try #require(steps.first { $0.rule == "frames" }?.outputs["out"]).description
+            let members = try JSONDecoder().decode([TreeEntry].self, from: Data(try acervo(["cat", tree], in: project.path).stdout.utf8))
+            let frame = try #require(members.last).digest.description
+            try FileManager.default.removeItem(atPath: objectPath(project, frame))
+            #expect(try acervo(["fsck"], in: project.path).status == 1, "fsck reports the missing member")
+
+            let next = try acervo(["build", "--json"], in: project.path)
+            #expect(next.status == 0, "\(next.stderr)")
+            let summary = try decodeJSON(BuildSummary.self, next.stdout)
+            struct Decisions: Decodable { var events: [Event] }
+            let events = try decodeJSON(Decisions.self, try acervo(["runs", "show", summary.run, "--json"], in: project.path).stdout).events
+            let frames = try #require(events.first { $0.itemID == Self.lesson && $0.rule == "frames" })
+            #expect(frames.decision == .executed && frames.reason.description == "output missing from the store", "\(frames.reason)")
+            #expect(FileManager.default.fileExists(atPath: objectPath(project, frame)), "the frame is back")
+            #expect(try acervo(["fsck"], in: project.path).status == 0)
+            let again = try decodeJSON(BuildSummary.self, try acervo(["build", "--json"], in: project.path).stdout)
+            #expect(again.executed == 0)
         }
     }
 

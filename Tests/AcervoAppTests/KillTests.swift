@@ -9,19 +9,6 @@ import AcervoProcessors
 /// A build killed with SIGKILL while its tools run (the OOM killer, a container stop): no tool outlives it,
 /// the next build removes what it left in the temp folder, completes, and the store is clean.
 @Suite(.serialized) struct KillTests {
-    /// Live processes (not zombies) whose command line mentions `text`.
-    static func processes(mentioning text: String) -> [Int32] {
-        var found: [Int32] = []
-        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
-            guard let pid = Int32(entry), pid != getpid(),
-                  let cmdline = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline"), !cmdline.isEmpty,
-                  let status = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-                  !status.split(separator: " ").dropFirst(2).starts(with: ["Z"]) else { continue }
-            if String(decoding: cmdline.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self).contains(text) { found.append(pid) }
-        }
-        return found
-    }
-
     @Test func `SIGKILL while tools run leaves no tool running and no scratch folder after the next build`() async throws {
         try await offPool {
             for round in 0..<3 {
@@ -36,17 +23,17 @@ import AcervoProcessors
                 // Tools read blobs from the project's store: their command lines name it.
                 let store = project.path + "/store/objects"
                 var children: [Int32] = []
-                while children.isEmpty && build.isRunning { children = Self.processes(mentioning: store).filter { $0 != build.processIdentifier } }
+                while children.isEmpty && build.isRunning { children = processes(mentioning: store).filter { $0 != build.processIdentifier } }
                 #expect(!children.isEmpty, "round \(round): the build ended before a tool started")
                 kill(build.processIdentifier, SIGKILL)
                 build.waitUntilExit()
                 let killed = build.processIdentifier
 
                 // The kernel kills them as their parent goes; give the exits a moment to be reaped.
-                var left = Self.processes(mentioning: store)
+                var left = processes(mentioning: store)
                 for _ in 0..<200 where !left.isEmpty {
                     usleep(50_000)
-                    left = Self.processes(mentioning: store)
+                    left = processes(mentioning: store)
                 }
                 #expect(left.isEmpty, "round \(round): tools outlived the build: \(left)")
 

@@ -82,10 +82,10 @@ import Testing
                 kill(process.processIdentifier, SIGKILL)
                 process.waitUntilExit()
 
-                var orphans = KillTests.processes(mentioning: path + "/store")
+                var orphans = processes(mentioning: path + "/store")
                 for _ in 0..<200 where !orphans.isEmpty {
                     usleep(50_000)
-                    orphans = KillTests.processes(mentioning: path + "/store")
+                    orphans = processes(mentioning: path + "/store")
                 }
                 #expect(orphans.isEmpty, "\(context): tools outlived acervo: \(orphans)")
                 guard try acervo(["fsck"], in: path).status != 0 else { return (process.processIdentifier, false) }

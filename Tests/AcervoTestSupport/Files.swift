@@ -47,3 +47,17 @@ public func corrupt(_ path: String) throws {
     try handle.close()
     chmod(path, 0o444)
 }
+
+/// Writes a lesson video of `seconds` with a new slide (`Tema N`) every two seconds and a tone, with the real
+/// ffmpeg: enough OCR work that a build of it is still running a moment after it starts.
+public func makeSlideVideo(at path: String, seconds: Int) throws {
+    let result = try run("/usr/bin/ffmpeg", [
+        "-nostdin", "-y", "-v", "error", "-f", "lavfi", "-i", "color=c=white:s=320x180:r=2:d=\(seconds)",
+        "-f", "lavfi", "-i", "sine=f=300:d=\(seconds)", "-vf",
+        "drawtext=fontfile=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:fontsize=24:x=20:y=70:text='Tema %{eif\\:floor(t/2)\\:d}'",
+        "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest", path,
+    ])
+    guard result.status == 0 else {
+        throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "ffmpeg could not write \(path) (run scripts/setup): \(result.stderr)"])
+    }
+}

@@ -5,6 +5,12 @@ public struct Outcome: Sendable {
     public let status: Int32
     public let stdout: String
     public let stderr: String
+
+    public init(status: Int32, stdout: String, stderr: String) {
+        self.status = status
+        self.stdout = stdout
+        self.stderr = stderr
+    }
 }
 
 /// Runs a program to completion and captures its output.
@@ -174,4 +180,18 @@ public final class StoreLockHolder: @unchecked Sendable {
     }
 
     deinit { stop() }
+}
+
+/// Live processes (not zombies) whose command line mentions `text`: the tools a build started read blobs
+/// from its store, so their command lines name it.
+public func processes(mentioning text: String) -> [Int32] {
+    var found: [Int32] = []
+    for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+        guard let pid = Int32(entry), pid != getpid(),
+              let cmdline = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline"), !cmdline.isEmpty,
+              let status = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+              !status.split(separator: " ").dropFirst(2).starts(with: ["Z"]) else { continue }
+        if String(decoding: cmdline.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self).contains(text) { found.append(pid) }
+    }
+    return found
 }
