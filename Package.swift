@@ -71,7 +71,7 @@ let package = Package(
         .target(
             name: "AcervoServer",
             dependencies: [
-                "AcervoApp", "AcervoStore", "AcervoRules", "AcervoEngine",
+                "AcervoApp", "AcervoStore", "AcervoRules", "AcervoEngine", "AcervoConnectors",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -118,6 +118,12 @@ extension Encodable {
 }
 
 extension Workspace {
+    /// The values of every secret set in the environment (the connectors' and `names`), to scrub from what
+    /// people read; a `NAME_FILE` that cannot be read is an error.
+    public func knownSecrets(_ names: [String] = []) throws -> [Secret] {
+        do { return try environment.secretValues(names) } catch { throw AppError(error) }
+    }
+
     /// A secret from the environment, or from the file `NAME_FILE` names; nil when neither is set.
     public func secret(_ name: String) throws -> String? {
         do { return try environment.secret(name)?.value } catch { throw AppError(error) }

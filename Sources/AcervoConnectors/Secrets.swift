@@ -31,6 +31,20 @@ public struct ConnectorEnvironment: Sendable {
         return Secret(text.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
+    /// Every variable a connector reads a secret from: what is scrubbed from pages, logs and notifications
+    /// whatever a message quotes. One list, here, beside the code that reads them.
+    public static let secretNames = [
+        "HOTMART_CLIENT_ID", "HOTMART_CLIENT_SECRET", "HOTMART_BASIC", "GEMINI_API_KEY", "OPENAI_API_KEY", "SLACK_WEBHOOK_URL", "ACERVO_SMTP_URL",
+    ]
+
+    /// The values of `names` (and of every connector secret) that are set; one that cannot be read is an error,
+    /// never silently left unscrubbed.
+    public func secretValues(_ names: [String] = []) throws(ConnectorError) -> [Secret] {
+        var values: [Secret] = []
+        for name in names + Self.secretNames { if let secret = try secret(name) { values.append(secret) } }
+        return values
+    }
+
     /// A secret that must be present, with the fix in the error.
     public func requiredSecret(_ name: String, for provider: String) throws(ConnectorError) -> Secret {
         guard let secret = try secret(name) else {

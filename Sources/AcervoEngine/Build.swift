@@ -70,6 +70,14 @@ public struct LessonProblem: Sendable, Codable, Equatable {
         }
     }
 
+    /// The problems of a recorded run, from its events (the dashboard's run page, a lesson's page).
+    public static func group(events: [Event]) -> [LessonProblem] {
+        group(failures: events.filter { $0.decision == .failed }.map { FailureSummary(item: $0.itemID, rule: $0.rule, error: $0.error ?? $0.reason.description) },
+              blocked: events.compactMap { event in
+                  event.reason.blockingRule.map { Blocked(item: event.itemID, rule: event.rule, upstream: $0) }
+              })
+    }
+
     /// Failures grouped by lesson and cause (their text), each with the rules its failures stopped — followed
     /// through chains (`ocr` stopped by `frames`, `class` by `ocr`): lessons in order, causes as they came.
     public static func group(failures: [FailureSummary], blocked: [Blocked]) -> [LessonProblem] {

@@ -102,6 +102,9 @@ public struct Credential: Sendable {
 }
 
 extension AccessPolicy {
+    /// The variables holding the service's own tokens.
+    static var variables: [String] { [adminVariable, viewerVariable] }
+
     /// Whether `host` (of `--listen`) is a loopback address.
     public static func isLoopback(_ host: String) -> Bool {
         host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")

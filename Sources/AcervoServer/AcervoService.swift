@@ -1,4 +1,5 @@
 import AcervoApp
+import AcervoConnectors
 import AcervoEngine
 import AcervoRules
 import AcervoStore
@@ -37,6 +38,8 @@ public final class AcervoService: Sendable {
     let scheduler: NightlyScheduler?
     let notifier: Notifier?
     let snapshotMemo = SnapshotMemo()
+    /// Every secret the service knows (its tokens, the providers'): scrubbed from every page it serves.
+    let knownSecrets: [Secret]
     let hitsByRuleMemo = RecentlyUsed<Digest, [(key: String, value: Int)]>(capacity: 16)
     let schedule: ScheduleSettings?
     let clock: any WallClock
@@ -70,6 +73,7 @@ public final class AcervoService: Sendable {
         let pipeline = try workspace.pipeline()
         access = AccessPolicy(adminToken: try workspace.secret(AccessPolicy.adminVariable),
                               viewerToken: try workspace.secret(AccessPolicy.viewerVariable))
+        knownSecrets = try workspace.knownSecrets(AccessPolicy.variables)
         if !AccessPolicy.isLoopback(options.host), !access.hasAdmin {
             throw AppError("--listen \(options.host): beyond loopback every caller must prove who they are, and no admin token is set",
                            status: .usage)
@@ -110,7 +114,7 @@ public final class AcervoService: Sendable {
                 onListening(port)
             },
             logger: logger)
-        logger.info("schedule", metadata: ["next_build": .string(nextBuildDescription)])
+        logger.info("schedule", metadata: ["nextBuild": .string(nextBuildDescription)])
         // Shut down in reverse order: the announcer first (it stops a running build at once), the schedule,
         // then any build (it commits what runs, or is interrupted when its grace ends), then the server.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: application), .init(service: BuildDrain(coordinator: coordinator, notifier: notifier))]

@@ -47,11 +47,7 @@ public struct BuildAttempt: Sendable, Encodable {
     var deservesRetry: Bool { exitStatus != .success && exitStatus != .budgetReached && exitStatus != .interrupted }
 
     enum CodingKeys: String, CodingKey {
-        case trigger, outcome, error
-        case startedAt = "started_at"
-        case endedAt = "ended_at"
-        case exitStatus = "exit_status"
-        case refusedShrink = "refused_shrink"
+        case trigger, outcome, error, startedAt, endedAt, exitStatus, refusedShrink
     }
 }
 
@@ -71,8 +67,7 @@ public actor BuildCoordinator {
         public var progress: LiveProgress.Snapshot
 
         enum CodingKeys: String, CodingKey {
-            case trigger, progress
-            case startedAt = "started_at"
+            case trigger, progress, startedAt
         }
     }
 
@@ -205,17 +200,17 @@ extension BuildAttempt {
     /// The facts of an attempt as log metadata (counts, cost, the error): never a secret, since errors
     /// from the connectors are scrubbed where they are made.
     var logMetadata: Logger.Metadata {
-        var metadata: Logger.Metadata = ["exit_status": .stringConvertible(exitStatus.rawValue),
+        var metadata: Logger.Metadata = ["exitStatus": .stringConvertible(exitStatus.rawValue),
                                          "seconds": .string(String(format: "%.1f", endedAt.timeIntervalSince(startedAt)))]
         if let summary = outcome?.summary {
             metadata["executed"] = .stringConvertible(summary.executed)
             metadata["hits"] = .stringConvertible(summary.hits)
             metadata["failed"] = .stringConvertible(summary.failed)
-            metadata["cost_usd"] = .string(String(format: "%.4f", summary.costUSD))
+            metadata["costUSD"] = .string(String(format: "%.4f", summary.costUSD))
             if let snapshot = summary.snapshot { metadata["snapshot"] = .string(snapshot) }
         }
         if let error { metadata["error"] = .string(error) }
-        if let syncError = outcome?.syncError { metadata["sync_error"] = .string(syncError) }
+        if let syncError = outcome?.syncError { metadata["syncError"] = .string(syncError) }
         return metadata
     }
 }

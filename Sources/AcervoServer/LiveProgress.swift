@@ -23,8 +23,7 @@ public final class LiveProgress: BuildReporter {
         public var total: Int { items * rules.count }
 
         enum CodingKeys: String, CodingKey {
-            case run, items, rules, decided, executed, hits, failed, skipped, total
-            case recentFailures = "recent_failures"
+            case run, items, rules, decided, executed, hits, failed, skipped, total, recentFailures
         }
 
         public func encode(to encoder: any Encoder) throws {

@@ -4,6 +4,32 @@ import Foundation
 /// paragraphs — the shapes `document.markdown` writes. Everything is escaped; no raw HTML passes through.
 enum MarkdownHTML {
     static func render(_ markdown: String) -> HTML {
+        let (facts, body) = frontMatter(markdown)
+        return (facts.isEmpty ? "" : table(facts)) + renderBody(body)
+    }
+
+    /// The document's front matter (`---` lines around `key: "value"` lines) as rows, and the rest.
+    static func frontMatter(_ markdown: String) -> (facts: [(String, String)], body: String) {
+        guard markdown.hasPrefix("---\n") else { return ([], markdown) }
+        var lines = markdown.split(separator: "\n", omittingEmptySubsequences: false).dropFirst()
+        var facts: [(String, String)] = []
+        while let line = lines.first, line != "---" {
+            lines.removeFirst()
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            var value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            if value.hasPrefix("\""), let decoded = try? JSONDecoder().decode(String.self, from: Data(value.utf8)) { value = decoded }
+            facts.append((String(line[..<colon]), value))
+        }
+        guard lines.first == "---" else { return ([], markdown) }
+        return (facts, lines.dropFirst().joined(separator: "\n"))
+    }
+
+    /// Front matter as a two-column table: a field a row.
+    static func table(_ facts: [(String, String)]) -> HTML {
+        "<table class=\"front-matter\"><tbody>\(facts.map { HTML("<tr><th>\($0.0.replacingOccurrences(of: "_", with: " "))</th><td>\($0.1)</td></tr>") })</tbody></table>\n"
+    }
+
+    private static func renderBody(_ markdown: String) -> HTML {
         var out: [HTML] = []
         var paragraph: [String] = []
         var list: [String] = []

@@ -50,10 +50,7 @@ public final class Notifier: Sendable {
         var retry = workspace.environment.retryPolicy
         retry.maxAttempts = attempts
         self.retry = retry
-        var secrets: [Secret] = []
-        for name in [AccessPolicy.adminVariable, AccessPolicy.viewerVariable] + Self.providerSecrets {
-            if let value = try? workspace.secret(name) { secrets.append(Secret(value)) }
-        }
+        var secrets = try workspace.knownSecrets(AccessPolicy.variables)
         if let slackSettings = settings.slack {
             guard let url = try workspace.secret(slackSettings.webhookVariable) else {
                 throw AppError("notify.slack: set \(slackSettings.webhookVariable) (or \(slackSettings.webhookVariable)_FILE) to the incoming webhook's URL",
@@ -81,9 +78,6 @@ public final class Notifier: Sendable {
         self.secrets = secrets
     }
 
-    /// Every variable that may hold a provider's secret: scrubbed from notifications whatever a message quotes.
-    static let providerSecrets = ["HOTMART_CLIENT_ID", "HOTMART_CLIENT_SECRET", "HOTMART_BASIC", "GEMINI_API_KEY", "OPENAI_API_KEY",
-                                  "SLACK_WEBHOOK_URL", "ACERVO_SMTP_URL"]
 
     /// Sends what `attempt` calls for, on its own task; returns at once.
     func buildEnded(_ attempt: BuildAttempt) {

@@ -101,16 +101,14 @@ struct ServiceStatus: Encodable {
     var startedAt: Date
 
     enum CodingKeys: String, CodingKey {
-        case status, build, schedule
-        case nextBuild = "next_build"
-        case lastAttempt = "last_attempt"
-        case startedAt = "started_at"
+        case status, build, schedule, nextBuild, lastAttempt, startedAt
     }
 }
 
 extension AcervoService {
     func router() -> Router<ServiceRequestContext> {
         let router = Router(context: ServiceRequestContext.self)
+        router.add(middleware: NotFoundMiddleware(service: self))
         router.get("healthz") { _, _ in Response.text("ok\n") }
         router.get("readyz") { [self] _, _ in await readiness() }
         router.group().add(middleware: AccessMiddleware(policy: access)).addRoutes(api: self).addRoutes(dashboard: self)
@@ -162,12 +160,15 @@ extension RouterGroup<ServiceRequestContext> {
         }
         get("api/session") { _, context in
             let credential = context.credential!
-            return try Response.json(["role": credential.role.rawValue, "csrf_token": service.access.csrfToken(for: credential)])
+            return try Response.json(["role": credential.role.rawValue, "csrfToken": service.access.csrfToken(for: credential)])
         }
         get("api/status") { _, _ in try await service.answer { try Response.json(try await service.serviceStatus()) } }
         get("api/runs") { request, _ in
-            let limit = request.uri.queryParameters.get("limit", as: Int.self) ?? 20
-            guard (1...1000).contains(limit) else { return Response.problem(.badRequest, "limit must be from 1 to 1000") }
+            let limit: Int
+            switch QueryParameter.integer(request, "limit", default: 20, in: 1...1000) {
+            case .success(let value): limit = value
+            case .failure(let problem): return Response.problem(.badRequest, problem.message)
+            }
             return try await service.answer { try Response.json(try await service.workspace.runs(limit: limit)) }
         }
         get("api/runs/:run") { _, context in
@@ -180,9 +181,11 @@ extension RouterGroup<ServiceRequestContext> {
         get("api/cache") { _, _ in try await service.answer { try Response.json(try await service.workspace.cacheStatistics()) } }
         // The projection plans (it reads the source): only when asked for.
         get("api/cost") { request, _ in
-            let runs = request.uri.queryParameters.get("runs", as: Int.self) ?? 200
-            guard (1...10_000).contains(runs) else { return Response.problem(.badRequest, "runs must be from 1 to 10000") }
-            let projection = request.uri.queryParameters.get("projection") == "1"
+            let runs: Int, projection: Bool
+            switch (QueryParameter.integer(request, "runs", default: 200, in: 1...10_000), QueryParameter.flag(request, "projection")) {
+            case (.success(let count), .success(let flag)): (runs, projection) = (count, flag)
+            case (.failure(let problem), _), (_, .failure(let problem)): return Response.problem(.badRequest, problem.message)
+            }
             return try await service.answer { try Response.json(try await service.workspace.costReport(runs: runs, projection: projection)) }
         }
         get("api/snapshots") { _, _ in
@@ -194,7 +197,11 @@ extension RouterGroup<ServiceRequestContext> {
             return try Response.json([status == .accepted ? "status" : "error": message], status: status)
         }
         post("api/gc") { request, context in
-            let apply = (request.uri.queryParameters.get("apply") ?? context.form["apply"]) == "1"
+            let apply: Bool
+            switch QueryParameter.flag(request, "apply", form: context.form) {
+            case .success(let flag): apply = flag
+            case .failure(let problem): return Response.problem(.badRequest, problem.message)
+            }
             let (status, json) = await service.maintenance { try await service.collectGarbage(apply: apply) }
             return Response.text(json, status: status, contentType: "application/json; charset=utf-8")
         }
@@ -202,6 +209,8 @@ extension RouterGroup<ServiceRequestContext> {
             let (status, json) = await service.maintenance { try await service.workspace.sync(SyncRequest()) }
             return Response.text(json, status: status, contentType: "application/json; charset=utf-8")
         }
+        // Anything else under /api is a JSON 404; elsewhere the router's 404 page answers.
+        get("api/**") { request, _ in Response.problem(.notFound, "no endpoint `\(request.uri.path)`; docs/api.md lists them") }
         return self
     }
 }
@@ -212,15 +221,27 @@ extension AcervoService {
         try await workspace.collectGarbage(policy: GCPolicy(), apply: apply, wait: false)
     }
 
-    /// A change asked by an admin (gc, sync), as JSON: refused with 409 while a build runs; an error carries
-    /// the status the CLI's exit code means (2 → 400, 4 → 409, else 500).
+    /// A change asked by an admin (gc, sync), as JSON (the API's answer).
     func maintenance<T: Encodable>(_ body: () async throws -> T) async -> (status: HTTPResponse.Status, json: String) {
-        let encode = { (value: any Encodable) in String(decoding: (try? JSONEncoder.report.encode(value)) ?? Data("{}".utf8), as: UTF8.self) }
+        let (status, answer) = await maintenanceResult(body)
+        switch answer {
+        case .done(let json): return (status, json)
+        case .refused(let message): return (status, String(decoding: (try? JSONEncoder.report.encode(["error": message])) ?? Data(), as: UTF8.self))
+        }
+    }
+
+    /// A change asked by an admin (gc, sync): refused with 409 while a build runs; an error carries the status
+    /// the CLI's exit code means (2 → 400, 4 → 409, else 500). A sync with a local sink is refused in the
+    /// service's words (there is no vector store), not the CLI's.
+    func maintenanceResult<T: Encodable>(_ body: () async throws -> T) async -> (HTTPResponse.Status, MaintenanceAnswer) {
         if let running = await coordinator.running {
-            return (.conflict, encode(["error": "a \(running.trigger.rawValue) build is running; try again when it ends"]))
+            return (.conflict, .refused("a build (\(running.trigger.words)) is running; try again when it ends"))
+        }
+        if T.self == SyncReport.self, case .local? = (try? workspace.pipeline())?.sink.kind {
+            return (.badRequest, .refused("the knowledge base stays in the store (`sink: local` in rules/pipeline.yaml): there is no vector store to sync"))
         }
         do {
-            return (.ok, encode(try await body()))
+            return (.ok, .done(String(decoding: try JSONEncoder.report.encode(try await body()), as: UTF8.self)))
         } catch {
             let failure = AppError(error)
             let status: HTTPResponse.Status = switch failure.status {
@@ -229,7 +250,7 @@ extension AcervoService {
             default: .internalServerError
             }
             logger.warning("maintenance failed", metadata: ["error": .string(failure.message)])
-            return (status, encode(["error": failure.message]))
+            return (status, .refused(failure.message))
         }
     }
 
@@ -242,6 +263,53 @@ extension AcervoService {
             let failure = AppError(error)
             logger.error("request failed", metadata: ["error": .string(failure.message)])
             return .problem(.internalServerError, failure.message)
+        }
+    }
+}
+
+/// What a gc or sync asked for did: its report as JSON, or why it was refused.
+enum MaintenanceAnswer: Sendable {
+    case done(String)
+    case refused(String)
+}
+
+/// Every URL nobody answers: a page with the navigation for a person (the API's own 404s are JSON).
+struct NotFoundMiddleware: RouterMiddleware {
+    typealias Context = ServiceRequestContext
+    let service: AcervoService
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound {
+            if request.uri.path.hasPrefix("/api/") { return .problem(.notFound, "no endpoint `\(request.uri.path)`; docs/api.md lists them") }
+            return service.html(service.notFoundPage("There is no page `\(request.uri.path)`."), status: .notFound)
+        }
+    }
+}
+
+/// A query parameter that is not what its endpoint takes: a 400 with the reason, never silently the default.
+struct ParameterProblem: Error {
+    var message: String
+}
+
+/// The service's query parameters, read strictly.
+enum QueryParameter {
+    /// A whole number within `range`, or `fallback` when the parameter is absent.
+    static func integer(_ request: Request, _ name: String, default fallback: Int, in range: ClosedRange<Int>) -> Result<Int, ParameterProblem> {
+        guard let text = request.uri.queryParameters.get(name) else { return .success(fallback) }
+        guard let value = Int(text), range.contains(value) else {
+            return .failure(ParameterProblem(message: "`\(name)` must be a whole number from \(range.lowerBound) to \(range.upperBound), not `\(text.prefix(40))`"))
+        }
+        return .success(value)
+    }
+
+    /// `1` or `0` (absent: `0`), in the query or, for a form, in its fields.
+    static func flag(_ request: Request, _ name: String, form: [String: String] = [:]) -> Result<Bool, ParameterProblem> {
+        switch request.uri.queryParameters.get(name) ?? form[name] {
+        case nil, "0"?, ""?: return .success(false)
+        case "1"?: return .success(true)
+        case let other?: return .failure(ParameterProblem(message: "`\(name)` must be 1 or 0, not `\(other.prefix(40))`"))
         }
     }
 }

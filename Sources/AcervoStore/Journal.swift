@@ -119,6 +119,103 @@ public struct Run: Sendable, Codable, Equatable {
         let stamp = Int64(date.timeIntervalSince1970 * 1000)
         return String(format: "r%013lld-%04x", stamp, UInt16.random(in: 0...UInt16.max))
     }
+
+    enum CodingKeys: String, CodingKey { case id, command, toolVersion, startedAt, endedAt, status, summary }
+
+    /// `summary` is stored as JSON text, and printed (`--json`, the API) as the object it is, never as a
+    /// string of JSON inside the JSON.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(command, forKey: .command)
+        try container.encode(toolVersion, forKey: .toolVersion)
+        try container.encode(startedAt, forKey: .startedAt)
+        try container.encodeIfPresent(endedAt, forKey: .endedAt)
+        try container.encode(status, forKey: .status)
+        if let summary {
+            if let object = try? JSONDecoder().decode(EmbeddedJSON.self, from: Data(summary.utf8)) {
+                try container.encode(object, forKey: .summary)
+            } else {
+                try container.encode(summary, forKey: .summary)
+            }
+        }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        id = try container.decode(String.self, forKey: .id)
+        command = try container.decode(String.self, forKey: .command)
+        toolVersion = try container.decode(String.self, forKey: .toolVersion)
+        startedAt = try container.decode(Date.self, forKey: .startedAt)
+        endedAt = try container.decodeIfPresent(Date.self, forKey: .endedAt)
+        status = try container.decode(RunStatus.self, forKey: .status)
+        if let text = try? container.decodeIfPresent(String.self, forKey: .summary) {
+            summary = text
+        } else if let object = try container.decodeIfPresent(EmbeddedJSON.self, forKey: .summary) {
+            summary = String(decoding: try JSONEncoder.canonical.encode(object), as: UTF8.self)
+        } else {
+            summary = nil
+        }
+    }
+}
+
+/// Any JSON value, read and written as itself (objects, arrays, strings, whole and other numbers, booleans).
+struct EmbeddedJSON: Codable, @unchecked Sendable {
+    let value: Any
+
+    init(_ value: Any) { self.value = value }
+
+    private struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        switch value {
+        case let object as [String: Any]:
+            var container = encoder.container(keyedBy: Key.self)
+            for (key, value) in object { try container.encode(EmbeddedJSON(value), forKey: Key(stringValue: key)) }
+        case let array as [Any]:
+            var container = encoder.unkeyedContainer()
+            for value in array { try container.encode(EmbeddedJSON(value)) }
+        case let flag as Bool:
+            var container = encoder.singleValueContainer()
+            try container.encode(flag)
+        case let number as Int64:
+            var container = encoder.singleValueContainer()
+            try container.encode(number)
+        case let number as Double:
+            var container = encoder.singleValueContainer()
+            try container.encode(number)
+        case let text as String:
+            var container = encoder.singleValueContainer()
+            try container.encode(text)
+        default:
+            var container = encoder.singleValueContainer()
+            try container.encodeNil()
+        }
+    }
+
+    init(from decoder: any Decoder) throws {
+        if let container = try? decoder.container(keyedBy: Key.self) {
+            var object: [String: Any] = [:]
+            for key in container.allKeys { object[key.stringValue] = try container.decode(EmbeddedJSON.self, forKey: key).value }
+            value = object
+        } else if var container = try? decoder.unkeyedContainer() {
+            var array: [Any] = []
+            while !container.isAtEnd { array.append(try container.decode(EmbeddedJSON.self).value) }
+            value = array
+        } else {
+            let container = try decoder.singleValueContainer()
+            if container.decodeNil() { value = NSNull() }
+            else if let bool = try? container.decode(Bool.self) { value = bool }
+            else if let number = try? container.decode(Int64.self) { value = number }
+            else if let number = try? container.decode(Double.self) { value = number }
+            else { value = try container.decode(String.self) }
+        }
+    }
 }
 
 /// The last key computed for (item, rule) and the components it was computed from, so `plan` and `why` can

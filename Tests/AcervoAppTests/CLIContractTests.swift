@@ -83,11 +83,11 @@ import Testing
             struct Printed: Decodable {
                 var executed: Int
                 var snapshot: String?
-                var sync_error: String?
+                var syncError: String?
             }
             let printed = try decodeJSON(Printed.self, outcome.stdout)
             #expect(printed.executed == 38 && printed.snapshot != nil)
-            #expect(printed.sync_error?.contains("OpenAI GET /v1/vector_stores") == true, "\(printed.sync_error ?? "")")
+            #expect(printed.syncError?.contains("OpenAI GET /v1/vector_stores") == true, "\(printed.syncError ?? "")")
             #expect(!outcome.stdout.contains("sk-test-key") && !outcome.stderr.contains("sk-test-key"))
         }
     }

@@ -8,7 +8,7 @@ import Testing
 /// The whole path on the example course, through the real `acervo` binary: build, rebuild, edits, search.
 @Suite(.serialized) struct ExampleCourseTests {
     /// A copy of `rules/` and `examples/course/` in a temp project folder, so edits touch nothing committed.
-    final class Project {
+    final class Project: @unchecked Sendable {
         private let directory = TemporaryDirectory("acervo-example")
         var path: String { directory.path }
 

@@ -21,14 +21,15 @@ import Testing
 
     @Test func `an unreadable caption file fails with the line and the fix`() async throws {
         let scratch = try await Scratch()
-        for (text, message) in [("just some text", "the captions hold no cues"), ("WEBVTT\n\n00:00.000 --> 00:01.000\n\u{7}\n", "captions: line 4: control character")] {
+        for (text, message) in [("just some text", "the captions hold no cues"), ("WEBVTT\n\n00:00.000 --> 00:01.000\n\u{7}\n", "the captions cannot be read: line 4: control character")] {
             let captions = try await scratch.put(text)
             do {
                 _ = try await CaptionsProcessor().run(scratch.action(inputs: ["captions": captions]))
                 Issue.record("expected a failure for \(text)")
             } catch let failure as ProcessorFailure {
-                #expect(failure.message.contains(message), "\(failure.message)")
-                #expect(failure.message.hasSuffix("fix the file, or re-export it as UTF-8 WebVTT or SubRip"))
+                #expect(failure.description.contains(message), "\(failure.description)")
+                #expect(failure.input == "captions", "the engine names the file")
+                #expect(failure.description.hasSuffix("; fix the file, or re-export it as UTF-8 WebVTT or SubRip"))
             }
         }
     }

@@ -70,7 +70,8 @@ import Testing
             _ = try await AudioExtractor().run(scratch.action(inputs: ["video": input]))
             Issue.record("expected a failure")
         } catch let failure as ProcessorFailure {
-            #expect(failure.message.hasPrefix("the video has no audio stream"))
+            #expect(failure.description.hasPrefix("the video has no sound, so there is nothing to transcribe"), "\(failure.description)")
+            #expect(failure.input == "video")
         }
     }
 }

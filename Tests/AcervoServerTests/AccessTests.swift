@@ -47,7 +47,7 @@ import Testing
         let viewerSession = try #require(try await request(.GET, running.baseURL + "/api/session", headers: [basic(viewerToken)]).json() as? [String: String])
         #expect(viewerSession["role"] == "viewer")
         let viewerPost = try await request(.POST, running.baseURL + "/api/builds",
-                                           headers: [basic(viewerToken), ("X-CSRF-Token", viewerSession["csrf_token"] ?? "")])
+                                           headers: [basic(viewerToken), ("X-CSRF-Token", viewerSession["csrfToken"] ?? "")])
         #expect(viewerPost.status == 403)
         #expect(viewerPost.body.contains("only an admin"))
 
@@ -57,7 +57,7 @@ import Testing
         #expect(forged.status == 403)
         let wrongToken = try await request(.POST, running.baseURL + "/builds",
                                            headers: [basic(adminToken), ("Content-Type", "application/x-www-form-urlencoded")],
-                                           body: "csrf=" + (viewerSession["csrf_token"] ?? ""))
+                                           body: "csrf=" + (viewerSession["csrfToken"] ?? ""))
         #expect(wrongToken.status == 403, "a token made for another credential is refused")
         // …and with the token the dashboard's form carries, it starts a build (303 back to the overview).
         let overview = try await request(.GET, running.baseURL + "/", headers: [basic(adminToken)])
@@ -82,7 +82,7 @@ import Testing
         #expect(session["role"] == "admin")
         // Another web page open in the same browser could post to 127.0.0.1: the token stops it.
         #expect(try await request(.POST, running.baseURL + "/api/builds").status == 403)
-        let started = try await request(.POST, running.baseURL + "/api/builds", headers: [("X-CSRF-Token", session["csrf_token"] ?? "")])
+        let started = try await request(.POST, running.baseURL + "/api/builds", headers: [("X-CSRF-Token", session["csrfToken"] ?? "")])
         #expect(started.status == 202)
         _ = await running.service.coordinator.lastAttemptAfterRunning()
         try await running.stop()

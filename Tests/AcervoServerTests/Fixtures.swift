@@ -152,9 +152,9 @@ final class RunningService: Sendable {
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
     static func start(_ project: TinyProject, variables: [String: String] = [:], clock: any WallClock = SystemClock(),
-                      logs: LogLines = LogLines()) async throws -> RunningService {
+                      logs: LogLines = LogLines(), port: Int = 0) async throws -> RunningService {
         let service = try AcervoService(storePath: project.store, rulesPath: project.rules, variables: variables,
-                                        options: .init(host: "127.0.0.1", port: 0, request: .init(jobs: 2)), clock: clock, logger: logs.logger)
+                                        options: .init(host: "127.0.0.1", port: port, request: .init(jobs: 2)), clock: clock, logger: logs.logger)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let handle = ServiceGroupHandle()
         let task = Task {

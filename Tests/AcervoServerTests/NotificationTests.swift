@@ -119,7 +119,7 @@ extension [String: Any] {
         #expect(mail["to"] as? [String] == ["equipe@example.com", "suporte@example.com.br"])
         #expect((mail["data"] as? String)?.contains("Subject: Acervo build finished with failures") == true)
         let body = mail.mailBody
-        #expect(body.contains("- 01-inicio/03-fuera · "), "\(body)")
+        #expect(body.contains("- 01-inicio/03-fuera: "), "\(body)")
         #expect(body.contains("Dashboard: https://acervo.example.com/runs/\(run)"))
 
         let metrics = String(decoding: service.metrics.exposition(), as: UTF8.self)

@@ -17,6 +17,84 @@ import Testing
         #expect(test.status == 0, "\(test.stdout)\(test.stderr)")
     }
 
+    /// A real Prometheus scraping `running` with `docs/alerts.yaml` loaded, every second; stopped by `stop()`.
+    final class Scraper: Sendable {
+        let process = Process()
+        let folder = TemporaryFolder()
+        let port = Int.random(in: 20_000...59_000)
+
+        init(target: Int, credentials: String? = nil) throws {
+            guard FileManager.default.isExecutableFile(atPath: PrometheusTests.prometheus) else {
+                throw FixtureError("prometheus is not installed: run scripts/setup")
+            }
+            try """
+                global: { scrape_interval: 1s, scrape_timeout: 1s, evaluation_interval: 1s }
+                rule_files: ["\(repositoryRoot)/docs/alerts.yaml"]
+                scrape_configs:
+                  - job_name: acervo
+                    \(credentials.map { "authorization: { credentials: \($0) }" } ?? "")
+                    static_configs: [{ targets: ["127.0.0.1:\(target)"] }]
+                """.write(toFile: folder.path + "/prometheus.yml", atomically: true, encoding: .utf8)
+            process.executableURL = URL(fileURLWithPath: PrometheusTests.prometheus)
+            process.arguments = ["--config.file=" + folder.path + "/prometheus.yml", "--storage.tsdb.path=" + folder.path + "/data",
+                                 "--web.listen-address=127.0.0.1:\(port)"]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+            try process.run()
+        }
+
+        func stop() {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+
+        /// The samples of an instant query (`[]` when it has none), or nil while Prometheus does not answer.
+        func query(_ expression: String) async -> [[String: Any]]? {
+            let encoded = expression.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? expression
+            guard let answer = try? await request(.GET, "http://127.0.0.1:\(port)/api/v1/query?query=" + encoded), answer.status == 200,
+                  let object = try? answer.json() as? [String: Any], let data = object["data"] as? [String: Any] else { return nil }
+            return data["result"] as? [[String: Any]]
+        }
+    }
+
+    @Test func `on a fresh store no alert goes pending while the first build runs`() async throws {
+        let folder = TemporaryFolder()
+        try await offPool {
+            try copyExampleProject(into: folder.path)
+            let lesson = folder.path + "/examples/course/03-extra/01-largo"
+            try FileManager.default.createDirectory(atPath: lesson, withIntermediateDirectories: true)
+            try makeSlideVideo(at: lesson + "/largo.mp4", seconds: 60)
+        }
+        // Prometheus first, already scraping the service's port, so it sees the first build from its start: the
+        // example's schedule, on a fresh store, starts one as soon as the service starts.
+        let port = Int.random(in: 20_000...59_000)
+        let scraper = try Scraper(target: port)
+        defer { scraper.stop() }
+        for _ in 0..<600 where await scraper.query("up") == nil { try await Task.sleep(for: .milliseconds(100)) }
+        let running = try await RunningService.start(TinyProject(rootOverride: folder.path), port: port)
+        var building = false
+        var evaluations = 0
+        var pending: [[String: Any]] = []
+        for _ in 0..<600 where evaluations < 6 {
+            try await Task.sleep(for: .milliseconds(500))
+            guard let running = await scraper.query("acervo_build_running"), let sample = running.first?["value"] as? [Any],
+                  sample.last as? String == "1" else {
+                if building { break }  // it ended
+                continue
+            }
+            building = true
+            // The success gauges have nothing to say yet: absent, not 0.
+            #expect(await scraper.query("acervo_last_success_timestamp_seconds")?.isEmpty == true)
+            #expect(await scraper.query("acervo_last_build_success")?.isEmpty == true)
+            pending += await scraper.query("ALERTS") ?? []
+            evaluations += 1
+        }
+        #expect(building, "the first build was seen running")
+        #expect(evaluations >= 3, "the rules were evaluated while it ran")
+        #expect(pending.isEmpty, "no alert, not even pending: \(pending)")
+        try await running.stop()
+    }
+
     @Test func `a real Prometheus scrapes /metrics with the viewer token and loads the alerts`() async throws {
         guard FileManager.default.isExecutableFile(atPath: Self.prometheus) else { throw FixtureError("prometheus is not installed: run scripts/setup") }
         let project = try TinyProject()

@@ -44,7 +44,7 @@ import Testing
         #expect(once.status == 0, "\(once.stderr)")
         let attempt = try #require(try JSONSerialization.jsonObject(with: Data(once.stdout.utf8)) as? [String: Any])
         #expect(attempt["trigger"] as? String == "schedule")
-        #expect(attempt["exit_status"] as? Int == 0)
+        #expect(attempt["exitStatus"] as? Int == 0)
         #expect((attempt["outcome"] as? [String: Any])?["executed"] as? Int == 2)
         let status = try acervo(["status", "--store", project.store, "--rules", project.rules])
         #expect(status.stdout.contains("knowledge base: sha256:"))

@@ -10,7 +10,7 @@ import Testing
     /// Starts a build through the API (anonymous loopback admin, with the CSRF token) and waits for it.
     private func build(_ running: RunningService) async throws -> BuildAttempt {
         let session = try #require(try await request(.GET, running.baseURL + "/api/session").json() as? [String: String])
-        let answer = try await request(.POST, running.baseURL + "/api/builds", headers: [("X-CSRF-Token", session["csrf_token"] ?? "")])
+        let answer = try await request(.POST, running.baseURL + "/api/builds", headers: [("X-CSRF-Token", session["csrfToken"] ?? "")])
         #expect(answer.status == 202, "\(answer.body)")
         return try #require(await running.service.coordinator.lastAttemptAfterRunning())
     }
@@ -47,8 +47,8 @@ import Testing
         let status = try #require(try await request(.GET, running.baseURL + "/api/status").json() as? [String: Any])
         let report = try #require(status["status"] as? [String: Any])
         #expect((report["knowledgeBase"] as? [String: Any])?["documents"] as? Int == 2)
-        #expect((status["last_attempt"] as? [String: Any])?["trigger"] as? String == "manual")
-        #expect(status["build"] == nil && status["next_build"] == nil, "no schedule, nothing running")
+        #expect((status["lastAttempt"] as? [String: Any])?["trigger"] as? String == "manual")
+        #expect(status["build"] == nil && status["nextBuild"] == nil, "no schedule, nothing running")
 
         #expect(try await request(.GET, running.baseURL + "/api/runs/r-nope").status == 404)
         #expect(try await request(.GET, running.baseURL + "/api/runs?limit=0").status == 400)
@@ -56,11 +56,57 @@ import Testing
         // Another process holds the store: 409, naming it.
         let holder = try StoreLockHolder(store: project.store)
         let session = try #require(try await request(.GET, running.baseURL + "/api/session").json() as? [String: String])
-        let refused = try await request(.POST, running.baseURL + "/api/builds", headers: [("X-CSRF-Token", session["csrf_token"] ?? "")])
+        let refused = try await request(.POST, running.baseURL + "/api/builds", headers: [("X-CSRF-Token", session["csrfToken"] ?? "")])
         holder.stop()
         #expect(refused.status == 409)
         #expect(refused.body.contains("pid \(holder.pid)"), "\(refused.body)")
         try await running.stop()
+    }
+
+    /// Every field name Acervo prints or serves is lowerCamelCase (docs/api.md); maps keyed by data (lesson ids,
+    /// processors, attributes, prices' providers and units, usage) are data, not names, and stored summaries
+    /// are objects, not strings of JSON.
+    static func styleProblems(_ value: Any, path: String = "") -> [String] {
+        let dataMaps: Set<String> = ["attributes", "usage", "metadata", "inputs", "outputs", "files", "params", "prices", "processors",
+                                     "components", "salvagedRows", "outputIndex"]
+        var problems: [String] = []
+        if let object = value as? [String: Any] {
+            for (key, child) in object {
+                if key.first?.isLowercase != true || key.contains("_") || key.contains("-") { problems.append("\(path).\(key)") }
+                if key == "summary", let text = child as? String, text.hasPrefix("{") { problems.append("\(path).summary is JSON in a string") }
+                if !dataMaps.contains(key) { problems += styleProblems(child, path: path + "." + key) }
+            }
+        } else if let array = value as? [Any] {
+            for child in array { problems += styleProblems(child, path: path + "[]") }
+        }
+        return problems
+    }
+
+    @Test func `every JSON the API serves and the CLI prints names its fields in one style`() async throws {
+        let project = try TinyProject()
+        let running = try await RunningService.start(project)
+        let attempt = try await build(running)
+        let run = try #require(attempt.outcome?.summary.run)
+        var answers: [String: String] = [:]
+        for path in ["/api/status", "/api/runs", "/api/runs/\(run)", "/api/cache", "/api/cost", "/api/snapshots", "/api/session"] {
+            answers[path] = try await request(.GET, running.baseURL + path).body
+        }
+        let session = try #require(try await request(.GET, running.baseURL + "/api/session").json() as? [String: String])
+        answers["POST /api/gc"] = try await request(.POST, running.baseURL + "/api/gc?apply=0", headers: [("X-CSRF-Token", session["csrfToken"] ?? "")]).body
+        #expect(try await request(.POST, running.baseURL + "/api/gc?apply=yes", headers: [("X-CSRF-Token", session["csrfToken"] ?? "")]).status == 400)
+        try await running.stop()
+        let store = ["--store", project.store, "--rules", project.rules, "--json"]
+        for command in [["build"], ["status"], ["runs"], ["runs", "show", run], ["plan"], ["why", "01-inicio/01-bienvenida"],
+                        ["trace", "01-inicio/01-bienvenida"], ["cache", "stats"], ["cost"], ["kb", "list"], ["kb", "show"], ["fsck"], ["gc"]] {
+            answers["acervo " + command.joined(separator: " ")] = try await acervoOffPool(command + store).stdout
+        }
+        for (source, text) in answers {
+            let value = try JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])
+            #expect(Self.styleProblems(value).isEmpty, "\(source): \(Self.styleProblems(value))")
+        }
+        let runsText = try #require(answers["/api/runs"])
+        let runs = try #require(try JSONSerialization.jsonObject(with: Data(runsText.utf8)) as? [[String: Any]])
+        #expect(runs.first?["summary"] is [String: Any], "a run's summary is an object")
     }
 
     @Test func `every dashboard page shows what the store holds, with course text escaped`() async throws {
@@ -77,7 +123,7 @@ import Testing
         let overview = try await request(.GET, running.baseURL + "/")
         #expect(overview.status == 200)
         #expect(overview.headers["Content-Type"].first == "text/html; charset=utf-8")
-        #expect(overview.body.contains("<b>4 documents</b>"))
+        #expect(overview.body.contains("<a href=\"/kb\">4 documents</a>"))
         #expect(overview.body.contains(second.run))
         #expect(overview.body.contains("not scheduled"))
         #expect(overview.body.contains("<svg"))
@@ -163,7 +209,7 @@ import Testing
         let running = try await RunningService.start(project)
         _ = try await build(running)
         let session = try #require(try await request(.GET, running.baseURL + "/api/session").json() as? [String: String])
-        let csrf = ("X-CSRF-Token", session["csrf_token"] ?? "")
+        let csrf = ("X-CSRF-Token", session["csrfToken"] ?? "")
 
         let refreshed = try await request(.POST, running.baseURL + "/api/builds?refresh=document", headers: [csrf])
         #expect(refreshed.status == 202)
@@ -180,8 +226,9 @@ import Testing
         let cache = try await request(.GET, running.baseURL + "/cache")
         #expect(cache.body.contains("<option value=\"document\">document</option>"))
         let form = try await request(.POST, running.baseURL + "/gc", headers: [("Content-Type", "application/x-www-form-urlencoded")],
-                                     body: "csrf=\(session["csrf_token"] ?? "")&apply=0")
-        #expect(form.status == 200 && form.body.contains("What gc would free") && form.body.contains("freedObjects"), "\(form.body)")
+                                     body: "csrf=\(session["csrfToken"] ?? "")&apply=0")
+        #expect(form.status == 200 && form.body.contains("What gc would free") && form.body.contains("<dt>Freed objects</dt>"), "in words: \(form.body)")
+        #expect(!form.body.contains("freedObjects") && !form.body.contains("{\""), "never raw JSON: \(form.body)")
         try await running.stop()
     }
 
@@ -205,7 +252,7 @@ import Testing
         }
         let running = try await RunningService.start(project)
         let session = try #require(try await request(.GET, running.baseURL + "/api/session").json() as? [String: String])
-        #expect(try await request(.POST, running.baseURL + "/api/builds", headers: [("X-CSRF-Token", session["csrf_token"] ?? "")]).status == 202)
+        #expect(try await request(.POST, running.baseURL + "/api/builds", headers: [("X-CSRF-Token", session["csrfToken"] ?? "")]).status == 202)
         try await running.stop()
         // The service ended only after the build did: its run is recorded as finished, never left `running`.
         let runs = try await Workspace(storePath: project.store, rulesPath: project.rules).runs(limit: 10).filter { $0.command == "build" }
