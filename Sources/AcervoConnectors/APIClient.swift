@@ -81,6 +81,9 @@ public final class HTTPSession: Sendable {
         var configuration = HTTPClient.Configuration(
             timeout: .init(connect: .milliseconds(Int64(connectTimeoutSeconds * 1000)), read: .milliseconds(Int64(readTimeoutSeconds * 1000))))
         configuration.httpVersion = .automatic
+        // A refused or failed connection is an answer at once: the client's own retries (with backoff, logged
+        // and counted) decide what happens next, instead of the pool retrying silently until the deadline.
+        configuration.connectionPool.retryConnectionEstablishment = false
         client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 

@@ -154,6 +154,56 @@ extension [String: Any] {
         }
     }
 
+    @Test func `a dead webhook never holds up the e-mail, and its refusal is said in words`() async throws {
+        let project = try TinyProject()
+        try (try String(contentsOfFile: project.rules + "/pipeline.yaml", encoding: .utf8) + notifyBlock(on: "[summary]"))
+            .write(toFile: project.rules + "/pipeline.yaml", atomically: true, encoding: .utf8)
+        let smtp = try SMTPTestServer()
+        defer { smtp.stop() }
+        let logs = LogLines()
+        // Nothing listens on port 9 of 127.0.0.1: the webhook's connections are refused; each retry waits ~2 s.
+        let service = try AcervoService(storePath: project.store, rulesPath: project.rules,
+                                        variables: ["SLACK_WEBHOOK_URL": "http://127.0.0.1:9/services/T0/B0/dead", "ACERVO_SMTP_URL": smtp.url,
+                                                    "ACERVO_SMTP_CA_FILE": smtp.caFile, "ACERVO_RETRY_BASE_SECONDS": "2"],
+                                        options: .init(port: 0, request: .init(jobs: 2)), logger: logs.logger)
+        let clock = ContinuousClock()
+        let started = clock.now
+        let build = Task { await service.buildOnce() }
+        var mailArrived: Duration?
+        for _ in 0..<600 where mailArrived == nil {
+            if !smtp.messages.isEmpty { mailArrived = started.duration(to: clock.now) } else { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(await build.value.exitStatus == .success)
+        let allDelivered = started.duration(to: clock.now)
+        let refused = logs.all.first { $0.contains("notification not delivered") && $0.contains("channel=slack") }
+        let arrived = try #require(mailArrived, "the e-mail never arrived: \(logs.all)")
+        #expect(arrived < .seconds(5), "the e-mail went out beside Slack's retries, not after them (\(arrived))")
+        #expect(allDelivered < .seconds(2 + 4 + 5), "a refused connection fails at once; three attempts, backing off 2 s and 4 s (\(allDelivered))")
+        let line = try #require(refused, "\(logs.all)")
+        #expect(line.contains("the connection was refused: nothing is listening at that address"), "\(line)")
+        #expect(!line.contains("errno") && !line.contains("error set"), "\(line)")
+    }
+
+    @Test func `an interrupted night is told as interrupted, with what happens next`() throws {
+        let project = try TinyProject()
+        let workspace = Workspace(storePath: project.store, rulesPath: project.rules, variables: ["SLACK_WEBHOOK_URL": "https://hooks.slack.test/x"], log: { _ in })
+        let notifier = try Notifier(settings: NotifySettings(slack: .init()), workspace: workspace, publicURL: nil,
+                                    logger: LogLines().logger, metrics: ServiceMetrics())
+        var summary = BuildSummary(run: "r1", items: 4)
+        summary.executed = 5
+        summary.skipped = 7
+        summary.interrupted = true
+        summary.interruptedActions = 3
+        let now = Date()
+        let attempt = BuildAttempt(trigger: .missedNight, startedAt: now, endedAt: now, outcome: BuildOutcome(summary: summary), error: nil,
+                                   exitStatus: .interrupted)
+        let notice = try #require(notifier.notice(for: attempt))
+        #expect(notice.title == "Acervo build interrupted")
+        #expect(notice.summary.contains("(missed night, run at start)"))
+        #expect(notice.summary.contains("3 actions did not run") && notice.summary.contains("the next start completes the night"), "\(notice.summary)")
+        #expect(!notice.summary.contains("finished with failures"))
+    }
+
     @Test func `Slack's 429 and 500 are retried and the message arrives once`() async throws {
         let project = try TinyProject()
         try (try String(contentsOfFile: project.rules + "/pipeline.yaml", encoding: .utf8)
@@ -215,3 +265,4 @@ extension [String: Any] {
         }
     }
 }
+

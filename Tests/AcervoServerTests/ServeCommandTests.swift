@@ -4,7 +4,7 @@ import Testing
 
 /// `acervo serve` as people run it: the binary, its arguments, its signals and exit codes.
 @Suite(.serialized) struct ServeCommandTests {
-    @Test func `SIGTERM stops the service cleanly, and the port it listens on is logged`() async throws {
+    @Test func `SIGTERM stops the service cleanly, and the log says where it listens, who may use it and that it stops`() async throws {
         let project = try TinyProject()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: acervoBinary)
@@ -23,9 +23,36 @@ import Testing
         }
         let listening = try #require(port, "\(seen)")
         #expect(try await request(.GET, "http://127.0.0.1:\(listening)/healthz").body == "ok\n")
+        #expect(seen.contains("access=loopback only, no tokens"), "\(seen)")
+        #expect(seen.contains("nextBuild=none: pipeline.yaml has no schedule"), "\(seen)")
         kill(process.processIdentifier, SIGTERM)
+        let rest = try await offPool { String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
         try await offPool { process.waitUntilExit() }
         #expect(process.terminationStatus == 0)
+        #expect(rest.contains("shutting down") && rest.contains("build=none running"), "\(rest)")
+    }
+
+    @Test func `an IPv6 address is logged as a URL`() async throws {
+        let project = try TinyProject()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: acervoBinary)
+        process.arguments = ["serve", "--store", project.store, "--rules", project.rules, "--listen", "[::1]:0"]
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = Pipe()
+        try process.run()
+        let seen = try await offPool { () -> String in
+            var seen = ""
+            while !seen.contains("address=") {
+                let chunk = errors.fileHandleForReading.availableData
+                guard !chunk.isEmpty else { break }
+                seen += String(decoding: chunk, as: UTF8.self)
+            }
+            return seen
+        }
+        kill(process.processIdentifier, SIGTERM)
+        try await offPool { process.waitUntilExit() }
+        #expect(seen.contains("address=http://[::1]:"), "\(seen)")
     }
 
     @Test func `serve refuses an address beyond loopback without an admin token, and bad arguments`() throws {
