@@ -36,6 +36,8 @@ let package = Package(
             ]
         ),
         .target(name: "AcervoRules", dependencies: [.product(name: "Yams", package: "Yams")]),
+        // Local programs (ffmpeg, tesseract, pdftotext) run in process groups of their own that die with Acervo.
+        .target(name: "AcervoTools", dependencies: [.product(name: "Subprocess", package: "swift-subprocess")]),
         .target(name: "AcervoFormats", dependencies: ["AcervoStore", "AcervoRules"]),
         .target(name: "AcervoEngine", dependencies: ["AcervoStore", "AcervoRules"]),
         .target(
@@ -54,19 +56,18 @@ let package = Package(
         .target(
             name: "AcervoProcessors",
             dependencies: [
-                "AcervoEngine", "AcervoStore", "AcervoRules", "AcervoFormats", "AcervoConnectors",
+                "AcervoEngine", "AcervoStore", "AcervoRules", "AcervoFormats", "AcervoConnectors", "AcervoTools",
                 .product(name: "Yams", package: "Yams"),
-                .product(name: "Subprocess", package: "swift-subprocess"),
             ]
         ),
         .target(
             name: "AcervoSources",
-            dependencies: ["AcervoEngine", "AcervoStore", "AcervoRules", "AcervoConnectors", .product(name: "Yams", package: "Yams")]
+            dependencies: ["AcervoEngine", "AcervoStore", "AcervoRules", "AcervoConnectors", "AcervoTools", .product(name: "Yams", package: "Yams")]
         ),
         .target(name: "AcervoSinks", dependencies: ["AcervoEngine", "AcervoStore", "AcervoRules", "AcervoConnectors"]),
         .target(
             name: "AcervoApp",
-            dependencies: ["AcervoStore", "AcervoRules", "AcervoEngine", "AcervoConnectors", "AcervoProcessors", "AcervoSources", "AcervoSinks"]
+            dependencies: ["AcervoStore", "AcervoRules", "AcervoEngine", "AcervoConnectors", "AcervoProcessors", "AcervoSources", "AcervoSinks", "AcervoTools"]
         ),
         .target(
             name: "AcervoServer",
@@ -121,7 +122,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AcervoProcessorsTests",
-            dependencies: ["AcervoProcessors", "AcervoFormats", "AcervoEngine", "AcervoStore", "AcervoRules", "AcervoConnectors",
+            dependencies: ["AcervoProcessors", "AcervoFormats", "AcervoEngine", "AcervoStore", "AcervoRules", "AcervoConnectors", "AcervoTools",
                            "AcervoTestSupport", "AcervoFakeServers"],
             exclude: ["Captions"]
         ),
@@ -138,7 +139,7 @@ let package = Package(
         .testTarget(
             name: "AcervoAppTests",
             dependencies: ["AcervoApp", "AcervoSources", "AcervoSinks", "AcervoProcessors", "AcervoFormats", "AcervoEngine", "AcervoStore",
-                           "AcervoRules", "AcervoConnectors", "AcervoTestSupport", "AcervoFakeServers", "acervo", "acervo-torture", "acervo-fuzz"]
+                           "AcervoRules", "AcervoConnectors", "AcervoTools", "AcervoTestSupport", "AcervoFakeServers", "acervo", "acervo-torture", "acervo-fuzz"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -3,6 +3,7 @@ import AcervoEngine
 import AcervoProcessors
 import AcervoRules
 import AcervoStore
+import AcervoTools
 import Foundation
 
 /// What a build is asked to do (`acervo build`, a scheduled night, `POST /api/builds`).

@@ -18,22 +18,31 @@ public enum Registry {
         ProcessorCatalog.processors(Providers(connectors: connectors, prices: pipeline.prices))
     }
 
-    /// The pipeline's source; `overridePath` replaces a local course folder (`--source PATH`).
+    /// The pipeline's source (its `sources`, read one after the other); `overridePath` replaces a local course
+    /// folder (`--source PATH`).
     // Never inlined into async callers: Swift 6.3's optimizer crashes splitting such a coroutine when a
     // typed-throwing initializer is inlined into it.
     @inline(never)
     static func source(_ pipeline: Pipeline, overridePath: String?, connectors: ConnectorContext) throws -> any Source {
-        switch pipeline.source {
-        case .local(let configured):
-            guard let path = overridePath ?? configured else {
-                throw AppError.usage("pipeline.yaml: `source: { kind: local }` needs a `path` (or pass --source PATH)")
-            }
-            let resolved = path.hasPrefix("/") ? path : (overridePath != nil ? FileManager.default.currentDirectoryPath : pipeline.projectDirectory) + "/" + path
-            return LocalCourseSource(path: Store.absolute(resolved))
-        case .hotmart(let settings):
-            if overridePath != nil { throw AppError.usage("--source names a course folder; this pipeline's source is Hotmart") }
-            return try HotmartSource(context: connectors, settings: settings, projectDirectory: pipeline.projectDirectory)
+        if overridePath != nil, pipeline.sources.count != 1 || pipeline.sources.first?.settings.kind != "local" {
+            throw AppError.usage("--source names a course folder; this pipeline's \(pipeline.sources.count == 1 ? "source is Hotmart" : "sources are several")")
         }
+        let sources = try pipeline.sources.map { spec throws -> CombinedSource.Part in
+            switch spec.settings {
+            case .local(let configured):
+                guard let path = overridePath ?? configured else {
+                    throw AppError.usage("pipeline.yaml: `source: { kind: local }` needs a `path` (or pass --source PATH)")
+                }
+                let resolved = path.hasPrefix("/") ? path : (overridePath != nil ? FileManager.default.currentDirectoryPath : pipeline.projectDirectory) + "/" + path
+                return CombinedSource.Part(name: spec.name, source: LocalCourseSource(path: Store.absolute(resolved)), addedPrefix: spec.idPrefix,
+                                           ownedPrefix: spec.idPrefix)
+            case .hotmart(let settings):
+                let source = try HotmartSource(context: connectors, settings: settings, projectDirectory: pipeline.projectDirectory, idPrefix: spec.idPrefix)
+                return CombinedSource.Part(name: spec.name, source: source, addedPrefix: "", ownedPrefix: spec.idPrefix)
+            }
+        }
+        if sources.count == 1, sources[0].addedPrefix.isEmpty { return sources[0].source }
+        return CombinedSource(parts: sources)
     }
 
     /// The pipeline's sink, or nil when the knowledge base stays in the store (`kind: local`). `vectorStore`

@@ -11,11 +11,18 @@ import NIOHTTP1
 public struct Downloader: Sendable {
     public let api: APIClient
     public let store: Store
+    /// Told of every piece of a body as it arrives (bytes): the progress line's bytes per second.
+    public var onBytes: @Sendable (Int64) -> Void
 
-    public init(api: APIClient, store: Store) {
+    public init(api: APIClient, store: Store, onBytes: @escaping @Sendable (Int64) -> Void = { _ in }) {
         self.api = api
         self.store = store
+        self.onBytes = onBytes
     }
+
+    /// A new link for the same file, when the one in hand has expired (a CDN's signed URL answering 403 or 410
+    /// half-way): the download resumes from where it stopped, with the new link.
+    public typealias Relink = @Sendable () async throws(ConnectorError) -> String
 
     public struct Fetched: Sendable, Equatable {
         public var digest: Digest
@@ -28,9 +35,12 @@ public struct Downloader: Sendable {
         case done
         case notModified
         case retry(String, retryAfter: Double?)
+        /// The link was refused (403, 410): with a way to get a new one, resume with it.
+        case expired(status: Int, message: String)
     }
 
-    public func fetch(_ url: String, expectedDigest: Digest? = nil, expectedSize: Int64? = nil) async throws(ConnectorError) -> Fetched {
+    public func fetch(_ url: String, expectedDigest: Digest? = nil, expectedSize: Int64? = nil, relink: Relink? = nil) async throws(ConnectorError) -> Fetched {
+        var url = url
         let label = APIRequest(.GET, url).label
         if let expectedDigest, await store.blobs.contains(expectedDigest) {
             return Fetched(digest: expectedDigest, size: await store.blobs.size(of: expectedDigest) ?? 0, bytesTransferred: 0)
@@ -48,10 +58,21 @@ public struct Downloader: Sendable {
         var validators: (etag: String?, lastModified: String?) = (nil, nil)
         var transferred: Int64 = 0
         var attempt = 1
+        var relinks = 0
         while true {
             let outcome = try await self.attempt(url, label: label, writer: writer, cached: usableCache, validators: &validators,
-                                                 transferred: &transferred)
+                                                 transferred: &transferred, relinking: relink != nil)
             switch outcome {
+            case .expired(let status, let message):
+                // A signed link expired: a fresh one for the same file, and the download goes on where it was.
+                guard let relink, relinks < 3 else {
+                    throw ConnectorError(.authentication, provider: api.provider, request: label, status: status, message: message)
+                }
+                relinks += 1
+                url = try await relink()
+                // The new link may point at another CDN node: its validators are its own.
+                validators = (nil, nil)
+                api.log("\(api.provider) \(label): the link expired (HTTP \(status)); resuming at byte \(writer.size) with a fresh one")
             case .notModified:
                 guard let usableCache else { break }
                 return Fetched(digest: usableCache.digest, size: usableCache.size, bytesTransferred: 0)
@@ -90,7 +111,8 @@ public struct Downloader: Sendable {
 
     /// One request: resumes from what `writer` holds, streams the body into it.
     private func attempt(_ url: String, label: String, writer: any BlobWriter, cached: DownloadRecord?,
-                         validators: inout (etag: String?, lastModified: String?), transferred: inout Int64) async throws(ConnectorError) -> Attempt {
+                         validators: inout (etag: String?, lastModified: String?), transferred: inout Int64,
+                         relinking: Bool) async throws(ConnectorError) -> Attempt {
         var request = HTTPClientRequest(url: url)
         request.headers.add(name: "User-Agent", value: "acervo/\(AcervoConnectors.version)")
         if let authorize = api.authorize {
@@ -130,6 +152,9 @@ public struct Downloader: Sendable {
             return .retry("the server refused the resume range", retryAfter: nil)
         case 429, 500...599:
             return .retry("HTTP \(status)", retryAfter: APIClient.retryAfterSeconds(response.headers.first(name: "retry-after")))
+        case 403 where relinking, 410 where relinking:
+            let body = (try? await response.body.collect(upTo: 64 << 10)).map { String(buffer: $0) } ?? ""
+            return .expired(status: status, message: APIClient.excerpt(redact(body, secrets: api.secrets)))
         default:
             let body = (try? await response.body.collect(upTo: 64 << 10)).map { String(buffer: $0) } ?? ""
             let kind: ConnectorError.Kind = status == 401 || status == 403 ? .authentication : .rejected
@@ -143,6 +168,7 @@ public struct Downloader: Sendable {
             for try await buffer in response.body {
                 try buffer.withUnsafeReadableBytes { bytes throws(StoreError) in try writer.append(bytes) }
                 transferred += Int64(buffer.readableBytes)
+                onBytes(Int64(buffer.readableBytes))
             }
         } catch let error as StoreError {
             throw ConnectorError(.configuration, provider: api.provider, request: label, message: "cannot write the download: \(error)")

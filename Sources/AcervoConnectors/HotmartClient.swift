@@ -65,9 +65,12 @@ public struct HotmartClient: Sendable {
         public var name: String
         public var type: String?
         public var sequence: Int?
+        /// Whether the page holds a video (Hotmart says so, but not where it is).
+        public var hasMedia: Bool?
         enum CodingKeys: String, CodingKey {
             case pageID = "page_id"
             case name, type, sequence
+            case hasMedia = "has_media"
         }
     }
 

@@ -1,4 +1,5 @@
 import AcervoEngine
+import AcervoTools
 import Foundation
 
 /// Pieces of an audio file, cut with ffmpeg, for providers that take a limited length per request.

@@ -2,6 +2,7 @@ import AcervoEngine
 import AcervoFormats
 import AcervoRules
 import AcervoStore
+import AcervoTools
 import Foundation
 
 /// `materials.text@2`: Markdown and text files (UTF-8, UTF-16 or Windows-1252, as `DecodedText` reads them)

@@ -2,6 +2,7 @@ import AcervoEngine
 import AcervoFormats
 import AcervoRules
 import AcervoStore
+import AcervoTools
 import Foundation
 
 extension MediaInfo {
@@ -130,23 +131,38 @@ public struct TesseractOCR: Processor {
 
     public init() {}
 
+    /// Frames read at once: one tesseract per core, each on one thread (`OMP_THREAD_LIMIT=1`) — separate
+    /// processes keep every core busy, where one process's own threads mostly wait on each other.
+    static var readers: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
+
     public func run(_ action: ActionInput) async throws -> ProcessorOutput {
         let languages = action.params["languages"]?.array?.compactMap(\.string) ?? ["eng"]
         let memo = FrameTextMemo(processor: "tesseract.frame", version: descriptor.version, languages: languages, store: action.store)
-        var texts: [String] = []
+        let frames = try await action.store.tree(action.inputs["frames"]!)
+        var texts = [String](repeating: "", count: frames.count)
         var read = 0
-        for frame in try await action.store.tree(action.inputs["frames"]!) {
-            if let text = try await memo.cached(frame.digest) {
-                texts.append(text)
-                continue
+        // Frames are read `readers` at a time; their texts keep the frames' order.
+        try await withThrowingTaskGroup(of: (index: Int, text: String, read: Bool).self) { group in
+            var next = frames.indices.makeIterator()
+            func start() {
+                guard let index = next.next() else { return }
+                let frame = frames[index]
+                group.addTask {
+                    if let text = try await memo.cached(frame.digest) { return (index, text, false) }
+                    let output = try await ExternalTool.run(
+                        "tesseract", [try await action.store.blobs.file(of: frame.digest), "-", "-l", languages.joined(separator: "+"), "--psm", "3"],
+                        timeoutSeconds: 120, environment: ["OMP_THREAD_LIMIT": "1"])
+                    let text = ScreenText.tidy(frame: String(decoding: output.standardOutput, as: UTF8.self))
+                    try await memo.remember(text, for: frame.digest)
+                    return (index, text, true)
+                }
             }
-            let output = try await ExternalTool.run(
-                "tesseract", [try await action.store.blobs.file(of: frame.digest), "-", "-l", languages.joined(separator: "+"), "--psm", "3"],
-                timeoutSeconds: 120)
-            let text = ScreenText.tidy(frame: String(decoding: output.standardOutput, as: UTF8.self))
-            try await memo.remember(text, for: frame.digest)
-            texts.append(text)
-            read += 1
+            for _ in 0..<Self.readers { start() }
+            while let done = try await group.next() {
+                texts[done.index] = done.text
+                if done.read { read += 1 }
+                start()
+            }
         }
         let output = try await action.store.put(bytes: ScreenText(frameTexts: texts).encoded())
         return ProcessorOutput(output: output.digest, usage: ["framesRead": Double(read)])

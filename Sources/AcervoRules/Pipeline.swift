@@ -36,7 +36,8 @@ public struct RuleSpec: Sendable, Equatable {
 public struct Pipeline: Sendable, Equatable {
     /// The rules folder; file dependencies resolve against it.
     public var directory: String
-    public var source: SourceSettings
+    /// Where the lessons come from: one source, or several building one knowledge base.
+    public var sources: [SourceSpec]
     /// Topologically sorted: every rule comes after the rules it reads.
     public var rules: [RuleSpec]
     public var sink: SinkSettings
@@ -48,13 +49,16 @@ public struct Pipeline: Sendable, Equatable {
     /// `prices.yaml` of the rules folder (empty when there is none).
     public var prices = PriceTable()
 
-    public init(directory: String, source: SourceSettings, rules: [RuleSpec], sink: SinkSettings, budgetUSD: Double?) {
+    public init(directory: String, sources: [SourceSpec], rules: [RuleSpec], sink: SinkSettings, budgetUSD: Double?) {
         self.directory = directory
-        self.source = source
+        self.sources = sources
         self.rules = rules
         self.sink = sink
         self.budgetUSD = budgetUSD
     }
+
+    /// The first source's settings (a pipeline with one `source:`).
+    public var source: SourceSettings { sources.first?.settings ?? .local(path: nil) }
 
     /// The rule whose output is each item's document in the knowledge base.
     public var documentRule: String { sink.documentRule }

@@ -10,7 +10,7 @@ public struct RulesLoader: Sendable {
     public var sourceArtifacts: Set<String>
 
     public static let fileName = "pipeline.yaml"
-    static let topLevelKeys: Set<String> = ["source", "rules", "sink", "budget_usd", "schedule", "notify"]
+    static let topLevelKeys: Set<String> = ["source", "sources", "rules", "sink", "budget_usd", "schedule", "notify"]
     static let ruleKeys: Set<String> = ["processor", "input", "inputs", "unless", "params", "files", "concurrency"]
 
     public init(catalog: [ProcessorDescriptor], sourceArtifacts: Set<String>) {
@@ -72,8 +72,8 @@ public struct RulesLoader: Sendable {
             }
             budget = number
         }
-        let source = try value("source").map(context.source) ?? .local(path: nil)
-        var pipeline = Pipeline(directory: directory, source: source, rules: ordered, sink: sink, budgetUSD: budget)
+        let sources = try context.sources(single: value("source"), list: value("sources"))
+        var pipeline = Pipeline(directory: directory, sources: sources, rules: ordered, sink: sink, budgetUSD: budget)
         pipeline.schedule = try value("schedule").map(context.schedule)
         pipeline.notify = try value("notify").map(context.notify)
         return pipeline

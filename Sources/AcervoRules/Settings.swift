@@ -1,62 +1,5 @@
 import Yams
 
-/// Where items come from (`source:` in pipeline.yaml).
-public enum SourceSettings: Sendable, Equatable {
-    /// A course folder (`source: { kind: local, path: examples/course }`); a relative path is relative to the
-    /// project folder, the rules folder's parent.
-    case local(path: String?)
-    case hotmart(HotmartSettings)
-
-    public var kind: String {
-        switch self {
-        case .local: return "local"
-        case .hotmart: return "hotmart"
-        }
-    }
-
-    static let kinds = ["local", "hotmart"]
-}
-
-/// A Hotmart members area as a source.
-public struct HotmartSettings: Sendable, Equatable {
-    /// The members area's subdomain (`my-club`).
-    public var subdomain: String
-    /// The course name lessons carry as metadata (default: the subdomain).
-    public var course: String
-    /// Where lessons' files are: Hotmart's API describes the catalog but does not serve videos.
-    public var media: HotmartMediaSettings
-    /// A catalog that loses more than this share of its lessons at once is refused (default 0.5).
-    public var maxShrink: Double
-    /// The Club API's paths, configurable because Hotmart has published more than one version.
-    public var modulesPath: String
-    public var pagesPath: String
-
-    public init(subdomain: String, course: String? = nil, media: HotmartMediaSettings, maxShrink: Double = 0.5,
-                modulesPath: String = "/club/api/v1/modules", pagesPath: String = "/club/api/v1/modules/{module_id}/pages") {
-        self.subdomain = subdomain
-        self.course = course ?? subdomain
-        self.media = media
-        self.maxShrink = maxShrink
-        self.modulesPath = modulesPath
-        self.pagesPath = pagesPath
-    }
-}
-
-/// Where a Hotmart lesson's files are: a manifest (JSON: page id → video, captions, materials) and/or URL
-/// templates with `{page_id}` and `{module_id}`.
-public struct HotmartMediaSettings: Sendable, Equatable {
-    /// Relative to the project folder.
-    public var manifest: String?
-    public var videoURL: String?
-    public var captionsURL: String?
-
-    public init(manifest: String? = nil, videoURL: String? = nil, captionsURL: String? = nil) {
-        self.manifest = manifest
-        self.videoURL = videoURL
-        self.captionsURL = captionsURL
-    }
-}
-
 /// Where the knowledge base goes (`sink:`), and which rules make it.
 public struct SinkSettings: Sendable, Equatable {
     public enum Kind: Sendable, Equatable {
@@ -155,43 +98,6 @@ extension Context {
                              fix: didYouMean(kind, among: kinds) ?? "this Acervo knows \(kinds.map { "`\($0)`" }.joined(separator: " and "))")
         }
         return kind
-    }
-
-    func source(_ node: Node) throws(RulesError) -> SourceSettings {
-        let fields = try settings(node, "`source`", allowed: ["kind", "path", "subdomain", "course", "media", "max_shrink", "modules_path", "pages_path"])
-        let kind = try self.kind(fields, "source", among: SourceSettings.kinds, default: "local")
-        let onlyFor = { (key: String, kind: String) throws(RulesError) in
-            if let field = fields[key] {
-                throw RulesError("`source.\(key)` applies to `kind: \(kind)` sources", at: location(field.key), fix: "remove it, or change the kind")
-            }
-        }
-        switch kind {
-        case "hotmart":
-            try onlyFor("path", "local")
-            guard let subdomain = try string(fields["subdomain"], "subdomain") else {
-                throw RulesError("a Hotmart source needs `subdomain`", at: location(node), fix: "write `source: { kind: hotmart, subdomain: CLUB }`")
-            }
-            guard let mediaNode = fields["media"]?.value else {
-                throw RulesError("a Hotmart source needs `media`: Hotmart's API lists lessons but does not serve their videos",
-                                 at: location(node), fix: "add `media: { manifest: media.json }` or `media: { video_url: https://…/{page_id}.mp4 }`")
-            }
-            let mediaFields = try settings(mediaNode, "`source.media`", allowed: ["manifest", "video_url", "captions_url"])
-            let media = HotmartMediaSettings(manifest: try string(mediaFields["manifest"], "manifest"),
-                                             videoURL: try string(mediaFields["video_url"], "video_url"),
-                                             captionsURL: try string(mediaFields["captions_url"], "captions_url"))
-            guard media.manifest != nil || media.videoURL != nil else {
-                throw RulesError("`source.media` names no files", at: location(mediaNode),
-                                 fix: "set `manifest` (a JSON file) or `video_url` (a template with {page_id})")
-            }
-            var settings = HotmartSettings(subdomain: subdomain, course: try string(fields["course"], "course"), media: media)
-            settings.maxShrink = try number(fields["max_shrink"], "max_shrink", in: 0...1) ?? settings.maxShrink
-            settings.modulesPath = try string(fields["modules_path"], "modules_path") ?? settings.modulesPath
-            settings.pagesPath = try string(fields["pages_path"], "pages_path") ?? settings.pagesPath
-            return .hotmart(settings)
-        default:
-            for key in ["subdomain", "course", "media", "max_shrink", "modules_path", "pages_path"] { try onlyFor(key, "hotmart") }
-            return .local(path: try string(fields["path"], "path"))
-        }
     }
 
     func sink(_ node: Node) throws(RulesError) -> SinkSettings {

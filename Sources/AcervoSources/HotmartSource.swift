@@ -4,139 +4,168 @@ import AcervoRules
 import AcervoStore
 import Foundation
 
-/// Where a lesson's files are: Hotmart's API describes the catalog but does not hand out videos, so the
-/// media come from configuration — a manifest (JSON: page id → `video`, `captions`, `materials`, with
-/// optional `sha256`/`size` per file) or URL templates with `{page_id}`, `{module_id}`.
-public struct HotmartMedia: Sendable, Equatable {
-    public struct File: Sendable, Equatable, Decodable {
-        public var url: String
-        public var sha256: String?
-        public var size: Int64?
-        public var name: String?
-
-        /// What a person calls the file: its name, else the last part of its URL (never the query, which may
-        /// hold a signed token).
-        var shownName: String { name ?? URLComponents(string: url)?.path.split(separator: "/").last.map(String.init) ?? "the file" }
-    }
-    public struct Lesson: Sendable, Equatable, Decodable {
-        public var video: File?
-        public var captions: File?
-        public var materials: [File]?
-    }
-
-    public var lessons: [String: Lesson]
-    public var videoTemplate: String?
-    public var captionsTemplate: String?
-
-    /// Reads the manifest named by the settings (relative to the project folder).
-    public init(_ settings: HotmartMediaSettings, projectDirectory: String) throws(SourceError) {
-        lessons = [:]
-        videoTemplate = settings.videoURL
-        captionsTemplate = settings.captionsURL
-        if let manifest = settings.manifest {
-            let path = manifest.hasPrefix("/") ? manifest : projectDirectory + "/" + manifest
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw SourceError("the Hotmart media manifest `\(path)` cannot be read; check `source.media.manifest`")
-            }
-            do { lessons = try JSONDecoder().decode([String: Lesson].self, from: data) } catch {
-                throw SourceError("the Hotmart media manifest `\(path)` is not `{page_id: {video: {url, sha256?, size?}, captions?, materials?}}`: \(error)")
-            }
-        }
-    }
-
-    /// A lesson's files: listed in the manifest, else filled into the templates (ids URL-encoded).
-    func lesson(pageID: String, moduleID: String) -> Lesson {
-        if let listed = lessons[pageID] { return listed }
-        let fill = { (template: String) in
-            File(url: template.replacingOccurrences(of: "{page_id}", with: pathSegmentEncode(pageID))
-                .replacingOccurrences(of: "{module_id}", with: pathSegmentEncode(moduleID)))
-        }
-        return Lesson(video: videoTemplate.map(fill), captions: captionsTemplate.map(fill), materials: nil)
-    }
-}
-
 /// A Hotmart members area as a source: modules and their pages become items with stable ids
-/// (`hotmart/PAGE_ID`) and metadata; each lesson's files are downloaded into the store, skipping unchanged
-/// ones. A catalog that suddenly shrinks by more than `maxShrink` is refused: an empty answer must never
-/// read as "delete every lesson".
+/// (`hotmart/PAGE_ID`) and metadata. Hotmart's API lists the catalog but serves no video, so each lesson's
+/// files are found by the media resolvers (`source.media`, tried in order) where the producer keeps them, and
+/// brought into the store, skipping unchanged ones. A catalog that suddenly shrinks by more than `maxShrink` is
+/// refused: an empty answer must never read as "delete every lesson".
 public struct HotmartSource: Source {
     public let context: ConnectorContext
     public let settings: HotmartSettings
-    public let media: HotmartMedia
-    public var downloadConcurrency = 4
+    /// Prepended to every item id (`hotmart/`).
+    public let idPrefix: String
+    let resolvers: [any MediaResolver]
 
-    public init(context: ConnectorContext, settings: HotmartSettings, projectDirectory: String) throws(SourceError) {
+    public init(context: ConnectorContext, settings: HotmartSettings, projectDirectory: String, idPrefix: String = "hotmart/") throws {
         self.context = context
         self.settings = settings
-        media = try HotmartMedia(settings.media, projectDirectory: projectDirectory)
+        self.idPrefix = idPrefix
+        let vimeo = settings.media.lazy.compactMap { if case .vimeo(let vimeo) = $0 { vimeo } else { nil } }.first ?? VimeoSettings()
+        resolvers = try settings.media.map { media throws -> any MediaResolver in
+            switch media {
+            case .manifest(let path): try ManifestResolver(path: path, projectDirectory: projectDirectory, context: context, vimeo: vimeo)
+            case .template(let video, let captions): TemplateResolver(videoURL: video, captionsURL: captions)
+            case .vimeo(let settings): try VimeoResolver(context: context, settings: settings)
+            case .panda(let settings): try PandaResolver(context: context, settings: settings)
+            case .hls(let template): HLSTemplateResolver(template: template, minimumHeight: vimeo.minimumHeight)
+            case .folder(let path): FolderResolver(path: path, projectDirectory: projectDirectory, minimumScore: MatchSettings().minimumScore)
+            }
+        }
+    }
+
+    /// A page of the catalog with its module.
+    struct Lesson: Sendable {
+        var module: HotmartClient.Module
+        var page: HotmartClient.Page
+        var catalog: CatalogPage { CatalogPage(pageID: page.pageID, title: page.name, moduleID: module.moduleID, moduleName: module.name) }
     }
 
     public func items(store: Store) async throws -> [Item] {
-        let client = try HotmartClient(context: context)
-        let modules = try await client.modules(subdomain: settings.subdomain, path: settings.modulesPath)
-        var lessons: [(module: HotmartClient.Module, page: HotmartClient.Page)] = []
-        for module in modules.sorted(by: { ($0.sequence ?? 0, $0.moduleID) < ($1.sequence ?? 0, $1.moduleID) }) {
-            for page in try await client.pages(subdomain: settings.subdomain, module: module.moduleID, pathTemplate: settings.pagesPath) {
-                lessons.append((module, page))
-            }
-        }
+        let lessons = try await catalog()
         try await refuseSuddenShrink(to: lessons.count, store: store)
-        let downloader = Downloader(
-            api: APIClient(provider: "media", session: context.downloadSession, retry: context.retry, log: context.log), store: store)
-        return try await withThrowingTaskGroup(of: Item.self) { group in
-            var pending = lessons.makeIterator()
+        let resolution = await resolve(lessons)
+        let fetcher = MediaFetcher(downloader: Downloader(
+            api: APIClient(provider: "media", session: context.downloadSession, retry: context.retry, log: context.log), store: store))
+        return try await withThrowingTaskGroup(of: Item?.self) { group in
+            var pending = zip(lessons, resolution).makeIterator()
             var items: [Item] = []
             func startNext() {
-                guard let next = pending.next() else { return }
-                group.addTask { await item(next.module, next.page, downloader: downloader, store: store) }
+                guard let (lesson, found) = pending.next() else { return }
+                group.addTask { await item(lesson, found, fetcher: fetcher, store: store) }
             }
-            for _ in 0..<downloadConcurrency { startNext() }
+            for _ in 0..<settings.downloadConcurrency { startNext() }
             while let item = try await group.next() {
-                items.append(item)
+                if let item { items.append(item) }
                 startNext()
             }
             return items
         }
     }
 
+    /// Every page of every module, in Hotmart's order.
+    func catalog() async throws -> [Lesson] {
+        let client = try HotmartClient(context: context)
+        let modules = try await client.modules(subdomain: settings.subdomain, path: settings.modulesPath)
+        var lessons: [Lesson] = []
+        let pagesPath = settings.pagesPath.replacingOccurrences(of: "{product_id}", with: pathSegmentEncode(settings.productID ?? ""))
+        for module in modules.sorted(by: { ($0.sequence ?? 0, $0.moduleID) < ($1.sequence ?? 0, $1.moduleID) }) {
+            for page in try await client.pages(subdomain: settings.subdomain, module: module.moduleID, pathTemplate: pagesPath) {
+                lessons.append(Lesson(module: module, page: page))
+            }
+        }
+        return lessons
+    }
+
+    /// What the resolvers found for each lesson: the first that knows it wins; when none does, why each did not.
+    enum Found: Sendable {
+        case media(LessonMedia, resolver: String, match: MatchOutcome)
+        case missing(reasons: [String])
+    }
+
+    func resolve(_ lessons: [Lesson]) async -> [Found] {
+        let pages = lessons.map(\.catalog)
+        // Each host's catalog is read once; a host that cannot be read leaves its lessons to the others.
+        var unavailable: [Int: String] = [:]
+        for (index, resolver) in resolvers.enumerated() {
+            do { try await resolver.prepare(pages: pages) } catch { unavailable[index] = "\(resolver.kind): \(error)" }
+        }
+        var found: [Found] = []
+        for page in pages {
+            var reasons: [String] = []
+            var answer: Found?
+            for (index, resolver) in resolvers.enumerated() where answer == nil {
+                if let reason = unavailable[index] {
+                    reasons.append(reason)
+                    continue
+                }
+                do {
+                    switch try await resolver.resolve(page) {
+                    case .found(let media, let match): answer = .media(media, resolver: resolver.kind, match: match)
+                    case .ambiguous(let candidates):
+                        reasons.append("\(resolver.kind): \(candidates.count) videos fit equally well (\(candidates.joined(separator: "; "))); "
+                                       + "write the page id \(page.pageID) in the right one's description, or list it in a manifest")
+                    case .notFound(let reason): reasons.append(reason)
+                    }
+                } catch {
+                    reasons.append("\(resolver.kind): \(error)")
+                }
+            }
+            found.append(answer ?? .missing(reasons: reasons))
+        }
+        return found
+    }
+
     private func refuseSuddenShrink(to count: Int, store: Store) async throws {
-        guard let previous = try await SnapshotManifest.latest(in: store)?.entries.filter({ $0.itemID.hasPrefix("hotmart/") }).count,
+        guard let previous = try await SnapshotManifest.latest(in: store)?.entries.filter({ $0.itemID.hasPrefix(idPrefix) }).count,
               previous > 0 else { return }
         if Double(previous - count) > Double(previous) * settings.maxShrink {
             throw CatalogShrank(source: "Hotmart GET \(settings.modulesPath)", previous: previous, current: count, maxShrink: settings.maxShrink)
         }
     }
 
-    /// One lesson: metadata from the catalog, files from the media configuration. A file that cannot be
-    /// fetched fails this item only (its previous document stays in the knowledge base).
-    private func item(_ module: HotmartClient.Module, _ lesson: HotmartClient.Page, downloader: Downloader, store: Store) async -> Item {
+    /// One lesson: metadata from the catalog, files from where the resolvers found them. A file that cannot be
+    /// fetched, or a lesson whose video was not found, fails this item only (its previous document stays in
+    /// the knowledge base).
+    private func item(_ lesson: Lesson, _ found: Found, fetcher: MediaFetcher, store: Store) async -> Item? {
+        let (module, page) = (lesson.module, lesson.page)
         var metadata: [String: JSONValue] = [
-            "title": .string(lesson.name), "lesson": .string(lesson.name), "module": .string(module.name), "course": .string(settings.course),
-            "page_id": .string(lesson.pageID), "module_id": .string(module.moduleID),
+            "title": .string(page.name), "lesson": .string(page.name), "module": .string(module.name), "course": .string(settings.course),
+            "page_id": .string(page.pageID), "module_id": .string(module.moduleID),
         ]
-        if let sequence = lesson.sequence { metadata["sequence"] = .number(Double(sequence)) }
-        if let type = lesson.type { metadata["hotmart_type"] = .string(type) }
+        if let school = settings.school { metadata["school"] = .string(school) }
+        if let sequence = page.sequence { metadata["sequence"] = .number(Double(sequence)) }
+        if let type = page.type { metadata["hotmart_type"] = .string(type) }
         // The page id is the catalog's: encoded, so that whatever it holds (`../`, a newline) it stays one part
         // of the id. Hotmart's own ids (letters and digits) are unchanged by it.
-        let id = "hotmart/" + pathSegmentEncode(lesson.pageID)
-        let files = media.lesson(pageID: lesson.pageID, moduleID: module.moduleID)
+        let id = idPrefix + pathSegmentEncode(page.pageID)
+        guard case .media(let files, let resolver, let match) = found else {
+            guard case .missing(let reasons) = found else { return nil }
+            if page.hasMedia == false {
+                context.log("Hotmart: “\(page.name)” (\(page.pageID)) has no video; its document is made from the catalog alone")
+                return Item(id: id, metadata: metadata, artifacts: [:])
+            }
+            return Item(id: id, metadata: metadata, artifacts: [:],
+                        detectionError: "its video was not found: " + (reasons.isEmpty ? "no media resolver is configured" : reasons.joined(separator: "; ")))
+        }
+        if case .matched(let candidate, let how, let score) = match, how != "manifest", how != "template" {
+            context.log("media: “\(page.name)” ← \(candidate) (\(resolver), by \(how), \(String(format: "%.2f", score)))")
+        }
         do {
             var artifacts: [String: Digest] = [:]
             var names: [String: String] = [:]
             if let video = files.video {
-                artifacts["video"] = try await fetch(video, downloader)
-                names["video"] = video.shownName
+                artifacts["video"] = try await fetcher.fetch(video)
+                names["video"] = video.name
             }
             if let captions = files.captions {
-                artifacts["captions"] = try await fetch(captions, downloader)
-                names["captions"] = captions.shownName
+                artifacts["captions"] = try await fetcher.fetch(captions)
+                names["captions"] = captions.name
             }
-            if let materials = files.materials, !materials.isEmpty {
+            if !files.materials.isEmpty {
                 var entries: [TreeEntry] = []
-                for (index, file) in materials.enumerated() {
-                    let digest = try await fetch(file, downloader)
-                    let name = file.name ?? URL(string: file.url)?.lastPathComponent ?? "material-\(index + 1)"
-                    entries.append(TreeEntry(name: name, digest: digest, size: await store.blobs.size(of: digest) ?? 0))
+                for file in files.materials {
+                    let digest = try await fetcher.fetch(file)
+                    entries.append(TreeEntry(name: file.name, digest: digest, size: await store.blobs.size(of: digest) ?? 0))
                 }
                 artifacts["materials"] = try await store.putTree(entries)
             }
@@ -144,10 +173,5 @@ public struct HotmartSource: Source {
         } catch {
             return Item(id: id, metadata: metadata, artifacts: [:], detectionError: "\(error)")
         }
-    }
-
-    private func fetch(_ file: HotmartMedia.File, _ downloader: Downloader) async throws -> Digest {
-        let expected = try file.sha256.map { try Digest(parsing: $0.hasPrefix("sha256:") ? $0 : "sha256:" + $0) }
-        return try await downloader.fetch(file.url, expectedDigest: expected, expectedSize: file.size).digest
     }
 }

@@ -9,7 +9,7 @@ import Testing
     static let layers: [String: Int] = [
         // AcervoTestSupport (temp folders, processes, a seeded generator) imports nothing of Acervo; only tests
         // and the crash-test tool use it.
-        "CAcervoShims": 0, "AcervoTestSupport": 0, "AcervoStore": 1, "AcervoRules": 1,
+        "CAcervoShims": 0, "AcervoTestSupport": 0, "AcervoStore": 1, "AcervoRules": 1, "AcervoTools": 1,
         "AcervoFormats": 2, "AcervoEngine": 2, "AcervoConnectors": 2,
         "AcervoProcessors": 3, "AcervoSources": 3, "AcervoSinks": 3,
         "AcervoApp": 4, "AcervoServer": 5,

@@ -3,6 +3,7 @@ import AcervoStore
 import AcervoTestSupport
 import Foundation
 import Testing
+import AcervoTools
 @testable import AcervoApp
 import AcervoProcessors
 

@@ -9,10 +9,14 @@ public final class FakeHotmart: Sendable {
         public var pageID: String
         public var name: String
         public var sequence: Int
-        public init(_ pageID: String, _ name: String, sequence: Int) {
+        public var type: String
+        public var hasMedia: Bool
+        public init(_ pageID: String, _ name: String, sequence: Int, type: String = "CONTENT", hasMedia: Bool = true) {
             self.pageID = pageID
             self.name = name
             self.sequence = sequence
+            self.type = type
+            self.hasMedia = hasMedia
         }
     }
 
@@ -30,7 +34,12 @@ public final class FakeHotmart: Sendable {
     }
 
     struct State: Sendable {
-        var modules: [Module] = []
+        /// Subdomain → its catalog: one fake serves several clubs.
+        var catalogs: [String: [Module]] = [:]
+        /// The next page listings answer 200 with an empty body.
+        var emptyAnswers = 0
+        /// Clubs whose every API call answers 500.
+        var down: Set<String> = []
         var tokens: Set<String> = []
         var nextToken = 1
         var calls: [String: Int] = [:]
@@ -59,7 +68,14 @@ public final class FakeHotmart: Sendable {
     private init(faults: FaultInjector?) { self.faults = faults }
 
     public func stop() async { await server.withLock { $0 }?.stop() }
-    public func setCatalog(_ modules: [Module]) { state.withLock { $0.modules = modules } }
+    public func setCatalog(_ modules: [Module]) { setCatalog(modules, subdomain: subdomain) }
+    public func setCatalog(_ modules: [Module], subdomain: String) { state.withLock { $0.catalogs[subdomain] = modules } }
+    /// The next `count` page listings answer 200 with an empty body (as the Club API sometimes does).
+    public func answerEmpty(_ count: Int) { state.withLock { $0.emptyAnswers = count } }
+    /// Every call for `subdomain` answers 500 (or normally again).
+    public func setDown(_ subdomain: String, _ isDown: Bool = true) {
+        state.withLock { if isDown { $0.down.insert(subdomain) } else { $0.down.remove(subdomain) } }
+    }
     public func expireTokens() { state.withLock { $0.tokens.removeAll() } }
     public func resetCounts() { state.withLock { $0.calls = [:] } }
 
@@ -83,9 +99,11 @@ public final class FakeHotmart: Sendable {
         guard let bearer, state.withLock({ $0.tokens.contains(bearer) }) else {
             return .json(401, ["error": "invalid_token", "error_description": "Invalid access token"])
         }
-        guard request.query["subdomain"] == subdomain else { return violation("`subdomain` must name the club (\(subdomain))") }
+        let club = request.query["subdomain"] ?? ""
+        guard let catalog = state.withLock({ $0.catalogs[club] }) else { return violation("`subdomain` must name a club (not `\(club)`)") }
+        if state.withLock({ $0.down.contains(club) }) { return .error(500, "Internal Server Error") }
         let segments = request.path.split(separator: "/").map(String.init)  // club api v1 modules [id pages]
-        let modules = state.withLock { $0.modules }.sorted { $0.sequence < $1.sequence }
+        let modules = catalog.sorted { $0.sequence < $1.sequence }
         if segments.count == 4 {
             count("GET /modules")
             return page(modules.map { ["module_id": $0.moduleID, "name": $0.name, "sequence": $0.sequence, "is_extra": false, "is_public": false,
@@ -93,11 +111,16 @@ public final class FakeHotmart: Sendable {
         }
         if segments.count == 6, segments[5] == "pages" {
             count("GET /modules/{id}/pages")
+            let empty = state.withLock { state in
+                defer { state.emptyAnswers = max(0, state.emptyAnswers - 1) }
+                return state.emptyAnswers > 0
+            }
+            if empty { return .respond(status: 200, headers: [("Content-Type", "application/json")], body: []) }
             guard let module = modules.first(where: { $0.moduleID == segments[4] }) else {
                 return .json(404, ["error": "not_found", "error_description": "module \(segments[4]) not found"])
             }
-            return page(module.lessons.map { ["page_id": $0.pageID, "name": $0.name, "type": "CONTENT", "sequence": $0.sequence,
-                                             "is_completed": false] }, request)
+            return page(module.lessons.map { ["page_id": $0.pageID, "name": $0.name, "type": $0.type, "sequence": $0.sequence,
+                                             "has_media": $0.hasMedia, "is_completed": false] }, request)
         }
         return violation("no such endpoint: \(request.path)", status: 404)
     }

@@ -14,12 +14,15 @@ public final class FakeSlack: Sendable {
         case garbage
         /// The connection dropped without an answer.
         case reset
+        /// Each answer comes `seconds` after its post (a slow network, a congested Slack).
+        case slow(seconds: Double)
     }
 
     private struct State {
         var messages: [[String: Any]] = []
         var violations: [String] = []
         var posts = 0
+        var answersDue: [ContinuousClock.Instant] = []
         var behaviour: Behaviour = .normal
     }
     private let state = Mutex(State())
@@ -30,6 +33,8 @@ public final class FakeSlack: Sendable {
     public var messages: [[String: Any]] { state.withLock { $0.messages } }
     public var violations: [String] { state.withLock { $0.violations } }
     public var posts: Int { state.withLock { $0.posts } }
+    /// Posts whose answer has been sent (or is due) by now.
+    public var answered: Int { state.withLock { state in state.answersDue.count { $0 <= .now } } }
     public func behave(_ behaviour: Behaviour) { state.withLock { $0.behaviour = behaviour } }
 
     public static func start() async throws -> FakeSlack {
@@ -49,30 +54,39 @@ public final class FakeSlack: Sendable {
     private func handle(_ request: FakeRequest) -> FakeReply {
         state.withLock { state in
             state.posts += 1
-            switch state.behaviour {
-            case .failFirst(let count) where state.posts <= count: return .respond(status: 500, headers: [], body: Array("internal_error".utf8))
-            case .rateLimitFirst(let count) where state.posts <= count:
-                return .respond(status: 429, headers: [("Retry-After", "0")], body: Array("rate_limited".utf8))
-            case .garbage: return .html(200, "Proxy error")
-            case .reset: return .reset
-            default: break
+            guard case .slow(let seconds) = state.behaviour else {
+                state.answersDue.append(.now)
+                return answer(request, state: &state)
             }
-            guard request.method == "POST", request.path == path else {
-                state.violations.append("\(request.method) \(request.path)")
-                return .respond(status: 404, headers: [], body: Array("no_service".utf8))
-            }
-            guard request.headers["content-type"]?.hasPrefix("application/json") == true, let message = request.json else {
-                state.violations.append("not JSON: \(request.headers["content-type"] ?? "no content type")")
-                return .respond(status: 400, headers: [], body: Array("invalid_payload".utf8))
-            }
-            let problems = Self.check(message)
-            guard problems.isEmpty else {
-                state.violations += problems
-                return .respond(status: 400, headers: [], body: Array("invalid_blocks".utf8))
-            }
-            state.messages.append(message)
-            return .respond(status: 200, headers: [("Content-Type", "text/html")], body: Array("ok".utf8))
+            state.answersDue.append(.now + .milliseconds(Int(seconds * 1000)))
+            return .delayed(seconds: seconds, answer(request, state: &state))
         }
+    }
+
+    private func answer(_ request: FakeRequest, state: inout State) -> FakeReply {
+        switch state.behaviour {
+        case .failFirst(let count) where state.posts <= count: return .respond(status: 500, headers: [], body: Array("internal_error".utf8))
+        case .rateLimitFirst(let count) where state.posts <= count:
+            return .respond(status: 429, headers: [("Retry-After", "0")], body: Array("rate_limited".utf8))
+        case .garbage: return .html(200, "Proxy error")
+        case .reset: return .reset
+        default: break
+        }
+        guard request.method == "POST", request.path == path else {
+            state.violations.append("\(request.method) \(request.path)")
+            return .respond(status: 404, headers: [], body: Array("no_service".utf8))
+        }
+        guard request.headers["content-type"]?.hasPrefix("application/json") == true, let message = request.json else {
+            state.violations.append("not JSON: \(request.headers["content-type"] ?? "no content type")")
+            return .respond(status: 400, headers: [], body: Array("invalid_payload".utf8))
+        }
+        let problems = Self.check(message)
+        guard problems.isEmpty else {
+            state.violations += problems
+            return .respond(status: 400, headers: [], body: Array("invalid_blocks".utf8))
+        }
+        state.messages.append(message)
+        return .respond(status: 200, headers: [("Content-Type", "text/html")], body: Array("ok".utf8))
     }
 
     /// What Slack refuses: no fallback text, unknown block types, texts past their limits, buttons without a URL.

@@ -5,6 +5,7 @@ import AcervoStore
 import AcervoTestSupport
 import Foundation
 import Testing
+import AcervoTools
 @testable import AcervoProcessors
 
 @Suite struct MediaProcessorTests {

@@ -43,7 +43,7 @@ import Testing
             budget_usd: 40
             """)
         #expect(pipeline.source == .hotmart(HotmartSettings(
-            subdomain: "my-club", media: HotmartMediaSettings(manifest: "media.json", videoURL: "https://cdn/{page_id}.mp4"), maxShrink: 0.3)))
+            subdomain: "my-club", media: [.manifest(path: "media.json"), .template(videoURL: "https://cdn/{page_id}.mp4", captionsURL: nil)], maxShrink: 0.3)))
         #expect(pipeline.sink.attributesRule == "class")
         #expect(pipeline.sink.openAI == OpenAISinkSettings(vectorStore: "support-kb", chunking: Chunking(maxChunkSizeTokens: 1000, chunkOverlapTokens: 200)))
         #expect(pipeline.budgetUSD == 40)

@@ -1,30 +1,32 @@
-import AcervoEngine
 import Foundation
 import Subprocess
 
 /// Runs a local program (pdftotext, ffmpeg, tesseract) with a timeout, keeping its stderr for the error.
-enum ExternalTool {
-    struct Output: Sendable {
-        var standardOutput: [UInt8]
-        var standardError: String
+public enum ExternalTool {
+    public struct Output: Sendable {
+        public var standardOutput: [UInt8]
+        public var standardError: String
     }
 
     /// Why a program did not give its output: it refused the input (a non-zero exit — the same input will be
     /// refused again), it ran out of time, or it could not be started at all. `said` is what the program wrote
     /// on stderr, cut to its last lines, with the store's paths taken out: people read it.
-    struct Failure: Error, CustomStringConvertible {
-        enum Kind { case exited, timedOut, notRunnable }
-        var kind: Kind
-        var tool: String
-        var said: String
-        var description: String
+    public struct Failure: Error, CustomStringConvertible {
+        public enum Kind: Sendable { case exited, timedOut, notRunnable }
+        public var kind: Kind
+        public var tool: String
+        public var said: String
+        public var description: String
     }
 
     /// Runs `name` found on PATH. Cancelling the caller kills the program, and so does this process dying
     /// (`ChildProcessThread`).
-    static func run(_ name: String, _ arguments: [String], timeoutSeconds: Double, outputLimit: Int = 64 << 20) async throws -> Output {
+    public static func run(_ name: String, _ arguments: [String], timeoutSeconds: Double, outputLimit: Int = 64 << 20,
+                    environment: [String: String] = [:]) async throws -> Output {
         try await withThrowingTaskGroup(of: Output?.self) { group in
-            group.addTask(executorPreference: ChildProcessThread.shared) { try await runToCompletion(name, arguments, outputLimit: outputLimit) }
+            group.addTask(executorPreference: ChildProcessThread.shared) {
+                try await runToCompletion(name, arguments, outputLimit: outputLimit, environment: environment)
+            }
             group.addTask {
                 try await Task.sleep(nanoseconds: UInt64(timeoutSeconds * 1e9))
                 return nil
@@ -38,13 +40,13 @@ enum ExternalTool {
     }
 
     /// The program's path on PATH, or nil when it is not installed.
-    static func locate(_ name: String) -> String? {
+    public static func locate(_ name: String) -> String? {
         if name.contains("/") { return FileManager.default.isExecutableFile(atPath: name) ? name : nil }
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
         return path.split(separator: ":").map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
-    private static func runToCompletion(_ name: String, _ arguments: [String], outputLimit: Int) async throws -> Output {
+    private static func runToCompletion(_ name: String, _ arguments: [String], outputLimit: Int, environment: [String: String]) async throws -> Output {
         guard let program = locate(name) else {
             throw Failure(kind: .notRunnable, tool: name, said: "", description: "`\(name)` is not installed (run scripts/setup)")
         }
@@ -54,8 +56,10 @@ enum ExternalTool {
             // manager) reaches Acervo, which stops its tools itself — the tools never see it and fail half-way.
             var options = PlatformOptions()
             options.processGroupID = 0
+            var variables: [Environment.Key: String?] = [:]
+            for (key, value) in environment { variables[Environment.Key(stringLiteral: key)] = value }
             let result = try await Subprocess.run(
-                .name(command.name), arguments: Arguments(command.arguments), platformOptions: options,
+                .name(command.name), arguments: Arguments(command.arguments), environment: .inherit.updating(variables), platformOptions: options,
                 output: .bytes(limit: outputLimit), error: .string(limit: 256 * 1024))
             let said = Self.said(result.standardError, arguments: arguments)
             switch result.terminationStatus {
@@ -79,7 +83,7 @@ enum ExternalTool {
     /// What a tool wrote on stderr, for a person: paths of the store's objects and scratch folders left out
     /// (a line `/…/objects/sha256/0f/4d87…: Invalid data found` says only `Invalid data found`), repeated lines
     /// once, the last three lines, at most 300 characters.
-    static func said(_ standardError: String, arguments: [String]) -> String {
+    public static func said(_ standardError: String, arguments: [String]) -> String {
         let paths = arguments.filter { $0.hasPrefix("/") }.sorted { $0.count > $1.count }
         var lines: [String] = []
         for raw in standardError.split(whereSeparator: \.isNewline) {

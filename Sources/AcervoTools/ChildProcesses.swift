@@ -52,7 +52,7 @@ final class ChildProcessThread: TaskExecutor, @unchecked Sendable {
 /// Scratch folders of processes that are gone (killed before they could clean up) are removed when the next
 /// build starts; folders of live processes are left alone.
 public enum StaleScratch {
-    static let prefix = "acervo-work-"
+    public static let prefix = "acervo-work-"
 
     /// Removes `acervo-work-PID-…` folders in the temp folder whose process is no longer running; returns
     /// how many went.
