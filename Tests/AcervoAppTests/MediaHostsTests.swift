@@ -1,0 +1,259 @@
+import AcervoFakeServers
+import AcervoStore
+import AcervoTestSupport
+import Foundation
+import Testing
+
+/// A Hotmart catalog whose lessons' videos are on Vimeo, on Panda Video (AES-128 HLS) and in a folder of
+/// originals, with no manifest: every video is found by id or title, fetched (the real ffmpeg remuxes the
+/// streams), kept fresh, and never fetched twice — through the `acervo` binary, every host a strict fake.
+@Suite(.serialized) struct MediaHostsTests {
+    /// The example course's five slide videos (OCR reads their text): the lessons below reuse them.
+    static let videos = ["01-fundamentos/01-introduccion/01-introduccion", "01-fundamentos/02-variables/02-variables",
+                         "01-fundamentos/03-funciones/03-funciones", "02-dados-em-python/01-listas/01-listas",
+                         "02-dados-em-python/02-arquivos-csv/02-arquivos-csv"].map { repositoryRoot + "/examples/course/" + $0 + ".mp4" }
+
+    struct Lesson {
+        var pageID: String
+        var title: String
+        var module: Int
+        var host: String
+        /// The name the host gives the video (numbering, no accents, a file name).
+        var hosted: String
+        var video: Int
+        var description = ""
+    }
+
+    static let lessons: [Lesson] = [
+        Lesson(pageID: "p01", title: "Introducción e instalación", module: 1, host: "vimeo", hosted: "Aula 01 - Introduccion e instalacion", video: 0),
+        Lesson(pageID: "p02", title: "Variables y tipos de datos", module: 1, host: "vimeo", hosted: "02. Variables y tipos de datos", video: 1),
+        Lesson(pageID: "p03", title: "Funciones: def y return", module: 1, host: "vimeo", hosted: "Aula 3 – Funciones def y return", video: 2),
+        Lesson(pageID: "p04", title: "Listas em Python", module: 1, host: "vimeo", hosted: "Gravação 2026-10-02 (final)", video: 3,
+               description: "Aula do curso. page: p04"),
+        Lesson(pageID: "p05", title: "Lendo arquivos CSV", module: 1, host: "panda", hosted: "Lendo arquivos CSV", video: 4),
+        Lesson(pageID: "p06", title: "Instalação do Python", module: 1, host: "panda", hosted: "Aula 06 - Instalacao do Python", video: 0),
+        Lesson(pageID: "p07", title: "Tipos numéricos", module: 2, host: "panda", hosted: "Tipos numericos", video: 1),
+        Lesson(pageID: "p08", title: "Escrevendo funções", module: 2, host: "panda", hosted: "AULA 8: Escrevendo Funções", video: 2),
+        Lesson(pageID: "p09", title: "Listas y tuplas", module: 2, host: "folder", hosted: "Dados em Python/09 - Listas y tuplas.mp4", video: 3),
+        Lesson(pageID: "p10", title: "Archivos CSV", module: 2, host: "folder", hosted: "Dados em Python/10 - Archivos CSV.mp4", video: 4),
+        Lesson(pageID: "p11", title: "Bienvenida al módulo", module: 2, host: "folder", hosted: "Dados em Python/Bienvenida al modulo.mp4", video: 0),
+        Lesson(pageID: "p12", title: "Repaso final", module: 2, host: "folder", hosted: "Dados em Python/12 Repaso final.mp4", video: 1),
+    ]
+    static let modules = ["Fundamentos", "Dados em Python"]
+
+    final class World: Sendable {
+        let directory = TemporaryDirectory("acervo-hosts")
+        let hotmart: FakeHotmart
+        let vimeo: FakeVimeo
+        let panda: FakePanda
+        let videoBytes: [[UInt8]]
+        var project: String { directory.path + "/project" }
+
+        init() async throws {
+            hotmart = try await FakeHotmart.start()
+            vimeo = try await FakeVimeo.start()
+            panda = try await FakePanda.start()
+            videoBytes = try MediaHostsTests.videos.map { Array(try Data(contentsOf: URL(fileURLWithPath: $0))) }
+            let files = FileManager.default
+            try files.createDirectory(atPath: project + "/rules", withIntermediateDirectories: true)
+            try files.copyItem(atPath: repositoryRoot + "/rules/prices.yaml", toPath: project + "/rules/prices.yaml")
+
+            var modules: [FakeHotmart.Module] = []
+            for (index, name) in MediaHostsTests.modules.enumerated() {
+                let pages = MediaHostsTests.lessons.filter { $0.module == index + 1 }
+                modules.append(.init("m\(index + 1)", name, sequence: index + 1,
+                                     lessons: pages.enumerated().map { .init($0.element.pageID, $0.element.title, sequence: $0.offset + 1) }))
+            }
+            hotmart.setCatalog(modules)
+
+            var streams: [Int: FakePanda.Stream] = [:]
+            for lesson in MediaHostsTests.lessons {
+                let bytes = videoBytes[lesson.video]
+                switch lesson.host {
+                case "vimeo":
+                    // 360p and 1080p are other videos: a wrong choice of rendition shows in the documents.
+                    vimeo.put(.init(id: "9\(lesson.pageID.dropFirst())", name: lesson.hosted, description: lesson.description, folder: "777",
+                                    folderName: "Curso Python", duration: 7,
+                                    renditions: [360: videoBytes[(lesson.video + 1) % 5], 720: bytes, 1080: videoBytes[(lesson.video + 2) % 5]]))
+                case "panda":
+                    if streams[lesson.video] == nil { streams[lesson.video] = try Self.stream(MediaHostsTests.videos[lesson.video], in: directory.path) }
+                    panda.put(.init(id: "pv-\(lesson.pageID)", title: lesson.hosted, folderID: "f-python", folderName: "Python", length: 7,
+                                    stream: streams[lesson.video]!))
+                default:
+                    let path = project + "/originals/" + lesson.hosted
+                    try files.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                    try files.copyItem(atPath: MediaHostsTests.videos[lesson.video], toPath: path)
+                }
+            }
+            // Another project's videos in the same accounts are not candidates: the folders say whose they are.
+            vimeo.put(.init(id: "555", name: "Introduccion e instalacion", folder: "888", folderName: "Outro curso", duration: 5, renditions: [720: videoBytes[4]]))
+            try """
+                source:
+                  kind: hotmart
+                  subdomain: curso-python
+                  course: Python desde cero
+                  media:
+                    - { kind: vimeo, folder: "777" }
+                    - { kind: panda, folder: f-python }
+                    - { kind: folder, path: originals }
+                rules:
+                  frames: { processor: ffmpeg.keyframes@1, input: video, params: { scene: 0.02, max: 40 } }
+                  ocr: { processor: tesseract@1, input: frames, params: { languages: [spa, por, eng] } }
+                  document: { processor: document.markdown@1, inputs: { meta: metadata, ocr: ocr } }
+                sink: { kind: local, document: document }
+                """.write(toFile: project + "/rules/pipeline.yaml", atomically: true, encoding: .utf8)
+        }
+
+        func close() async {
+            await hotmart.stop()
+            await vimeo.stop()
+            await panda.stop()
+        }
+
+        /// The video as ffmpeg's HLS muxer cuts it: TS segments at its keyframes, AES-128 with a random key.
+        static func stream(_ video: String, in directory: String) throws -> FakePanda.Stream {
+            let folder = directory + "/hls-\(UUID().uuidString.prefix(8))"
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            let key = (0..<16).map { _ in UInt8.random(in: 0...255) }
+            try Data(key).write(to: URL(fileURLWithPath: folder + "/key.bin"))
+            try "key.bin\n\(folder)/key.bin\n".write(toFile: folder + "/keyinfo", atomically: true, encoding: .utf8)
+            let outcome = try run("/usr/bin/env", ["ffmpeg", "-nostdin", "-v", "error", "-i", video, "-c", "copy", "-f", "hls", "-hls_time", "1",
+                                                  "-hls_playlist_type", "vod", "-hls_key_info_file", folder + "/keyinfo",
+                                                  "-hls_segment_filename", folder + "/seg%d.ts", folder + "/index.m3u8"])
+            #expect(outcome.status == 0, "ffmpeg is needed (scripts/setup installs it): \(outcome.stderr)")
+            var segments: [String: [UInt8]] = [:]
+            for name in try FileManager.default.contentsOfDirectory(atPath: folder) where name.hasSuffix(".ts") {
+                segments[name] = Array(try Data(contentsOf: URL(fileURLWithPath: folder + "/" + name)))
+            }
+            #expect(segments.count >= 2, "the stream should have several segments")
+            return FakePanda.Stream(playlist: try String(contentsOfFile: folder + "/index.m3u8", encoding: .utf8), segments: segments, key: key)
+        }
+
+        var environment: [String: String?] {
+            ["HOTMART_CLIENT_ID": hotmart.clientID, "HOTMART_CLIENT_SECRET": hotmart.clientSecret,
+             "ACERVO_HOTMART_AUTH_URL": hotmart.baseURL, "ACERVO_HOTMART_API_URL": hotmart.baseURL,
+             "VIMEO_TOKEN": vimeo.token, "ACERVO_VIMEO_URL": vimeo.baseURL, "PANDA_API_KEY": panda.key, "ACERVO_PANDA_URL": panda.baseURL,
+             "ACERVO_RETRY_ATTEMPTS": "4", "ACERVO_RETRY_BASE_SECONDS": "0.01"]
+        }
+
+        struct Output: Decodable {
+            struct Failure: Decodable {
+                var item: String
+                var rule: String
+                var error: String
+            }
+            var executed: Int
+            var hits: Int
+            var failed: Int
+            var failures: [Failure]
+            var snapshot: String?
+        }
+
+        func build(expecting status: Int32 = 0, in directory: String? = nil) async throws -> (output: Output?, stderr: String) {
+            let outcome = try await acervoOffPool(["build", "--json"], in: directory ?? project, environment: environment)
+            #expect(outcome.status == status, "\(outcome.stderr)\n\(outcome.stdout)")
+            for secret in [hotmart.clientSecret, vimeo.token, panda.key] {
+                #expect(!outcome.stderr.contains(secret) && !outcome.stdout.contains(secret), "a secret in the output")
+            }
+            return (try? decodeJSON(Output.self, outcome.stdout), outcome.stderr)
+        }
+
+        /// Title → the document's text below its front matter, from the latest snapshot.
+        func documents(in directory: String? = nil) throws -> [String: String] {
+            let folder = self.directory.path + "/export-\(UUID().uuidString.prefix(6))"
+            let outcome = try acervo(["kb", "export", "latest", folder], in: directory ?? project)
+            #expect(outcome.status == 0, "\(outcome.stderr)")
+            var documents: [String: String] = [:]
+            for case let file as String in FileManager.default.enumerator(atPath: folder) ?? .init() where file.hasSuffix(".md") {
+                let text = try String(contentsOfFile: folder + "/" + file, encoding: .utf8)
+                let body = text.components(separatedBy: "\n---\n").dropFirst().joined(separator: "\n---\n")
+                let title = body.split(separator: "\n").first { $0.hasPrefix("# ") }.map { String($0.dropFirst(2)) } ?? file
+                documents[title] = body
+            }
+            return documents
+        }
+    }
+
+    /// The same twelve lessons as a local course folder: modules and lessons named alike, the same video files.
+    static func localCourse(in world: World) throws -> String {
+        let project = world.directory.path + "/local"
+        let files = FileManager.default
+        try files.createDirectory(atPath: project + "/rules", withIntermediateDirectories: true)
+        try files.copyItem(atPath: repositoryRoot + "/rules/prices.yaml", toPath: project + "/rules/prices.yaml")
+        try files.createDirectory(atPath: project + "/course", withIntermediateDirectories: true)
+        try "name: Python desde cero\n".write(toFile: project + "/course/course.yaml", atomically: true, encoding: .utf8)
+        for (index, lesson) in lessons.enumerated() {
+            let folder = project + "/course/0\(lesson.module)-modulo/\(String(format: "%02d", index + 1))-\(lesson.pageID)"
+            try files.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            try files.copyItem(atPath: videos[lesson.video], toPath: folder + "/video.mp4")
+            try "title: \"\(lesson.title)\"\n".write(toFile: folder + "/lesson.yaml", atomically: true, encoding: .utf8)
+        }
+        let pipeline = try String(contentsOfFile: world.project + "/rules/pipeline.yaml", encoding: .utf8)
+        let rules = pipeline.components(separatedBy: "rules:\n").dropFirst().joined(separator: "rules:\n")
+        try ("source: { kind: local, path: course }\nrules:\n" + rules).write(toFile: project + "/rules/pipeline.yaml", atomically: true, encoding: .utf8)
+        return project
+    }
+
+    @Test func `twelve lessons on Vimeo, Panda and a folder build like the same course from a folder; a second night fetches nothing`() async throws {
+        let world = try await World()
+        // Faults a night meets: a link expiring half-way through a Vimeo download, a segment answering 503 once,
+        // a Panda token expiring after the first segment.
+        world.vimeo.expireMidDownload("902")
+        world.panda.failOnce("seg1.ts")
+        world.panda.expireToken(of: "pv-p07", afterSegments: 1)
+
+        let first = try #require(try await world.build().output)
+        #expect(first.failed == 0, "\(first.failures.map { "\($0.item) \($0.rule): \($0.error)" })")
+        // Lessons that share a video share its frames and OCR. A remuxed stream is other bytes than its original
+        // (frames run again: 5 + 4 streams) but the same pictures (the frames are equal, so OCR is not run
+        // again): 12 documents, 9 frames, 5 OCRs.
+        #expect(first.executed == 26 && first.hits == 10, "\(first.executed) executed, \(first.hits) hits")
+        #expect(world.vimeo.violations.isEmpty && world.panda.violations.isEmpty && world.hotmart.violations.isEmpty,
+                "\(world.vimeo.violations + world.panda.violations + world.hotmart.violations)")
+        // The expired link was asked for again and the download resumed where it stopped.
+        let size = world.videoBytes[1].count
+        #expect(world.vimeo.rangeRequests >= 1)
+        #expect(Double(world.vimeo.cdnBytes["902"] ?? 0) < 1.2 * Double(size), "\(world.vimeo.cdnBytes["902"] ?? 0) bytes for a \(size)-byte file")
+        #expect(world.vimeo.cdnBytes["555"] == nil, "another folder's video was fetched")
+        // The 720p variant of every stream: the smallest at least 720 tall.
+        #expect(Set(world.panda.variantsFetched) == [720], "\(world.panda.variantsFetched)")
+
+        let hosted = try world.documents()
+        #expect(hosted.count == 12, "\(hosted.keys.sorted())")
+        let local = try Self.localCourse(in: world)
+        let localBuild = try #require(try await world.build(in: local).output)
+        #expect(localBuild.failed == 0)
+        let fromFolder = try world.documents(in: local)
+        for lesson in Self.lessons {
+            #expect(hosted[lesson.title] != nil, "no document for \(lesson.title)")
+            #expect(hosted[lesson.title] == fromFolder[lesson.title], "\(lesson.title) differs from the same lesson given as a folder")
+        }
+        #expect(fromFolder.values.contains { $0.contains("On-screen text") }, "OCR read nothing: the comparison would prove little")
+
+        // The second night: every marker unchanged, so no video byte moves and nothing runs.
+        world.vimeo.resetCounts()
+        world.panda.resetCounts()
+        let second = try #require(try await world.build().output)
+        #expect(second.executed == 0 && second.failed == 0)
+        #expect(world.vimeo.totalCDNBytes == 0, "\(world.vimeo.cdnBytes)")
+        #expect(world.panda.totalSegmentBytes == 0, "\(world.panda.segmentBytes)")
+
+        // A replaced Vimeo video: fetched again, and only its lesson's chain runs — its new video is p04's, whose
+        // frames and text are already in the store, so only its document is made again.
+        world.vimeo.put(.init(id: "903", name: "Aula 3 – Funciones def y return", folder: "777", folderName: "Curso Python", duration: 7,
+                              modifiedTime: "2026-12-07T22:00:00+00:00", renditions: [720: world.videoBytes[3]]))
+        world.vimeo.resetCounts()
+        let third = try #require(try await world.build().output)
+        #expect(third.executed == 1 && third.hits == 35 && third.failed == 0, "\(third.executed) executed, \(third.hits) hits")
+        #expect(world.vimeo.cdnBytes == ["903": world.videoBytes[3].count])
+        #expect(world.panda.totalSegmentBytes == 0)
+
+        // The Club API answering 200 with an empty body: the build fails saying so, and nothing changes.
+        let before = try world.documents()
+        world.hotmart.answerEmpty(100)
+        let empty = try await world.build(expecting: 1)
+        #expect(empty.stderr.contains("Hotmart"), "\(empty.stderr)")
+        #expect(try world.documents() == before)
+        await world.close()
+    }
+}
