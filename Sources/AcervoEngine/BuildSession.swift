@@ -27,9 +27,13 @@ final class BuildSession: Sendable {
     /// Rule → the parts of its keys every item shares.
     let keyTemplates: [String: RuleKeyTemplate]
 
+    /// What the source said of the catalog (pages skipped and why): the build's warnings.
+    let sourceNotes: [String]
+
     init(runID: String, rules: [RuleSpec], items: [Item], fileDigests: [String: Digest], index: [ActionKey: Digest],
          traceKeys: [String: [String: ActionKey]], store: Store, options: BuildOptions, budget: BudgetLedger,
-         ruleLimits: [String: AsyncSemaphore]) {
+         ruleLimits: [String: AsyncSemaphore], sourceNotes: [String] = []) {
+        self.sourceNotes = sourceNotes
         self.runID = runID
         self.items = items
         self.keyTemplates = Dictionary(uniqueKeysWithValues: rules.map { ($0.name, RuleKeyTemplate(rule: $0, fileDigests: fileDigests)) })

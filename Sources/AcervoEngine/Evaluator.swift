@@ -57,6 +57,7 @@ public struct Evaluator: Sendable {
         let snapshot = try await snapshot(outcomes, session: session)
         summary.snapshot = snapshot.digest.description
         if let note = snapshot.note { summary.warnings.append(ActionWarning(item: "", rule: "", message: note)) }
+        summary.warnings += session.sourceNotes.map { ActionWarning(item: "", rule: "detect", message: $0) }
         summary.durationSeconds = Date().timeIntervalSince(run.startedAt)
         return summary
     }
@@ -73,7 +74,8 @@ public struct Evaluator: Sendable {
         // lists its items.
         async let index = store.actionCache.outputIndex(named: "out")
         async let traceKeys = store.journal.traceKeys()
-        var items = try await source.items(store: store)
+        let detection = try await source.detect(store: store)
+        var items = detection.items
         var seen = Set<String>()
         for index in items.indices {
             guard seen.insert(items[index].id).inserted else { throw EngineError.duplicateItem(items[index].id) }
@@ -94,7 +96,8 @@ public struct Evaluator: Sendable {
             runID: runID, rules: pipeline.rules, items: items.sorted { $0.id < $1.id }, fileDigests: files, index: try await index,
             traceKeys: try await traceKeys, store: store, options: options,
             budget: BudgetLedger(limitUSD: options.budgetUSD ?? pipeline.budgetUSD),
-            ruleLimits: Dictionary(uniqueKeysWithValues: pipeline.rules.compactMap { rule in rule.concurrency.map { (rule.name, AsyncSemaphore($0)) } }))
+            ruleLimits: Dictionary(uniqueKeysWithValues: pipeline.rules.compactMap { rule in rule.concurrency.map { (rule.name, AsyncSemaphore($0)) } }),
+            sourceNotes: detection.notes)
     }
 
     /// How `evaluate` treats an action whose inputs are known: run it, or (in a plan) only say why it would.

@@ -57,6 +57,24 @@ public struct Item: Sendable, Equatable {
 /// the store (through the stat cache, so unchanged files are not read).
 public protocol Source: Sendable {
     func items(store: Store) async throws -> [Item]
+    /// The items with what the source has to say about tonight's catalog (pages skipped and why): a build
+    /// reports those notes as warnings. By default, `items` with no notes.
+    func detect(store: Store) async throws -> Detection
+}
+
+extension Source {
+    public func detect(store: Store) async throws -> Detection { Detection(items: try await items(store: store)) }
+}
+
+/// What a source's detect step found.
+public struct Detection: Sendable {
+    public var items: [Item]
+    public var notes: [String]
+
+    public init(items: [Item], notes: [String] = []) {
+        self.items = items
+        self.notes = notes
+    }
 }
 
 /// A source that cannot be read at all (as opposed to one lesson with a problem, which fails alone).

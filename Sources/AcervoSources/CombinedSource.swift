@@ -28,25 +28,31 @@ public struct CombinedSource: Source {
         self.parts = parts
     }
 
-    public func items(store: Store) async throws -> [Item] {
+    public func items(store: Store) async throws -> [Item] { try await detect(store: store).items }
+
+    public func detect(store: Store) async throws -> Detection {
         var items: [Item] = []
+        var notes: [String] = []
         var unread: [(part: Part, error: any Error)] = []
         for part in parts {
             do {
-                for var item in try await part.source.items(store: store) {
+                let detection = try await part.source.detect(store: store)
+                for var item in detection.items {
                     item.id = part.addedPrefix + item.id
                     items.append(item)
                 }
+                notes += detection.notes
             } catch {
                 unread.append((part, error))
             }
         }
-        guard !unread.isEmpty else { return items }
+        guard !unread.isEmpty else { return Detection(items: items, notes: notes) }
         // Every source failing is the build's failure, as with a single source: nothing was read at all.
         guard unread.count < parts.count, let previous = try await SnapshotManifest.previous(in: store)?.manifest else {
             throw unread[0].error
         }
         for (part, error) in unread {
+            notes.append("the source `\(part.name)` could not be read; its lessons keep their documents: \(error)")
             let others = parts.map(\.ownedPrefix).filter { !$0.isEmpty && $0 != part.ownedPrefix && $0.hasPrefix(part.ownedPrefix) }
             for entry in previous.entries where entry.itemID.hasPrefix(part.ownedPrefix) && !others.contains(where: { entry.itemID.hasPrefix($0) })
                 && !items.contains(where: { $0.id == entry.itemID }) {
@@ -54,6 +60,6 @@ public struct CombinedSource: Source {
                                   detectionError: "the source `\(part.name)` could not be read, so this lesson keeps its document: \(error)"))
             }
         }
-        return items
+        return Detection(items: items, notes: notes)
     }
 }

@@ -11,11 +11,13 @@ struct FolderResolver: MediaResolver {
     static let captionExtensions = ["vtt", "srt"]
 
     let root: String
+    let projectDirectory: String
     let minimumScore: Double
     private let catalog = MatchedCatalog<String>()
 
     init(path: String, projectDirectory: String, minimumScore: Double) {
         root = path.hasPrefix("/") ? path : projectDirectory + "/" + path
+        self.projectDirectory = projectDirectory
         self.minimumScore = minimumScore
     }
 
@@ -41,10 +43,11 @@ struct FolderResolver: MediaResolver {
     func resolve(_ page: CatalogPage) async throws -> MediaResolution {
         switch catalog.match(for: page) {
         case .matched(let candidate, let how, let score)?:
-            var media = LessonMedia(video: Self.file(at: candidate.video, name: candidate.id))
+            var media = LessonMedia(video: Self.file(at: candidate.video, name: candidate.id, projectDirectory: projectDirectory))
             let stem = (candidate.video as NSString).deletingPathExtension
             if let captions = Self.captionExtensions.map({ stem + "." + $0 }).first(where: { FileManager.default.fileExists(atPath: $0) }) {
-                media.captions = Self.file(at: captions, name: (candidate.id as NSString).deletingPathExtension + "." + (captions as NSString).pathExtension)
+                media.captions = Self.file(at: captions, name: (candidate.id as NSString).deletingPathExtension + "." + (captions as NSString).pathExtension,
+                                           projectDirectory: projectDirectory)
             }
             return .found(media, match: .matched(candidate: candidate.id, how: how, score: score))
         case .ambiguous(let candidates)?: return .ambiguous(candidates: candidates.map(\.id))
@@ -53,12 +56,14 @@ struct FolderResolver: MediaResolver {
         }
     }
 
-    /// A local file, with its size and modification time as its marker.
-    static func file(at path: String, name: String?) -> RemoteFile {
+    /// A local file, with its size and modification time as its marker; a manifest names it relative to the
+    /// project when it is inside it.
+    static func file(at path: String, name: String?, projectDirectory: String) -> RemoteFile {
         let attributes = try? FileManager.default.attributesOfItem(atPath: path)
         let size = (attributes?[.size] as? NSNumber)?.int64Value
         let modified = (attributes?[.modificationDate] as? Date)?.timeIntervalSince1970
         return RemoteFile(name: name ?? (path as NSString).lastPathComponent, fetch: .local(path: path),
-                          marker: size.flatMap { size in modified.map { "\(size)|\($0)" } }, markerKey: "file:" + path, bytes: size)
+                          marker: size.flatMap { size in modified.map { "\(size)|\($0)" } }, markerKey: "file:" + path, bytes: size,
+                          reference: ["file": path.hasPrefix(projectDirectory + "/") ? String(path.dropFirst(projectDirectory.count + 1)) : path])
     }
 }

@@ -21,9 +21,10 @@ public struct HotmartSource: Source {
         self.settings = settings
         self.idPrefix = idPrefix
         let vimeo = settings.media.lazy.compactMap { if case .vimeo(let vimeo) = $0 { vimeo } else { nil } }.first ?? VimeoSettings()
+        let panda = settings.media.lazy.compactMap { if case .panda(let panda) = $0 { panda } else { nil } }.first ?? PandaSettings()
         resolvers = try settings.media.map { media throws -> any MediaResolver in
             switch media {
-            case .manifest(let path): try ManifestResolver(path: path, projectDirectory: projectDirectory, context: context, vimeo: vimeo)
+            case .manifest(let path): try ManifestResolver(path: path, projectDirectory: projectDirectory, context: context, vimeo: vimeo, panda: panda)
             case .template(let video, let captions): TemplateResolver(videoURL: video, captionsURL: captions)
             case .vimeo(let settings): try VimeoResolver(context: context, settings: settings)
             case .panda(let settings): try PandaResolver(context: context, settings: settings)
@@ -40,13 +41,25 @@ public struct HotmartSource: Source {
         var catalog: CatalogPage { CatalogPage(pageID: page.pageID, title: page.name, moduleID: module.moduleID, moduleName: module.name) }
     }
 
-    public func items(store: Store) async throws -> [Item] {
+    public func items(store: Store) async throws -> [Item] { try await detect(store: store).items }
+
+    public func detect(store: Store) async throws -> Detection {
         let lessons = try await catalog()
         try await refuseSuddenShrink(to: lessons.count, store: store)
         let resolution = await resolve(lessons)
+        let skipped = zip(lessons, resolution).filter { lesson, found in
+            if case .missing = found { Self.isNotALesson(lesson.page) } else { false }
+        }
+        var notes: [String] = []
+        if !skipped.isEmpty {
+            notes.append("Hotmart: \(skipped.count) \(skipped.count == 1 ? "page is" : "pages are") not a lesson (no video, or an advertisement, "
+                         + "quiz or webinar with nothing found) and \(skipped.count == 1 ? "makes" : "make") no document: "
+                         + skipped.map { "“\($0.0.page.name)” (\($0.0.page.type ?? "no type"))" }.joined(separator: ", "))
+            notes.forEach(context.log)
+        }
         let fetcher = MediaFetcher(downloader: Downloader(
             api: APIClient(provider: "media", session: context.downloadSession, retry: context.retry, log: context.log), store: store))
-        return try await withThrowingTaskGroup(of: Item?.self) { group in
+        let items = try await withThrowingTaskGroup(of: Item?.self) { group in
             var pending = zip(lessons, resolution).makeIterator()
             var items: [Item] = []
             func startNext() {
@@ -60,6 +73,7 @@ public struct HotmartSource: Source {
             }
             return items
         }
+        return Detection(items: items, notes: notes)
     }
 
     /// Every page of every module, in Hotmart's order.
@@ -79,7 +93,8 @@ public struct HotmartSource: Source {
     /// What the resolvers found for each lesson: the first that knows it wins; when none does, why each did not.
     enum Found: Sendable {
         case media(LessonMedia, resolver: String, match: MatchOutcome)
-        case missing(reasons: [String])
+        /// `candidates`: the videos a resolver could not choose between, when one could not.
+        case missing(reasons: [String], candidates: [String])
     }
 
     func resolve(_ lessons: [Lesson]) async -> [Found] {
@@ -92,6 +107,7 @@ public struct HotmartSource: Source {
         var found: [Found] = []
         for page in pages {
             var reasons: [String] = []
+            var candidates: [String] = []
             var answer: Found?
             for (index, resolver) in resolvers.enumerated() where answer == nil {
                 if let reason = unavailable[index] {
@@ -101,8 +117,9 @@ public struct HotmartSource: Source {
                 do {
                     switch try await resolver.resolve(page) {
                     case .found(let media, let match): answer = .media(media, resolver: resolver.kind, match: match)
-                    case .ambiguous(let candidates):
-                        reasons.append("\(resolver.kind): \(candidates.count) videos fit equally well (\(candidates.joined(separator: "; "))); "
+                    case .ambiguous(let tied):
+                        if candidates.isEmpty { candidates = tied }
+                        reasons.append("\(resolver.kind): \(tied.count) videos fit equally well (\(tied.joined(separator: "; "))); "
                                        + "write the page id \(page.pageID) in the right one's description, or list it in a manifest")
                     case .notFound(let reason): reasons.append(reason)
                     }
@@ -110,9 +127,41 @@ public struct HotmartSource: Source {
                     reasons.append("\(resolver.kind): \(error)")
                 }
             }
-            found.append(answer ?? .missing(reasons: reasons))
+            found.append(answer ?? .missing(reasons: reasons, candidates: candidates))
         }
         return found
+    }
+
+    /// A page the catalog lists that is not a lesson to learn from: Hotmart says it has no media, or it is an
+    /// advertisement, a quiz or a webinar — and no resolver found a video for it.
+    static func isNotALesson(_ page: HotmartClient.Page) -> Bool {
+        page.hasMedia == false || ["ADVERTISEMENT", "QUIZ", "WEBINAR", "SURVEY"].contains(page.type?.uppercased() ?? "")
+    }
+
+    /// Every page of the catalog and where its media were found (or why not), without fetching any: what
+    /// `acervo media` prints and `--write-manifest` writes.
+    public func mediaTable() async throws -> [MediaRow] {
+        let lessons = try await catalog()
+        return zip(lessons, await resolve(lessons)).map { lesson, found in
+            var row = MediaRow(item: idPrefix + pathSegmentEncode(lesson.page.pageID), pageID: lesson.page.pageID, title: lesson.page.name,
+                               module: lesson.module.name, status: .unmatched)
+            switch found {
+            case .media(let media, let resolver, let match):
+                row.resolver = resolver
+                row.status = .matched
+                if case .matched(let candidate, let how, let score) = match {
+                    (row.match, row.how, row.score) = (candidate, how, score)
+                }
+                row.video = media.video?.reference
+                row.captions = media.captions?.reference
+                row.durationSeconds = media.video?.durationSeconds
+            case .missing(let reasons, let candidates):
+                row.reasons = reasons
+                row.candidates = candidates
+                row.status = Self.isNotALesson(lesson.page) ? .notALesson : candidates.isEmpty ? .unmatched : .ambiguous
+            }
+            return row
+        }
     }
 
     private func refuseSuddenShrink(to count: Int, store: Store) async throws {
@@ -139,11 +188,8 @@ public struct HotmartSource: Source {
         // of the id. Hotmart's own ids (letters and digits) are unchanged by it.
         let id = idPrefix + pathSegmentEncode(page.pageID)
         guard case .media(let files, let resolver, let match) = found else {
-            guard case .missing(let reasons) = found else { return nil }
-            if page.hasMedia == false {
-                context.log("Hotmart: “\(page.name)” (\(page.pageID)) has no video; its document is made from the catalog alone")
-                return Item(id: id, metadata: metadata, artifacts: [:])
-            }
+            guard case .missing(let reasons, _) = found else { return nil }
+            if Self.isNotALesson(page) { return nil }
             return Item(id: id, metadata: metadata, artifacts: [:],
                         detectionError: "its video was not found: " + (reasons.isEmpty ? "no media resolver is configured" : reasons.joined(separator: "; ")))
         }
@@ -173,5 +219,44 @@ public struct HotmartSource: Source {
         } catch {
             return Item(id: id, metadata: metadata, artifacts: [:], detectionError: "\(error)")
         }
+    }
+}
+
+/// One page of a Hotmart catalog and where its media are: `acervo media`'s table.
+public struct MediaRow: Sendable, Codable, Equatable {
+    public enum Status: String, Sendable, Codable {
+        case matched, ambiguous, unmatched
+        /// No media and none found: the page makes no document.
+        case notALesson = "not a lesson"
+    }
+
+    /// The lesson's id in the knowledge base.
+    public var item: String
+    public var pageID: String
+    public var title: String
+    public var module: String
+    public var status: Status
+    /// `vimeo`, `panda`, `folder`, `manifest`, … — which resolver found it.
+    public var resolver: String?
+    /// The video it was paired with, how (`id`, `title`, `title+module`, `manifest`) and how closely (0–1).
+    public var match: String?
+    public var how: String?
+    public var score: Double?
+    /// The videos that fit equally well, when it is ambiguous.
+    public var candidates: [String] = []
+    /// Why each resolver found nothing.
+    public var reasons: [String] = []
+    /// The files as a manifest names them.
+    public var video: [String: String]?
+    public var captions: [String: String]?
+    /// What the host says of the video's length, when it says.
+    public var durationSeconds: Double?
+
+    public init(item: String, pageID: String, title: String, module: String, status: Status) {
+        self.item = item
+        self.pageID = pageID
+        self.title = title
+        self.module = module
+        self.status = status
     }
 }

@@ -5,8 +5,9 @@ import AcervoStore
 import Foundation
 
 /// A JSON manifest written by hand or by `acervo media --write-manifest`: page id → `video`, `captions`,
-/// `materials`. A file is a URL (`{url, sha256?, size?, name?}`), a Vimeo video (`{vimeo: ID}`), an HLS
-/// playlist (`{hls: URL}`) or a file on this machine (`{file: PATH}`, relative to the project folder).
+/// `materials`. A file is a URL (`{url, sha256?, size?, name?}`), a Vimeo video (`{vimeo: ID}`), a Panda
+/// Video video (`{panda: ID}`), an HLS playlist (`{hls: URL}`) or a file on this machine (`{file: PATH}`,
+/// relative to the project folder).
 struct ManifestResolver: MediaResolver {
     struct File: Sendable, Equatable, Decodable {
         var url: String?
@@ -14,10 +15,11 @@ struct ManifestResolver: MediaResolver {
         var size: Int64?
         var name: String?
         var vimeo: String?
+        var panda: String?
         var hls: String?
         var file: String?
 
-        enum CodingKeys: String, CodingKey { case url, sha256, size, name, vimeo, hls, file }
+        enum CodingKeys: String, CodingKey { case url, sha256, size, name, vimeo, panda, hls, file }
 
         init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -29,10 +31,12 @@ struct ManifestResolver: MediaResolver {
             if let number = try? container.decodeIfPresent(Int64.self, forKey: .vimeo) { vimeo = String(number) } else {
                 vimeo = try container.decodeIfPresent(String.self, forKey: .vimeo)
             }
+            panda = try container.decodeIfPresent(String.self, forKey: .panda)
             hls = try container.decodeIfPresent(String.self, forKey: .hls)
             file = try container.decodeIfPresent(String.self, forKey: .file)
-            if [url, vimeo, hls, file].compactMap({ $0 }).count != 1 {
-                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "a file needs exactly one of `url`, `vimeo`, `hls`, `file`"))
+            if [url, vimeo, panda, hls, file].compactMap({ $0 }).count != 1 {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                                                        debugDescription: "a file needs exactly one of `url`, `vimeo`, `panda`, `hls`, `file`"))
             }
         }
     }
@@ -47,21 +51,24 @@ struct ManifestResolver: MediaResolver {
     let lessons: [String: Lesson]
     let context: ConnectorContext
     let projectDirectory: String
-    /// The Vimeo token's variable and the height wanted, for `{vimeo: ID}` entries.
+    /// The Vimeo token's variable and the height wanted, for `{vimeo: ID}` entries; Panda's key for `{panda: ID}`.
     let vimeo: VimeoSettings
+    let panda: PandaSettings
 
-    init(path manifest: String, projectDirectory: String, context: ConnectorContext, vimeo: VimeoSettings) throws(SourceError) {
+    init(path manifest: String, projectDirectory: String, context: ConnectorContext, vimeo: VimeoSettings, panda: PandaSettings) throws(SourceError) {
         let path = manifest.hasPrefix("/") ? manifest : projectDirectory + "/" + manifest
         guard let data = FileManager.default.contents(atPath: path) else {
             throw SourceError("the media manifest `\(manifest)` cannot be read; check `source.media`")
         }
         do { lessons = try JSONDecoder().decode([String: Lesson].self, from: data) } catch {
-            throw SourceError("the media manifest `\(manifest)` is not `{page_id: {video: {url | vimeo | hls | file}, captions?, materials?}}`: \(Self.describe(error))")
+            throw SourceError("the media manifest `\(manifest)` is not `{page_id: {video: {url | vimeo | panda | hls | file}, captions?, materials?}}`: "
+                              + Self.describe(error))
         }
         self.path = manifest
         self.context = context
         self.projectDirectory = projectDirectory
         self.vimeo = vimeo
+        self.panda = panda
     }
 
     var kind: String { "manifest" }
@@ -81,17 +88,22 @@ struct ManifestResolver: MediaResolver {
             // The video's last change is its marker: one small request a night, no download when unchanged.
             return VimeoResolver.file(try await client.video(id: id), client: client, minimumHeight: vimeo.minimumHeight)
         }
+        if let id = file.panda {
+            let client = try PandaClient(context: context, keyVariable: panda.keyVariable)
+            return PandaResolver.file(try await client.video(id: id), client: client, minimumHeight: panda.minimumHeight)
+        }
         if let hls = file.hls {
             return RemoteFile(name: file.name ?? "the lesson's HLS stream", fetch: .hls(playlist: { hls }, minimumHeight: vimeo.minimumHeight),
-                              markerKey: "hls:" + HLSStream.withoutQuery(hls))
+                              markerKey: "hls:" + HLSStream.withoutQuery(hls), reference: ["hls": hls])
         }
         if let local = file.file {
             let path = local.hasPrefix("/") ? local : projectDirectory + "/" + local
-            return FolderResolver.file(at: path, name: file.name)
+            return FolderResolver.file(at: path, name: file.name, projectDirectory: projectDirectory)
         }
         let url = file.url ?? ""
         let expected = try file.sha256.map { try Digest(parsing: $0.hasPrefix("sha256:") ? $0 : "sha256:" + $0) }
-        return RemoteFile(name: file.name ?? Self.shownName(url) ?? role, fetch: .http(url: url, expectedDigest: expected, expectedSize: file.size))
+        return RemoteFile(name: file.name ?? Self.shownName(url) ?? role, fetch: .http(url: url, expectedDigest: expected, expectedSize: file.size),
+                          reference: ["url": url])
     }
 
     /// The last part of a URL's path (never its query, which may hold a signed token).
@@ -120,7 +132,8 @@ struct TemplateResolver: MediaResolver {
     func resolve(_ page: CatalogPage) async throws -> MediaResolution {
         let file = { (template: String, role: String) -> RemoteFile in
             let url = fillTemplate(template, page: page)
-            return RemoteFile(name: ManifestResolver.shownName(url) ?? role, fetch: .http(url: url, expectedDigest: nil, expectedSize: nil))
+            return RemoteFile(name: ManifestResolver.shownName(url) ?? role, fetch: .http(url: url, expectedDigest: nil, expectedSize: nil),
+                              reference: ["url": url])
         }
         return .found(LessonMedia(video: videoURL.map { file($0, "video") }, captions: captionsURL.map { file($0, "captions") }),
                       match: .matched(candidate: videoURL ?? captionsURL ?? "", how: "template", score: 1))

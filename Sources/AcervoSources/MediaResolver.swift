@@ -46,14 +46,19 @@ public struct RemoteFile: Sendable {
     /// What the host says of it without a download (a plan's estimates need the duration).
     public var durationSeconds: Double?
     public var bytes: Int64?
+    /// The file as a manifest names it (`{"vimeo": "123456"}`, `{"file": "originals/aula-3.mp4"}`): what
+    /// `acervo media --write-manifest` writes, so that a person can pin or correct a match.
+    public var reference: [String: String]
 
-    public init(name: String, fetch: Fetch, marker: String? = nil, markerKey: String? = nil, durationSeconds: Double? = nil, bytes: Int64? = nil) {
+    public init(name: String, fetch: Fetch, marker: String? = nil, markerKey: String? = nil, durationSeconds: Double? = nil, bytes: Int64? = nil,
+                reference: [String: String] = [:]) {
         self.name = name
         self.fetch = fetch
         self.marker = marker
         self.markerKey = markerKey
         self.durationSeconds = durationSeconds
         self.bytes = bytes
+        self.reference = reference
     }
 }
 

@@ -28,22 +28,27 @@ struct PandaResolver: MediaResolver {
     func resolve(_ page: CatalogPage) async throws -> MediaResolution {
         switch catalog.match(for: page) {
         case .matched(let candidate, let how, let score)?:
-            let video = candidate.video, client = self.client, id = video.id
-            let playlist: Downloader.Relink = { () async throws(ConnectorError) -> String in
-                guard let url = try await client.video(id: id).videoHLS else {
-                    throw ConnectorError(.badResponse, provider: "Panda Video", request: "GET /videos/\(id)", message: "the video has no HLS playlist (still converting?)")
-                }
-                return url
-            }
-            let file = RemoteFile(name: video.title.map { "“\($0)” on Panda Video" } ?? "Panda Video \(id)",
-                                  fetch: .hls(playlist: playlist, minimumHeight: settings.minimumHeight),
-                                  marker: video.updatedAt.map { "\($0)|\(video.length ?? 0)|\(settings.minimumHeight)" }, markerKey: "panda:\(id)",
-                                  durationSeconds: video.length)
+            let file = Self.file(candidate.video, client: client, minimumHeight: settings.minimumHeight)
             return .found(LessonMedia(video: file), match: .matched(candidate: candidate.shown, how: how, score: score))
         case .ambiguous(let candidates)?: return .ambiguous(candidates: candidates.map(\.shown))
         case .unmatched(let reason)?: return .notFound(reason: "Panda Video: \(reason)")
         case nil: return .notFound(reason: "Panda Video: the folder was not read")
         }
+    }
+
+    /// A video as a stream to fetch: its playlist is asked for at download time (signed playlists expire).
+    static func file(_ video: PandaClient.Video, client: PandaClient, minimumHeight: Int) -> RemoteFile {
+        let id = video.id
+        let playlist: Downloader.Relink = { () async throws(ConnectorError) -> String in
+            guard let url = try await client.video(id: id).videoHLS else {
+                throw ConnectorError(.badResponse, provider: "Panda Video", request: "GET /videos/\(id)", message: "the video has no HLS playlist (still converting?)")
+            }
+            return url
+        }
+        return RemoteFile(name: video.title.map { "“\($0)” on Panda Video" } ?? "Panda Video \(id)",
+                          fetch: .hls(playlist: playlist, minimumHeight: minimumHeight),
+                          marker: video.updatedAt.map { "\($0)|\(video.length ?? 0)|\(minimumHeight)" }, markerKey: "panda:\(id)",
+                          durationSeconds: video.length, reference: ["panda": id])
     }
 }
 
@@ -59,7 +64,7 @@ struct HLSTemplateResolver: MediaResolver {
     func resolve(_ page: CatalogPage) async throws -> MediaResolution {
         let url = fillTemplate(template, page: page)
         return .found(LessonMedia(video: RemoteFile(name: "the lesson's HLS stream", fetch: .hls(playlist: { url }, minimumHeight: minimumHeight),
-                                                    markerKey: "hls:" + page.pageID)),
+                                                    markerKey: "hls:" + page.pageID, reference: ["hls": url])),
                       match: .matched(candidate: HLSStream.withoutQuery(url), how: "template", score: 1))
     }
 }

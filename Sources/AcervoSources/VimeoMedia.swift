@@ -51,6 +51,6 @@ struct VimeoResolver: MediaResolver {
         // The marker: the video's last change and length, with the height wanted (another height is another file).
         let marker = video.modifiedTime.map { "\($0)|\(video.duration ?? 0)|\(minimumHeight)" }
         return RemoteFile(name: name, fetch: .signed(link: link, expectedSize: nil), marker: marker, markerKey: "vimeo:\(id)",
-                          durationSeconds: video.duration)
+                          durationSeconds: video.duration, reference: ["vimeo": id])
     }
 }

@@ -16,7 +16,7 @@ struct Acervo: AsyncParsableCommand {
         subcommands: [
             BuildCommand.self, PlanCommand.self, StatusCommand.self, WhyCommand.self, RunsCommand.self, TraceCommand.self,
             KnowledgeBaseCommand.self, SearchCommand.self, AskCommand.self, CacheCommand.self, FsckCommand.self, GCCommand.self,
-            PutCommand.self, CatCommand.self, PinCommand.self, ServeCommand.self, CostCommand.self,
+            PutCommand.self, CatCommand.self, PinCommand.self, ServeCommand.self, CostCommand.self, MediaCommand.self,
         ]
     )
 }

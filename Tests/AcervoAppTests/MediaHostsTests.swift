@@ -147,6 +147,13 @@ import Testing
             var failed: Int
             var failures: [Failure]
             var snapshot: String?
+            struct Warning: Decodable { var message: String }
+            var warningList: [Warning]
+            var warnings: [String] { warningList.map(\.message) }
+            enum CodingKeys: String, CodingKey {
+                case executed, hits, failed, failures, snapshot
+                case warningList = "warnings"
+            }
         }
 
         func build(expecting status: Int32 = 0, in directory: String? = nil) async throws -> (output: Output?, stderr: String) {
@@ -254,6 +261,66 @@ import Testing
         let empty = try await world.build(expecting: 1)
         #expect(empty.stderr.contains("Hotmart"), "\(empty.stderr)")
         #expect(try world.documents() == before)
+        await world.close()
+    }
+
+    @Test func `acervo media names the ambiguous and the unmatched page, writes a manifest of the rest; the build fails only those two`() async throws {
+        let world = try await World()
+        // Two uploads of the same recording: nothing tells which is the lesson's. A bonus lesson nobody uploaded.
+        // A notice with no video, which is not a lesson.
+        for id in ["7001", "7002"] {
+            world.vimeo.put(.init(id: id, name: "Resumo do módulo", folder: "777", folderName: "Curso Python", duration: 7, renditions: [720: world.videoBytes[0]]))
+        }
+        var modules = MediaHostsTests.modules.enumerated().map { index, name in
+            FakeHotmart.Module("m\(index + 1)", name, sequence: index + 1, lessons: MediaHostsTests.lessons.filter { $0.module == index + 1 }
+                .enumerated().map { .init($0.element.pageID, $0.element.title, sequence: $0.offset + 1) })
+        }
+        modules[1].lessons += [.init("p13", "Resumo do módulo", sequence: 7), .init("p14", "Aula bônus: decoradores", sequence: 8),
+                               .init("p15", "Aviso: grupo no Telegram", sequence: 9, type: "ADVERTISEMENT", hasMedia: false)]
+        world.hotmart.setCatalog(modules)
+
+        let table = try await acervoOffPool(["media"], in: world.project, environment: world.environment)
+        #expect(table.status == 0, "\(table.stderr)")
+        let lines = table.stdout.split(separator: "\n").map(String.init)
+        let p13 = try #require(lines.first { $0.contains("p13") })
+        #expect(p13.contains("AMBIGUOUS") && p13.contains("(7001)") && p13.contains("(7002)"), "\(p13)")
+        let p14 = try #require(lines.first { $0.contains("p14") })
+        #expect(p14.contains("UNMATCHED") && p14.contains("no video's title is close to “Aula bônus: decoradores”"), "\(p14)")
+        #expect(lines.first { $0.contains("p15") }?.contains("not a lesson") == true)
+        #expect(lines.first { $0.contains("p04") }?.contains("(vimeo, by id 1.00)") == true, "\(table.stdout)")
+        #expect(lines.first { $0.contains("p03") }?.contains("← Aula 3 – Funciones def y return (903) (vimeo, by title") == true, "\(table.stdout)")
+        #expect(table.stdout.contains("12 matched, 1 ambiguous, 1 unmatched, 1 not lessons"), "\(table.stdout)")
+        #expect(world.vimeo.totalCDNBytes == 0 && world.panda.totalSegmentBytes == 0, "acervo media fetched video")
+
+        let json = try await acervoOffPool(["media", "--json", "--write-manifest", "found.json"], in: world.project, environment: world.environment)
+        #expect(json.status == 0, "\(json.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        let rows = try #require((report["sources"] as? [[String: Any]])?.first?["rows"] as? [[String: Any]])
+        #expect(rows.count == 15)
+        #expect(rows.first { $0["pageID"] as? String == "p13" }?["candidates"] as? [String] == ["Resumo do módulo (7001)", "Resumo do módulo (7002)"])
+        let manifest = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: world.project + "/found.json"))) as? [String: [String: [String: String]]])
+        #expect(manifest.count == 12)
+        #expect(manifest["p01"]?["video"] == ["vimeo": "901"])
+        #expect(manifest["p05"]?["video"] == ["panda": "pv-p05"])
+        #expect(manifest["p09"]?["video"] == ["file": "originals/Dados em Python/09 - Listas y tuplas.mp4"])
+
+        let build = try await world.build(expecting: 1)
+        let output = try #require(build.output)
+        #expect(output.failures.map(\.item).sorted() == ["hotmart/p13", "hotmart/p14"], "\(output.failures.map { "\($0.item): \($0.error)" })")
+        #expect(output.failures.allSatisfy { $0.rule == "detect" && $0.error.hasPrefix("its video was not found: ") })
+        #expect(output.warnings.contains { $0.contains("1 page is not a lesson") && $0.contains("“Aviso: grupo no Telegram” (ADVERTISEMENT)") },
+                "\(output.warnings)")
+        #expect(try world.documents().count == 12)
+
+        // The manifest first, a person's choice written into it: the ambiguous page builds from it.
+        var fixed = manifest
+        fixed["p13"] = ["video": ["vimeo": "7002"]]
+        try JSONSerialization.data(withJSONObject: fixed).write(to: URL(fileURLWithPath: world.project + "/found.json"))
+        let pipeline = try String(contentsOfFile: world.project + "/rules/pipeline.yaml", encoding: .utf8)
+        try pipeline.replacingOccurrences(of: "    - { kind: vimeo, folder: \"777\" }", with: "    - { kind: manifest, path: found.json }\n    - { kind: vimeo, folder: \"777\" }")
+            .write(toFile: world.project + "/rules/pipeline.yaml", atomically: true, encoding: .utf8)
+        let pinned = try #require(try await world.build(expecting: 1).output)
+        #expect(pinned.failures.map(\.item) == ["hotmart/p14"])
         await world.close()
     }
 }
