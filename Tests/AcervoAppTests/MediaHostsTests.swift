@@ -323,4 +323,71 @@ import Testing
         #expect(pinned.failures.map(\.item) == ["hotmart/p14"])
         await world.close()
     }
+
+    @Test func `two Hotmart products and a course folder make one knowledge base of three courses; a product whose API fails keeps its lessons`() async throws {
+        let directory = TemporaryDirectory("acervo-academy")
+        let hotmart = try await FakeHotmart.start()
+        let project = directory.path + "/project"
+        let files = FileManager.default
+        try files.createDirectory(atPath: project + "/rules", withIntermediateDirectories: true)
+        try files.copyItem(atPath: repositoryRoot + "/rules/prices.yaml", toPath: project + "/rules/prices.yaml")
+        // Both clubs number their pages alike: the ids must still be two lessons.
+        for (club, titles) in [("curso-python", ["Introducción e instalación", "Variables y tipos de datos"]), ("curso-dados", ["Listas em Python", "Lendo arquivos CSV"])] {
+            hotmart.setCatalog([.init("m1", "Módulo 1", sequence: 1, lessons: titles.enumerated().map { .init("p\($0.offset + 1)", $0.element, sequence: $0.offset + 1) })],
+                               subdomain: club)
+            for (index, title) in titles.enumerated() {
+                try files.createDirectory(atPath: project + "/\(club)-videos", withIntermediateDirectories: true)
+                try files.copyItem(atPath: Self.videos[club == "curso-python" ? index : index + 3], toPath: project + "/\(club)-videos/\(title).mp4")
+            }
+        }
+        for (index, lesson) in ["01-bienvenida", "02-repaso"].enumerated() {
+            try files.createDirectory(atPath: project + "/taller/01-modulo/\(lesson)", withIntermediateDirectories: true)
+            try files.copyItem(atPath: Self.videos[index], toPath: project + "/taller/01-modulo/\(lesson)/video.mp4")
+        }
+        try "name: Taller de Python\n".write(toFile: project + "/taller/course.yaml", atomically: true, encoding: .utf8)
+        try """
+            sources:
+              - { kind: hotmart, subdomain: curso-python, course: Python desde cero, school: tecnologia, media: [{ kind: folder, path: curso-python-videos }] }
+              - { kind: hotmart, subdomain: curso-dados, course: Análise de dados, school: dados, media: [{ kind: folder, path: curso-dados-videos }] }
+              - { kind: local, path: taller }
+            rules:
+              media: { processor: ffprobe@1, input: video }
+              document: { processor: document.markdown@1, inputs: { meta: metadata, media: media } }
+            sink: { kind: local, document: document }
+            """.write(toFile: project + "/rules/pipeline.yaml", atomically: true, encoding: .utf8)
+        let environment: [String: String?] = ["HOTMART_CLIENT_ID": hotmart.clientID, "HOTMART_CLIENT_SECRET": hotmart.clientSecret,
+                                              "ACERVO_HOTMART_AUTH_URL": hotmart.baseURL, "ACERVO_HOTMART_API_URL": hotmart.baseURL,
+                                              "ACERVO_RETRY_ATTEMPTS": "2", "ACERVO_RETRY_BASE_SECONDS": "0.01"]
+        let first = try await acervoOffPool(["build", "--json"], in: project, environment: environment)
+        #expect(first.status == 0, "\(first.stderr)\n\(first.stdout)")
+        let shown = try acervo(["kb", "show", "--json"], in: project)
+        let entries = try #require(try JSONSerialization.jsonObject(with: Data(shown.stdout.utf8)) as? [String: Any])
+        let documents = try #require(entries["entries"] as? [[String: Any]] ?? entries["documents"] as? [[String: Any]], "\(shown.stdout.prefix(600))")
+        let ids = documents.compactMap { $0["itemID"] as? String ?? $0["item"] as? String }.sorted()
+        #expect(ids == ["01-modulo/01-bienvenida", "01-modulo/02-repaso", "hotmart/curso-dados/p1", "hotmart/curso-dados/p2",
+                        "hotmart/curso-python/p1", "hotmart/curso-python/p2"], "\(ids)")
+        let courses = Set(documents.compactMap { ($0["attributes"] as? [String: Any])?["course"] as? String })
+        #expect(courses == ["Python desde cero", "Análise de dados", "Taller de Python"], "\(shown.stdout.prefix(1500))")
+        let before = try acervo(["kb", "export", "latest", directory.path + "/before"], in: project)
+        #expect(before.status == 0)
+
+        // One product's API down tonight, a lesson of the folder course renamed: the folder course builds, the
+        // product's lessons fail and keep their documents.
+        hotmart.setDown("curso-dados")
+        try "title: Repaso general\n".write(toFile: project + "/taller/01-modulo/02-repaso/lesson.yaml", atomically: true, encoding: .utf8)
+        let night = try await acervoOffPool(["build", "--json"], in: project, environment: environment)
+        #expect(night.status == 1, "\(night.stderr)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(night.stdout.utf8)) as? [String: Any])
+        let failures = (summary["failures"] as? [[String: Any]] ?? []).compactMap { $0["item"] as? String }.sorted()
+        #expect(failures == ["hotmart/curso-dados/p1", "hotmart/curso-dados/p2"], "\(night.stdout)")
+        let error = (summary["failures"] as? [[String: Any]])?.first?["error"] as? String ?? ""
+        #expect(error.contains("the source `curso-dados` could not be read") && error.contains("HTTP 500"), "\(error)")
+        let after = directory.path + "/after"
+        #expect(try acervo(["kb", "export", "latest", after], in: project).status == 0)
+        for id in ["hotmart/curso-dados/p1", "hotmart/curso-dados/p2", "hotmart/curso-python/p1"] {
+            #expect(try String(contentsOfFile: after + "/\(id).md", encoding: .utf8) == String(contentsOfFile: directory.path + "/before/\(id).md", encoding: .utf8))
+        }
+        #expect(try String(contentsOfFile: after + "/01-modulo/02-repaso.md", encoding: .utf8).contains("# Repaso general"))
+        await hotmart.stop()
+    }
 }
