@@ -64,7 +64,7 @@ public struct Evaluator: Sendable {
 
     /// Detect (list items, store their artifacts), digest the rule files, and load the cache index. Every paid
     /// rule must be priced first.
-    func prepare(runID: String, options: BuildOptions) async throws -> BuildSession {
+    func prepare(runID: String, options: BuildOptions, dry: Bool = false) async throws -> BuildSession {
         for rule in pipeline.rules where rule.processor.isPaid {
             do { try processors[rule.processor.reference]?.checkPrices(params: rule.params) } catch {
                 throw PricingError(rule: rule.name, processor: rule.processor.reference, problem: "\(error)")
@@ -74,7 +74,7 @@ public struct Evaluator: Sendable {
         // lists its items.
         async let index = store.actionCache.outputIndex(named: "out")
         async let traceKeys = store.journal.traceKeys()
-        let detection = try await source.detect(store: store)
+        let detection = dry ? try await source.survey(store: store) : try await source.detect(store: store)
         var items = detection.items
         var seen = Set<String>()
         for index in items.indices {
@@ -161,7 +161,14 @@ public struct Evaluator: Sendable {
         case (.notApplicable, .plan):
             return .notApplicable
         case (.pending(let upstream), .plan(let collector)):
-            await collector.add(planned(rule, item: item, session: session, reasons: [.upstreamRuns(rule: upstream)], inputs: nil,
+            var reasons: [RunReason] = [.upstreamRuns(rule: upstream)]
+            if item.unfetched[upstream] != nil {
+                // A file the build will fetch: new to this lesson, or changed since its last run.
+                let previous = try? await session.previousComponents(item: item.id, rule: rule.name)
+                let slot = rule.inputs.first { $0.value.contains(upstream) }?.key ?? upstream
+                reasons = [previous.map { .inputChanged(name: slot, old: $0.inputs[slot], new: nil) } ?? .newItem]
+            }
+            await collector.add(planned(rule, item: item, session: session, reasons: reasons, inputs: nil,
                                         upstream: pendingUpstream(rule, item: item, states: states), collector: collector))
             return .pending
         case (.pending, .build):
@@ -194,7 +201,7 @@ public struct Evaluator: Sendable {
             switch states[reference] {
             case .done?: return .notApplicable(.stepsAsideFor(reference))
             case .pending?: waitingFor = waitingFor ?? reference
-            case nil where item.artifacts[reference] != nil: return .notApplicable(.stepsAsideFor(reference))
+            case nil where item.artifacts[reference] != nil || item.unfetched[reference] != nil: return .notApplicable(.stepsAsideFor(reference))
             default: continue  // absent, not applicable, failed or skipped: this rule is the fallback
             }
         }
@@ -218,6 +225,10 @@ public struct Evaluator: Sendable {
                     }
                 } else if let digest = item.artifacts[reference] {
                     inputs[slot.name] = digest
+                    continue slots
+                } else if item.unfetched[reference] != nil {
+                    // Plans only: the source has not fetched it; the build would.
+                    waitingFor = waitingFor ?? reference
                     continue slots
                 }
             }

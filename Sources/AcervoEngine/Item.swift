@@ -14,14 +14,18 @@ public struct Item: Sendable, Equatable {
     /// Artifact → what a person calls it (`01-fundamentos/04-roto/clase.mp4`, a Vimeo video's name): failure
     /// messages name the file this way, never by its path in the store.
     public var sourceNames: [String: String]
+    /// Plans only: artifacts the source knows of but did not fetch (a new video on a host), with what the host
+    /// says of them. The rules reading them would run; their estimates use the host's duration.
+    public var unfetched: [String: UnfetchedArtifact]
 
     public init(id: String, metadata: [String: JSONValue], artifacts: [String: Digest], detectionError: String? = nil,
-                sourceNames: [String: String] = [:]) {
+                sourceNames: [String: String] = [:], unfetched: [String: UnfetchedArtifact] = [:]) {
         self.id = id
         self.metadata = metadata
         self.artifacts = artifacts
         self.detectionError = detectionError
         self.sourceNames = sourceNames
+        self.unfetched = unfetched
     }
 
     /// Why the id cannot name a lesson, or nil when it can. Ids become file names (export) and parts of URLs,
@@ -60,10 +64,27 @@ public protocol Source: Sendable {
     /// The items with what the source has to say about tonight's catalog (pages skipped and why): a build
     /// reports those notes as warnings. By default, `items` with no notes.
     func detect(store: Store) async throws -> Detection
+    /// Detection for a plan, which must stay dry: a remote file not fetched before is left out of the store and
+    /// listed in the item's `unfetched`, with its duration when the host says it. By default, `detect`
+    /// (a local folder's files are read through the stat cache either way).
+    func survey(store: Store) async throws -> Detection
 }
 
 extension Source {
     public func detect(store: Store) async throws -> Detection { Detection(items: try await items(store: store)) }
+    public func survey(store: Store) async throws -> Detection { try await detect(store: store) }
+}
+
+/// A source artifact a plan knows of without having fetched it.
+public struct UnfetchedArtifact: Sendable, Equatable {
+    /// What the host says of its length (Vimeo's `duration`, Panda's `length`, ffprobe on the head of a URL).
+    public var durationSeconds: Double?
+    public var bytes: Int64?
+
+    public init(durationSeconds: Double? = nil, bytes: Int64? = nil) {
+        self.durationSeconds = durationSeconds
+        self.bytes = bytes
+    }
 }
 
 /// What a source's detect step found.

@@ -71,7 +71,7 @@ extension Evaluator {
     /// A paid rule that cannot be priced (no price in prices.yaml) makes the plan fail, naming the rule and
     /// the processor: a plan that shows $0 for it would be a lie.
     public func plan(options: BuildOptions = BuildOptions()) async throws -> BuildPlan {
-        let session = try await prepare(runID: "plan", options: options)
+        let session = try await prepare(runID: "plan", options: options, dry: true)
         let collector = PlanCollector()
         let outcomes = await withTaskGroup(of: [String: ActionState].self) { group in
             for item in session.items { group.addTask { await evaluate(item, session: session, mode: .plan(collector)) } }
@@ -166,7 +166,7 @@ extension Evaluator {
                 if estimate == nil, inputs == nil {
                     estimate = try await processor.estimate(fromSource: SourceFacts(
                         itemID: item.id, rule: rule.name, params: rule.params, files: files, artifacts: item.artifacts,
-                        upstream: upstream, store: store))
+                        upstream: upstream, unfetched: item.unfetched, store: store))
                 }
             } catch let error as RulesError {
                 await collector.fail(PricingError(rule: rule.name, processor: rule.processor.reference, problem: "\(error)"))

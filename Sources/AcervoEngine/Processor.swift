@@ -61,10 +61,13 @@ public struct SourceFacts: Sendable {
     public var artifacts: [String: Digest]
     /// Slot → the rule that will produce it, when that rule has not run for this item.
     public var upstream: [String: RuleSpec]
+    /// Source artifacts not fetched (a plan on a fresh catalog), with what their host says of them.
+    public var unfetched: [String: UnfetchedArtifact]
     public var store: Store
 
     public init(itemID: String, rule: String, params: [String: JSONValue], files: [String: Digest], artifacts: [String: Digest],
-                upstream: [String: RuleSpec], store: Store) {
+                upstream: [String: RuleSpec], unfetched: [String: UnfetchedArtifact] = [:], store: Store) {
+        self.unfetched = unfetched
         self.itemID = itemID
         self.rule = rule
         self.params = params

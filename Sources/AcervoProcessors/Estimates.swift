@@ -51,7 +51,10 @@ public enum ProbeMemo {
 
     /// The lesson's video, when it has one, from its source artifacts.
     static func sourceVideo(_ source: SourceFacts) async throws -> MediaInfo? {
-        guard let video = source.artifacts["video"] else { return nil }
+        guard let video = source.artifacts["video"] else {
+            // Not fetched yet (a plan on a fresh catalog): the host's word for its length, and speech assumed.
+            return source.unfetched["video"]?.durationSeconds.map { MediaInfo(durationSeconds: $0, audioCodec: "unknown") }
+        }
         return try await info(of: video, store: source.store)
     }
 }

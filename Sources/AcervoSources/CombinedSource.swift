@@ -30,13 +30,16 @@ public struct CombinedSource: Source {
 
     public func items(store: Store) async throws -> [Item] { try await detect(store: store).items }
 
-    public func detect(store: Store) async throws -> Detection {
+    public func detect(store: Store) async throws -> Detection { try await detect(store: store, dry: false) }
+    public func survey(store: Store) async throws -> Detection { try await detect(store: store, dry: true) }
+
+    func detect(store: Store, dry: Bool) async throws -> Detection {
         var items: [Item] = []
         var notes: [String] = []
         var unread: [(part: Part, error: any Error)] = []
         for part in parts {
             do {
-                let detection = try await part.source.detect(store: store)
+                let detection = dry ? try await part.source.survey(store: store) : try await part.source.detect(store: store)
                 for var item in detection.items {
                     item.id = part.addedPrefix + item.id
                     items.append(item)

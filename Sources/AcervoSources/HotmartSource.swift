@@ -43,7 +43,14 @@ public struct HotmartSource: Source {
 
     public func items(store: Store) async throws -> [Item] { try await detect(store: store).items }
 
-    public func detect(store: Store) async throws -> Detection {
+    public func detect(store: Store) async throws -> Detection { try await detect(store: store, dry: false) }
+
+    /// A plan's detection: files fetched before (their marker unchanged) and local files come from the store;
+    /// a new or changed remote video is not fetched, only described (its duration from the host, or from
+    /// ffprobe reading the head of its URL).
+    public func survey(store: Store) async throws -> Detection { try await detect(store: store, dry: true) }
+
+    func detect(store: Store, dry: Bool) async throws -> Detection {
         let lessons = try await catalog()
         try await refuseSuddenShrink(to: lessons.count, store: store)
         let resolution = await resolve(lessons)
@@ -64,7 +71,7 @@ public struct HotmartSource: Source {
             var items: [Item] = []
             func startNext() {
                 guard let (lesson, found) = pending.next() else { return }
-                group.addTask { await item(lesson, found, fetcher: fetcher, store: store) }
+                group.addTask { await item(lesson, found, fetcher: fetcher, store: store, dry: dry) }
             }
             for _ in 0..<settings.downloadConcurrency { startNext() }
             while let item = try await group.next() {
@@ -175,7 +182,7 @@ public struct HotmartSource: Source {
     /// One lesson: metadata from the catalog, files from where the resolvers found them. A file that cannot be
     /// fetched, or a lesson whose video was not found, fails this item only (its previous document stays in
     /// the knowledge base).
-    private func item(_ lesson: Lesson, _ found: Found, fetcher: MediaFetcher, store: Store) async -> Item? {
+    private func item(_ lesson: Lesson, _ found: Found, fetcher: MediaFetcher, store: Store, dry: Bool) async -> Item? {
         let (module, page) = (lesson.module, lesson.page)
         var metadata: [String: JSONValue] = [
             "title": .string(page.name), "lesson": .string(page.name), "module": .string(module.name), "course": .string(settings.course),
@@ -199,23 +206,29 @@ public struct HotmartSource: Source {
         do {
             var artifacts: [String: Digest] = [:]
             var names: [String: String] = [:]
-            if let video = files.video {
-                artifacts["video"] = try await fetcher.fetch(video)
-                names["video"] = video.name
-            }
-            if let captions = files.captions {
-                artifacts["captions"] = try await fetcher.fetch(captions)
-                names["captions"] = captions.name
+            var unfetched: [String: UnfetchedArtifact] = [:]
+            for (role, file) in [("video", files.video), ("captions", files.captions)] {
+                guard let file else { continue }
+                names[role] = file.name
+                if dry, case .unfetched(let facts) = try await fetcher.survey(file) {
+                    unfetched[role] = facts
+                } else {
+                    artifacts[role] = try await fetcher.fetch(file)
+                }
             }
             if !files.materials.isEmpty {
                 var entries: [TreeEntry] = []
                 for file in files.materials {
+                    if dry, case .unfetched = try await fetcher.survey(file) {
+                        unfetched["materials"] = UnfetchedArtifact()
+                        break
+                    }
                     let digest = try await fetcher.fetch(file)
                     entries.append(TreeEntry(name: file.name, digest: digest, size: await store.blobs.size(of: digest) ?? 0))
                 }
-                artifacts["materials"] = try await store.putTree(entries)
+                if unfetched["materials"] == nil { artifacts["materials"] = try await store.putTree(entries) }
             }
-            return Item(id: id, metadata: metadata, artifacts: artifacts, sourceNames: names)
+            return Item(id: id, metadata: metadata, artifacts: artifacts, sourceNames: names, unfetched: unfetched)
         } catch {
             return Item(id: id, metadata: metadata, artifacts: [:], detectionError: "\(error)")
         }

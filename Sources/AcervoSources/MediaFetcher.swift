@@ -53,6 +53,45 @@ struct MediaFetcher: Sendable {
         return digest
     }
 
+    enum Survey {
+        /// In the store already (fetched before, marker unchanged), or a local file: `fetch` costs no download.
+        case known
+        case unfetched(UnfetchedArtifact)
+    }
+
+    /// What a plan may know of a file without downloading it: whether the store has it, else its length from
+    /// the host, from the stream's playlist (a few hundred bytes), or from ffprobe reading the head of its URL.
+    func survey(_ file: RemoteFile) async throws -> Survey {
+        if try await remembered(file) != nil { return .known }
+        if case .local = file.fetch { return .known }
+        var facts = UnfetchedArtifact(durationSeconds: file.durationSeconds, bytes: file.bytes)
+        if facts.durationSeconds == nil {
+            switch file.fetch {
+            case .hls(let playlist, let minimumHeight):
+                let media = try? await hls.mediaPlaylist(try await playlist(), minimumHeight: minimumHeight)
+                if let media, try await remembered(file, marker: file.marker ?? media.marker) != nil { return .known }
+                facts.durationSeconds = media?.duration
+            case .http(let url, let expectedDigest, _):
+                if let expectedDigest, await store.blobs.contains(expectedDigest) { return .known }
+                facts.durationSeconds = await Self.probeHead(url)
+            case .signed(let link, _):
+                if let url = try? await link() { facts.durationSeconds = await Self.probeHead(url) }
+            case .local:
+                break
+            }
+        }
+        return .unfetched(facts)
+    }
+
+    /// A remote video's duration as ffprobe reads it over HTTP: its header and index only (by `Range`), never
+    /// the whole file. Nil when it cannot tell.
+    static func probeHead(_ url: String) async -> Double? {
+        guard url.hasPrefix("http://") || url.hasPrefix("https://") else { return nil }
+        let arguments = ["-v", "error", "-protocol_whitelist", "http,https,tcp,tls", "-show_entries", "format=duration", "-of", "csv=p=0", url]
+        guard let result = try? await ExternalTool.run("ffprobe", arguments, timeoutSeconds: 60) else { return nil }
+        return Double(String(decoding: result.standardOutput, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
     /// The digest fetched last time, when the file's marker is unchanged and its bytes are still stored.
     func remembered(_ file: RemoteFile, marker: String? = nil) async throws -> Digest? {
         guard let key = file.markerKey, let marker = marker ?? file.marker,

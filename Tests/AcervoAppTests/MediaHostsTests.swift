@@ -390,4 +390,35 @@ import Testing
         #expect(try String(contentsOfFile: after + "/01-modulo/02-repaso.md", encoding: .utf8).contains("# Repaso general"))
         await hotmart.stop()
     }
+
+    @Test func `a plan on a fresh catalog across the three hosts downloads no video and prices the hosts' durations`() async throws {
+        let world = try await World()
+        let pipeline = try String(contentsOfFile: world.project + "/rules/pipeline.yaml", encoding: .utf8)
+        try (pipeline.components(separatedBy: "rules:\n")[0] + """
+            rules:
+              audio: { processor: ffmpeg.audio@1, input: video, params: { rate: 16000, channels: 1 } }
+              speech: { processor: openai.transcribe@1, input: audio }
+              document: { processor: document.markdown@1, inputs: { meta: metadata, transcript: speech } }
+            sink: { kind: local, document: document }
+            """).write(toFile: world.project + "/rules/pipeline.yaml", atomically: true, encoding: .utf8)
+        let outcome = try await acervoOffPool(["plan", "--json"], in: world.project, environment: world.environment)
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        #expect(world.vimeo.totalCDNBytes == 0 && world.panda.totalSegmentBytes == 0, "a plan fetched video: \(world.vimeo.cdnBytes) \(world.panda.segmentBytes)")
+        let plan = try #require(try JSONSerialization.jsonObject(with: Data(outcome.stdout.utf8)) as? [String: Any])
+        #expect(plan["items"] as? Int == 12)
+        let speech = (plan["actions"] as? [[String: Any]] ?? []).filter { $0["rule"] as? String == "speech" }
+        #expect(speech.count == 12)
+        #expect(speech.allSatisfy { $0["estimatedCostUSD"] is Double }, "\(speech.filter { !($0["estimatedCostUSD"] is Double) })")
+        // Every lesson is one of the example's videos, 7.2–7.3 s long; Vimeo and Panda say 7 s, the folder's
+        // files are probed here. Whisper: $0.006 a minute.
+        var seconds = 0.0
+        for path in Self.lessons.map({ Self.videos[$0.video] }) {
+            let probe = try run("/usr/bin/env", ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", path])
+            seconds += Double(probe.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        }
+        let estimated = speech.reduce(0) { $0 + ($1["estimatedCostUSD"] as? Double ?? 0) }
+        let actual = seconds / 60 * 0.006
+        #expect(abs(estimated - actual) / actual < 0.1, "estimated $\(estimated) for $\(actual) of speech")
+        await world.close()
+    }
 }
