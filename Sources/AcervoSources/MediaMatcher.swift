@@ -33,8 +33,8 @@ enum PageMatch<Video: Sendable>: Sendable {
 
 /// Pairs catalog pages with hosted videos without a manifest: by the page's id written in a video's name or
 /// description (`… [4kq9Xz] …`), else by titles compared the way people write them — accents, case and
-/// numbering (`Aula 03 -`, `3.`, `Lesson 3:`) set aside, the module's name matching the video's folder as a
-/// tiebreak. A page gets one video or none: two videos equally close make it ambiguous, never a guess.
+/// numbering (`Aula 03 -`, `3.`, `Lesson 3:`) set aside; between equally close titles, the one in the folder
+/// named like the page's module. A page gets one video or none: two videos equally close make it ambiguous, never a guess.
 struct MediaMatcher {
     var minimumScore: Double
     /// Scores closer than this to the best are as good as the best.
@@ -56,17 +56,17 @@ struct MediaMatcher {
             }
         }
         // 2. Titles, best pairs first, each video given once.
-        var scored: [(page: CatalogPage, ranked: [(candidate: MatchCandidate<Video>, score: Double, how: String)])] = []
+        var scored: [(page: CatalogPage, ranked: [(candidate: MatchCandidate<Video>, score: Double, inModule: Bool)])] = []
         for page in pages where result[page.pageID] == nil {
-            let title = Self.normalized(page.title), tokens = Self.tokens(title), module = Self.normalized(page.moduleName)
-            let ranked = normalizedCandidates.map { entry -> (candidate: MatchCandidate<Video>, score: Double, how: String) in
-                var score = entry.title == title && !title.isEmpty ? 1.0 : Self.dice(tokens, entry.tokens)
-                var how = "title"
-                if let folder = entry.folder, !module.isEmpty, folder == module || Self.dice(Self.tokens(folder), Self.tokens(module)) >= 0.8 {
-                    score = min(1, score + 0.02)
-                    how = "title+module"
-                }
-                return (entry.candidate, score, how)
+            let title = Self.normalized(page.title), tokens = Self.tokens(title), module = Self.tokens(Self.normalized(page.moduleName))
+            let ranked = normalizedCandidates.map { entry -> (candidate: MatchCandidate<Video>, score: Double, inModule: Bool) in
+                let score = entry.title == title && !title.isEmpty ? 1.0 : Self.dice(tokens, entry.tokens)
+                // The video's folder is the module's when one's words hold the other's (`Estruturas` and
+                // `Estruturas de dados`) or they mostly agree.
+                let folder = entry.folder.map { Self.tokens($0) } ?? []
+                let inModule = !folder.isEmpty && !module.isEmpty
+                    && (folder.isSubset(of: module) || module.isSubset(of: folder) || Self.dice(folder, module) >= 0.8)
+                return (entry.candidate, score, inModule)
             }.sorted { $0.score > $1.score }
             scored.append((page, ranked))
         }
@@ -80,13 +80,15 @@ struct MediaMatcher {
                     : "no video's title is close to “\(page.title)”\(closest)")
                 continue
             }
-            let rivals = open.filter { $0.score >= minimumScore && best.score - $0.score < Self.tie }
-            if rivals.count > 1 {
+            var rivals = open.filter { $0.score >= minimumScore && best.score - $0.score < Self.tie }
+            // Equally close titles: the one in the module's folder, when exactly one is.
+            if rivals.count > 1, rivals.count { $0.inModule } == 1 { rivals = rivals.filter(\.inModule) }
+            guard rivals.count == 1, let chosen = rivals.first else {
                 result[page.pageID] = .ambiguous(rivals.map(\.candidate))
                 continue
             }
-            result[page.pageID] = .matched(best.candidate, how: best.how, score: (best.score * 100).rounded() / 100)
-            taken.insert(best.candidate.id)
+            result[page.pageID] = .matched(chosen.candidate, how: chosen.inModule ? "title+module" : "title", score: (chosen.score * 100).rounded() / 100)
+            taken.insert(chosen.candidate.id)
         }
         return result
     }

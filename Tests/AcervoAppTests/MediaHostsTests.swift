@@ -1,8 +1,10 @@
+import AcervoConnectors
 import AcervoFakeServers
 import AcervoStore
 import AcervoTestSupport
 import Foundation
 import Testing
+@testable import AcervoSources
 
 /// A Hotmart catalog whose lessons' videos are on Vimeo, on Panda Video (AES-128 HLS) and in a folder of
 /// originals, with no manifest: every video is found by id or title, fetched (the real ffmpeg remuxes the
@@ -420,5 +422,84 @@ import Testing
         let actual = seconds / 60 * 0.006
         #expect(abs(estimated - actual) / actual < 0.1, "estimated $\(estimated) for $\(actual) of speech")
         await world.close()
+    }
+
+    @Test func `the same HLS stream fetched twice, into two stores, is the same bytes: a remuxed video's digest is stable`() async throws {
+        let directory = TemporaryDirectory("acervo-hls-twice")
+        let panda = try await FakePanda.start()
+        panda.put(.init(id: "pv-1", title: "Listas", folderID: "f", folderName: "Python", length: 7,
+                        stream: try World.stream(Self.videos[1], in: directory.path)))
+        let context = ConnectorContext(environment: ConnectorEnvironment(["PANDA_API_KEY": panda.key, "ACERVO_PANDA_URL": panda.baseURL]),
+                                       retry: RetryPolicy(maxAttempts: 3, baseDelaySeconds: 0.01))
+        let client = try PandaClient(context: context, keyVariable: "PANDA_API_KEY")
+        let file = PandaResolver.file(try await client.video(id: "pv-1"), client: client, minimumHeight: 720)
+        var digests: [Digest] = []
+        for index in 0..<2 {
+            let store = try await Store.open(at: directory.path + "/store\(index)")
+            let fetcher = MediaFetcher(downloader: Downloader(api: APIClient(provider: "media", session: context.downloadSession, retry: context.retry), store: store))
+            digests.append(try await fetcher.fetch(file))
+            // Fetched once per store: the second ask finds the marker and the bytes.
+            let segments = panda.totalSegmentBytes
+            #expect(try await fetcher.fetch(file) == digests[index])
+            #expect(panda.totalSegmentBytes == segments)
+            let probe = try run("/usr/bin/env", ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0",
+                                                 try await store.blobs.file(of: digests[index])])
+            #expect(probe.stdout.split(separator: "\n") == ["h264", "aac"], "\(probe.stdout)")
+        }
+        #expect(digests[0] == digests[1])
+        await context.shutdown()
+        await panda.stop()
+    }
+
+    @Test func `a Vimeo token without the video_files scope fails only Vimeo's lessons, saying which scope to add`() async throws {
+        let world = try await World()
+        world.vimeo.setScopes(["public", "private"])
+        let output = try #require(try await world.build(expecting: 1).output)
+        #expect(output.failures.map(\.item).sorted() == ["hotmart/p01", "hotmart/p02", "hotmart/p03", "hotmart/p04"])
+        for failure in output.failures {
+            #expect(failure.error.contains("the token must have the `video_files` scope"), "\(failure.error)")
+            #expect(!failure.error.contains(world.vimeo.token))
+        }
+        #expect(try world.documents().count == 8)
+        await world.close()
+    }
+
+    @Test func `pages and videos are paired by id, then by titles as people write them; ties are ambiguous, never guessed`() {
+        func page(_ id: String, _ title: String, module: String = "Fundamentos") -> CatalogPage {
+            CatalogPage(pageID: id, title: title, moduleID: "m", moduleName: module)
+        }
+        func video(_ id: String, _ name: String, description: String = "", folder: String? = nil) -> MatchCandidate<String> {
+            MatchCandidate(id: id, name: name, description: description, folder: folder, video: id)
+        }
+        let pages = [page("a1", "Introdução ao Python"), page("a2", "Variáveis e tipos"), page("a3", "Listas", module: "Estruturas"),
+                     page("a4", "Resumo"), page("a5", "Aula extra: decoradores"), page("Zx9", "Funções")]
+        let videos = [video("1", "Aula 01 - Introducao ao python.mp4"), video("2", "02. VARIÁVEIS E TIPOS"),
+                      video("3", "Listas", folder: "Estruturas de dados"), video("4", "Listas", folder: "Outro módulo"),
+                      video("5", "Resumo"), video("6", "Resumo (cópia)"), video("7", "gravacao final", description: "lesson zx9 of the course")]
+        let matches = MediaMatcher(minimumScore: 0.75).match(pages: pages, candidates: videos)
+        func outcome(_ id: String) -> MatchOutcome? { matches[id]?.outcome }
+        #expect(outcome("a1") == .matched(candidate: "Aula 01 - Introducao ao python.mp4 (1)", how: "title", score: 1))
+        #expect(outcome("a2") == .matched(candidate: "02. VARIÁVEIS E TIPOS (2)", how: "title", score: 1))
+        // Two videos called alike: the one in the module's folder.
+        if case .matched(let candidate, let how, _)? = outcome("a3") {
+            #expect(candidate == "Listas (3)" && how == "title+module")
+        } else {
+            Issue.record("a3: \(String(describing: outcome("a3")))")
+        }
+        // "Resumo" and "Resumo (cópia)": 1.0 against 0.67 — the exact one; the copy is no rival at 0.75.
+        #expect(outcome("a4") == .matched(candidate: "Resumo (5)", how: "title", score: 1))
+        if case .unmatched(let reason)? = outcome("a5") {
+            #expect(reason.contains("no video's title is close to “Aula extra: decoradores”"), "\(reason)")
+        } else {
+            Issue.record("a5: \(String(describing: outcome("a5")))")
+        }
+        // An id written in the description wins over any title, whatever its case.
+        #expect(outcome("Zx9") == .matched(candidate: "gravacao final (7)", how: "id", score: 1))
+
+        // Two copies under the same name, nothing to tell them apart: ambiguous, with both named.
+        let tied = MediaMatcher(minimumScore: 0.75).match(pages: [page("b1", "Resumo")], candidates: [video("8", "Resumo"), video("9", "resumo")])
+        #expect(tied["b1"]?.outcome == .ambiguous(candidates: ["Resumo (8)", "resumo (9)"]))
+        #expect(MediaMatcher.normalized("Aula 03 - Variáveis.mp4") == "variaveis")
+        #expect(MediaMatcher.normalized("Módulo 2 Aula 1: Introdução") == "introducao")
     }
 }

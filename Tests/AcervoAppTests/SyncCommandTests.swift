@@ -140,6 +140,22 @@ import Testing
 }
 
 extension CloudExampleTests {
+    @Test func `the academy example is valid: three sources, each asking for its own credentials`() async throws {
+        try await offPool { () throws in
+            let directory = TemporaryDirectory("acervo-academy-example")
+            try FileManager.default.copyItem(atPath: repositoryRoot + "/rules", toPath: directory.path + "/rules")
+            try FileManager.default.removeItem(atPath: directory.path + "/rules/pipeline.yaml")
+            try FileManager.default.copyItem(atPath: repositoryRoot + "/examples/cloud/academy.yaml", toPath: directory.path + "/rules/pipeline.yaml")
+            try "{}".write(toFile: directory.path + "/media-python.json", atomically: true, encoding: .utf8)
+            let outcome = try acervo(["media"], in: directory.path, environment: ["HOTMART_CLIENT_ID": "id", "HOTMART_CLIENT_SECRET": "secret",
+                                                                                   "VIMEO_TOKEN": nil, "PANDA_API_KEY": nil])
+            #expect(!outcome.stderr.contains("pipeline.yaml:"), "\(outcome.stderr)")
+            #expect(outcome.stdout.contains("club-python: cannot be read: Vimeo: set VIMEO_TOKEN"), "\(outcome.stdout)")
+            #expect(outcome.stdout.contains("club-dados: cannot be read: Panda Video: set PANDA_API_KEY"), "\(outcome.stdout)")
+            #expect(outcome.stdout.contains("taller-de-python: a course folder"), "\(outcome.stdout)")
+        }
+    }
+
     @Test func `chirp_2 in the global location is a rules error naming the line; the example uses a region that serves it`() throws {
         let loader = RulesLoader(catalog: ProcessorCatalog.descriptors, sourceArtifacts: Item.artifactNames)
         let rules = """
