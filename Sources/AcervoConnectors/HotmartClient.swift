@@ -89,13 +89,18 @@ public struct HotmartClient: Sendable {
 
     /// The club's modules, in Hotmart's order.
     public func modules(subdomain: String, path: String) async throws(ConnectorError) -> [Module] {
-        try await all("\(baseURL)\(path)?subdomain=\(formEncode(subdomain))", as: Module.self)
+        try await all(Self.url(baseURL + path, subdomain: subdomain), as: Module.self)
     }
 
     /// A module's pages (lessons); `pathTemplate` holds `{module_id}`.
     public func pages(subdomain: String, module: String, pathTemplate: String) async throws(ConnectorError) -> [Page] {
         let path = pathTemplate.replacingOccurrences(of: "{module_id}", with: pathSegmentEncode(module))
-        return try await all("\(baseURL)\(path)?subdomain=\(formEncode(subdomain))", as: Page.self)
+        return try await all(Self.url(baseURL + path, subdomain: subdomain), as: Page.self)
+    }
+
+    /// The path with the club's subdomain in its query, after any query it has (`v2`'s `?product_id=…`).
+    static func url(_ path: String, subdomain: String) -> String {
+        path + (path.contains("?") ? "&" : "?") + "subdomain=" + formEncode(subdomain)
     }
 
     /// Every element of a `page_token`-paginated list.

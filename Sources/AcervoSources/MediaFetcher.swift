@@ -20,6 +20,7 @@ struct MediaFetcher: Sendable {
     /// The file's digest in the store.
     func fetch(_ file: RemoteFile) async throws -> Digest {
         if let known = try await remembered(file) { return known }
+        let started = Date()
         let digest: Digest
         var marker = file.marker
         switch file.fetch {
@@ -44,7 +45,12 @@ struct MediaFetcher: Sendable {
             }
             digest = try await store.ingest(fileAt: path, kind: .media).digest
         }
-        if let key = file.markerKey, let marker {
+        if let size = await store.blobs.size(of: digest) {
+            let seconds = Date().timeIntervalSince(started)
+            downloader.api.log(String(format: "media: fetched %@ — %.1f MB in %.1f s (%.1f MB/s)", file.name, Double(size) / 1e6, seconds,
+                                      Double(size) / 1e6 / max(seconds, 0.001)))
+        }
+                if let key = file.markerKey, let marker {
             // Only the shortcut for next time is lost when this cannot be written: the file is stored.
             try? await store.downloads.rememberDownload(
                 DownloadRecord(url: Self.recordKey(key), etag: marker, lastModified: nil, size: await store.blobs.size(of: digest) ?? 0, digest: digest),

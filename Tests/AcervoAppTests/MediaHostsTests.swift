@@ -350,7 +350,8 @@ import Testing
         try """
             sources:
               - { kind: hotmart, subdomain: curso-python, course: Python desde cero, school: tecnologia, media: [{ kind: folder, path: curso-python-videos }] }
-              - { kind: hotmart, subdomain: curso-dados, course: Análise de dados, school: dados, media: [{ kind: folder, path: curso-dados-videos }] }
+              - { kind: hotmart, subdomain: curso-dados, course: Análise de dados, school: dados, media: [{ kind: folder, path: curso-dados-videos }],
+                  product_id: "4242", pages_path: "/club/api/v2/modules/{module_id}/pages?product_id={product_id}" }
               - { kind: local, path: taller }
             rules:
               media: { processor: ffprobe@1, input: video }
@@ -362,6 +363,7 @@ import Testing
                                               "ACERVO_RETRY_ATTEMPTS": "2", "ACERVO_RETRY_BASE_SECONDS": "0.01"]
         let first = try await acervoOffPool(["build", "--json"], in: project, environment: environment)
         #expect(first.status == 0, "\(first.stderr)\n\(first.stdout)")
+        #expect(hotmart.calls["GET v2 /modules/{id}/pages"] == 1 && hotmart.violations.isEmpty, "\(hotmart.calls) \(hotmart.violations)")
         let shown = try acervo(["kb", "show", "--json"], in: project)
         let entries = try #require(try JSONSerialization.jsonObject(with: Data(shown.stdout.utf8)) as? [String: Any])
         let documents = try #require(entries["entries"] as? [[String: Any]] ?? entries["documents"] as? [[String: Any]], "\(shown.stdout.prefix(600))")

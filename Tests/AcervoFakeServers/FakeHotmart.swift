@@ -92,7 +92,8 @@ public final class FakeHotmart: Sendable {
             count("POST /security/oauth/token")
             return token(request)
         }
-        guard request.method == "GET", request.path.hasPrefix("/club/api/v1/modules") else {
+        let version2 = request.path.hasPrefix("/club/api/v2/modules")
+        guard request.method == "GET", request.path.hasPrefix("/club/api/v1/modules") || version2 else {
             return violation("no such endpoint: \(request.method) \(request.path)", status: 404)
         }
         let bearer = request.headers["authorization"].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
@@ -110,7 +111,9 @@ public final class FakeHotmart: Sendable {
                                       "total_pages": $0.lessons.count] }, request)
         }
         if segments.count == 6, segments[5] == "pages" {
-            count("GET /modules/{id}/pages")
+            count(version2 ? "GET v2 /modules/{id}/pages" : "GET /modules/{id}/pages")
+            // v2 lists a module's pages for one product: the id is required.
+            if version2, (request.query["product_id"] ?? "").isEmpty { return violation("v2 pages need `product_id`") }
             let empty = state.withLock { state in
                 defer { state.emptyAnswers = max(0, state.emptyAnswers - 1) }
                 return state.emptyAnswers > 0
