@@ -53,20 +53,32 @@ public struct HotmartClient: Sendable {
         public var name: String
         public var sequence: Int?
         public var isExtra: Bool?
+        /// How many pages the module says it has: a page list that comes back empty beside it is an error.
+        public var totalPages: Int?
         enum CodingKeys: String, CodingKey {
             case moduleID = "module_id"
             case name, sequence
             case isExtra = "is_extra"
+            case totalPages = "total_pages"
         }
     }
 
-    public struct Page: Decodable, Sendable {
+    public struct Page: Codable, Sendable {
         public var pageID: String
         public var name: String
         public var type: String?
         public var sequence: Int?
         /// Whether the page holds a video (Hotmart says so, but not where it is).
         public var hasMedia: Bool?
+
+        public init(pageID: String, name: String, type: String? = nil, sequence: Int? = nil, hasMedia: Bool? = nil) {
+            self.pageID = pageID
+            self.name = name
+            self.type = type
+            self.sequence = sequence
+            self.hasMedia = hasMedia
+        }
+
         enum CodingKeys: String, CodingKey {
             case pageID = "page_id"
             case name, type, sequence

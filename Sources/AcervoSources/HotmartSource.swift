@@ -38,6 +38,8 @@ public struct HotmartSource: Source {
     struct Lesson: Sendable {
         var module: HotmartClient.Module
         var page: HotmartClient.Page
+        /// Why the page comes from the last listing and not tonight's: the lesson fails and keeps its document.
+        var unread: String?
         var catalog: CatalogPage { CatalogPage(pageID: page.pageID, title: page.name, moduleID: module.moduleID, moduleName: module.name) }
     }
 
@@ -51,7 +53,7 @@ public struct HotmartSource: Source {
     public func survey(store: Store) async throws -> Detection { try await detect(store: store, dry: true) }
 
     func detect(store: Store, dry: Bool) async throws -> Detection {
-        let lessons = try await catalog()
+        let lessons = try await catalog(store: store)
         try await refuseSuddenShrink(to: lessons.count, store: store)
         let resolution = await resolve(lessons)
         let skipped = zip(lessons, resolution).filter { lesson, found in
@@ -83,18 +85,54 @@ public struct HotmartSource: Source {
         return Detection(items: items, notes: notes)
     }
 
-    /// Every page of every module, in Hotmart's order.
-    func catalog() async throws -> [Lesson] {
+    /// Every page of every module, in Hotmart's order. A module whose page list cannot be read tonight — an
+    /// error after the retries, a 200 with an empty or broken body, or no pages where the module says it has
+    /// some, or where it had some last time — keeps the pages it listed last time, marked `unread`: those
+    /// lessons fail and keep their documents, the other modules build. With no listing from before, the
+    /// module's error is the source's.
+    func catalog(store: Store? = nil) async throws -> [Lesson] {
         let client = try HotmartClient(context: context)
         let modules = try await client.modules(subdomain: settings.subdomain, path: settings.modulesPath)
         var lessons: [Lesson] = []
         let pagesPath = settings.pagesPath.replacingOccurrences(of: "{product_id}", with: pathSegmentEncode(settings.productID ?? ""))
         for module in modules.sorted(by: { ($0.sequence ?? 0, $0.moduleID) < ($1.sequence ?? 0, $1.moduleID) }) {
-            for page in try await client.pages(subdomain: settings.subdomain, module: module.moduleID, pathTemplate: pagesPath) {
-                lessons.append(Lesson(module: module, page: page))
+            var previous: [HotmartClient.Page]?
+            if let store { previous = try await rememberedPages(of: module, in: store) }
+            do {
+                let pages = try await client.pages(subdomain: settings.subdomain, module: module.moduleID, pathTemplate: pagesPath)
+                let expected = max(module.totalPages ?? 0, previous?.count ?? 0)
+                if pages.isEmpty, expected > 0 {
+                    throw SourceError("Hotmart listed no page for the module “\(module.name)”, which has \(expected) "
+                                      + "(\(module.totalPages != nil ? "its total_pages says so" : "it had them last time")); an empty answer is not read as removals")
+                }
+                lessons += pages.map { Lesson(module: module, page: $0) }
+                if let store { try? await remember(pages, of: module, in: store) }
+            } catch {
+                guard let previous, !previous.isEmpty else { throw error }
+                context.log("Hotmart: the module “\(module.name)” could not be listed (\(error)); its \(previous.count) lessons keep their documents")
+                lessons += previous.map { Lesson(module: module, page: $0, unread: "\(error)") }
             }
         }
         return lessons
+    }
+
+    /// Where a module's last page list is remembered: a blob of its pages, named in the downloads table under a
+    /// key no URL has. A listing collected by `gc` is simply not there: the module's error is then the source's.
+    private func listingKey(_ module: HotmartClient.Module) -> String {
+        "catalog:hotmart:\(settings.subdomain):\(settings.productID ?? ""):\(module.moduleID)"
+    }
+
+    private func rememberedPages(of module: HotmartClient.Module, in store: Store) async throws -> [HotmartClient.Page]? {
+        guard let record = try await store.downloads.downloadRecord(for: listingKey(module)),
+              let bytes = try? await store.blobs.bytes(of: record.digest) else { return nil }
+        return try? JSONDecoder().decode([HotmartClient.Page].self, from: Data(bytes))
+    }
+
+    private func remember(_ pages: [HotmartClient.Page], of module: HotmartClient.Module, in store: Store) async throws {
+        let bytes = Array(try JSONEncoder.canonical.encode(pages))
+        let digest = try await store.put(bytes: bytes).digest
+        try await store.downloads.rememberDownload(DownloadRecord(url: listingKey(module), etag: nil, lastModified: nil, size: Int64(bytes.count),
+                                                                  digest: digest), at: Date())
     }
 
     /// What the resolvers found for each lesson: the first that knows it wins; when none does, why each did not.
@@ -194,6 +232,10 @@ public struct HotmartSource: Source {
         // The page id is the catalog's: encoded, so that whatever it holds (`../`, a newline) it stays one part
         // of the id. Hotmart's own ids (letters and digits) are unchanged by it.
         let id = idPrefix + pathSegmentEncode(page.pageID)
+        if let unread = lesson.unread {
+            return Item(id: id, metadata: metadata, artifacts: [:],
+                        detectionError: "its module “\(module.name)” could not be listed tonight, so it keeps its document: \(unread)")
+        }
         guard case .media(let files, let resolver, let match) = found else {
             guard case .missing(let reasons, _) = found else { return nil }
             if Self.isNotALesson(page) { return nil }

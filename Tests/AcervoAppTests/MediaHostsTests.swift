@@ -257,11 +257,22 @@ import Testing
         #expect(world.vimeo.cdnBytes == ["903": world.videoBytes[3].count])
         #expect(world.panda.totalSegmentBytes == 0)
 
-        // The Club API answering 200 with an empty body: the build fails saying so, and nothing changes.
+        // The Club API answering 200 with an empty body for one module (every retry), then an empty page list
+        // for the other while it still counts its pages: each time that module's lessons fail and keep their
+        // documents, and nothing else changes.
         let before = try world.documents()
-        world.hotmart.answerEmpty(100)
-        let empty = try await world.build(expecting: 1)
-        #expect(empty.stderr.contains("Hotmart"), "\(empty.stderr)")
+        world.hotmart.answerEmpty(4)
+        let empty = try #require(try await world.build(expecting: 1).output)
+        #expect(empty.failures.map(\.item).sorted() == ["hotmart/p01", "hotmart/p02", "hotmart/p03", "hotmart/p04", "hotmart/p05", "hotmart/p06"],
+                "\(empty.failures.map { "\($0.item): \($0.error)" })")
+        #expect(empty.failures.first?.error.contains("its module “Fundamentos” could not be listed tonight, so it keeps its document") == true)
+        #expect(empty.failures.first?.error.contains("an empty body instead of JSON") == true, "\(empty.failures.first?.error ?? "")")
+        #expect(try world.documents() == before)
+        world.hotmart.answerNoPages(for: "m2")
+        let none = try #require(try await world.build(expecting: 1).output)
+        #expect(none.failures.map(\.item).sorted() == ["hotmart/p07", "hotmart/p08", "hotmart/p09", "hotmart/p10", "hotmart/p11", "hotmart/p12"])
+        #expect(none.failures.first?.error.contains("Hotmart listed no page for the module “Dados em Python”, which has 6") == true,
+                "\(none.failures.first?.error ?? "")")
         #expect(try world.documents() == before)
         await world.close()
     }

@@ -38,6 +38,8 @@ public final class FakeHotmart: Sendable {
         var catalogs: [String: [Module]] = [:]
         /// The next page listings answer 200 with an empty body.
         var emptyAnswers = 0
+        /// Modules whose page list answers an empty list (while the module still counts its pages).
+        var noPages: Set<String> = []
         /// Clubs whose every API call answers 500.
         var down: Set<String> = []
         var tokens: Set<String> = []
@@ -72,6 +74,10 @@ public final class FakeHotmart: Sendable {
     public func setCatalog(_ modules: [Module], subdomain: String) { state.withLock { $0.catalogs[subdomain] = modules } }
     /// The next `count` page listings answer 200 with an empty body (as the Club API sometimes does).
     public func answerEmpty(_ count: Int) { state.withLock { $0.emptyAnswers = count } }
+    /// The module's page list answers 200 with no items, while the module list still says how many it has.
+    public func answerNoPages(for moduleID: String, _ enabled: Bool = true) {
+        state.withLock { if enabled { $0.noPages.insert(moduleID) } else { $0.noPages.remove(moduleID) } }
+    }
     /// Every call for `subdomain` answers 500 (or normally again).
     public func setDown(_ subdomain: String, _ isDown: Bool = true) {
         state.withLock { if isDown { $0.down.insert(subdomain) } else { $0.down.remove(subdomain) } }
@@ -122,6 +128,7 @@ public final class FakeHotmart: Sendable {
             guard let module = modules.first(where: { $0.moduleID == segments[4] }) else {
                 return .json(404, ["error": "not_found", "error_description": "module \(segments[4]) not found"])
             }
+            if state.withLock({ $0.noPages.contains(module.moduleID) }) { return page([], request) }
             return page(module.lessons.map { ["page_id": $0.pageID, "name": $0.name, "type": $0.type, "sequence": $0.sequence,
                                              "has_media": $0.hasMedia, "is_completed": false] }, request)
         }
