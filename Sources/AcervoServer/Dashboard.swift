@@ -27,6 +27,7 @@ extension RouterGroup<ServiceRequestContext> {
             try await service.htmlAnswer { try await service.knowledgeBasePage(KnowledgeBaseFilter(request)) }
         }
         get("snapshots") { _, _ in try await service.htmlAnswer { try await service.snapshotsPage() } }
+        get("media") { _, _ in try await service.htmlAnswer { try await service.mediaPage() } }
         get("diff") { request, _ in
             let old = request.uri.queryParameters.get("old") ?? "", new = request.uri.queryParameters.get("new") ?? "latest"
             return try await service.htmlAnswer { try await service.diffPage(old: old, new: new) }

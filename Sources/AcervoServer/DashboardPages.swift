@@ -261,3 +261,49 @@ extension AcervoService {
         }
     }
 }
+
+extension AcervoService {
+    /// Where each lesson's video is, read from the hosts now (as `acervo media`): matched (how, how closely),
+    /// ambiguous (the candidates) or unmatched (why) — what a person fixes in a manifest before the night.
+    func mediaPage() async throws -> HTML {
+        let report = try await workspace.media()
+        let sections = report.sources.map { source -> HTML in
+            guard source.kind == "hotmart" else {
+                return "<section><h2>\(source.name)</h2><p class=\"muted\">A course folder: each lesson folder holds its own video.</p></section>"
+            }
+            if let error = source.error {
+                return "<section class=\"warning\"><h2>\(source.name)</h2><p class=\"error\">Cannot be read: \(error)</p></section>"
+            }
+            let rows = source.rows.map { row -> HTML in
+                let found: HTML
+                switch row.status {
+                case .matched:
+                    let score = row.score.map { String(format: ", %.2f", $0) } ?? ""
+                    found = "<span class=\"ok\">\(row.match ?? "")</span> <span class=\"muted\">(\(row.resolver ?? ""), by \(row.how ?? "")\(score))</span>"
+                case .ambiguous:
+                    found = "<span class=\"failed\">Ambiguous:</span> \(row.candidates.joined(separator: " · "))"
+                case .unmatched:
+                    found = "<span class=\"failed\">Unmatched:</span> \(row.reasons.isEmpty ? "no media resolver is configured" : row.reasons.joined(separator: "; "))"
+                case .notALesson:
+                    found = "<span class=\"muted\">Not a lesson (no video): makes no document</span>"
+                }
+                return """
+                    <tr><td><a href="/lesson?item=\(HTML.query(row.item))"><code class="id">\(row.pageID)</code></a></td><td>\(row.title)</td>\
+                    <td>\(row.module)</td><td class="text">\(found)</td></tr>
+                    """
+            }
+            return """
+                <section class="scroll"><h2>\(source.name)</h2><table class="stack"><thead><tr><th>Page</th><th>Title</th><th>Module</th>\
+                <th>Video</th></tr></thead><tbody>\(rows)</tbody></table></section>
+                """
+        }
+        let unresolved = report.unresolved.count
+        let summary: HTML = """
+            <section\(unresolved > 0 ? HTML(" class=\"warning\"") : "")><p>\(report.count(.matched)) matched, \(report.count(.ambiguous)) ambiguous, \
+            \(report.count(.unmatched)) unmatched\(report.count(.notALesson) > 0 ? HTML(", \(report.count(.notALesson)) not lessons") : "").\
+            \(unresolved > 0 ? HTML(" The \(unresolved) ambiguous or unmatched \(unresolved == 1 ? "lesson fails" : "lessons fail") in the build and \(unresolved == 1 ? "keeps its" : "keep their") previous document: add them to a media manifest with the right video's id, listed first under <code>source.media</code> (docs/cloud.md shows how).") : "")</p>
+            <p class="muted">Read from the hosts at \(time(Date())); no video was fetched. <code>acervo media --write-manifest media.json</code> writes the matched pages as a manifest to start from.</p></section>
+            """
+        return page("Media", "\(summary)\(sections)")
+    }
+}

@@ -81,7 +81,7 @@ func page(_ title: String, refreshSeconds: Int? = nil, _ body: HTML) -> HTML {
         dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;margin:0}dl.facts dt{color:#5b6573}dl.facts dd{margin:0;overflow-wrap:anywhere}
         </style></head>
         <body><header><strong>Acervo</strong><a href="/">Overview</a><a href="/runs">Runs</a><a href="/kb">Knowledge base</a>\
-        <a href="/snapshots">Snapshots</a><a href="/cost">Cost</a><a href="/cache">Cache</a><a href="/search">Search</a></header>
+        <a href="/snapshots">Snapshots</a><a href="/media">Media</a><a href="/cost">Cost</a><a href="/cache">Cache</a><a href="/search">Search</a></header>
         <main><h1>\(title)</h1>
         \(body)
         </main></body></html>

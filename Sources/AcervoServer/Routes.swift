@@ -188,6 +188,7 @@ extension RouterGroup<ServiceRequestContext> {
             }
             return try await service.answer { try Response.json(try await service.workspace.costReport(runs: runs, projection: projection)) }
         }
+        get("api/media") { _, _ in try await service.answer { try Response.json(try await service.workspace.media()) } }
         get("api/snapshots") { _, _ in
             try await service.answer { try Response.json(try await service.snapshotMemo.snapshots(service.workspace)) }
         }

@@ -74,7 +74,8 @@ struct MediaMatcher {
         for (page, ranked) in scored {
             let open = ranked.filter { !taken.contains($0.candidate.id) }
             guard let best = open.first, best.score >= minimumScore else {
-                let closest = ranked.first.map { " (closest: “\($0.candidate.name)”, \(String(format: "%.2f", $0.score)))" } ?? ""
+                // The closest is worth naming only when it shares something with the title.
+                let closest = ranked.first.flatMap { $0.score >= 0.3 ? " (closest: “\($0.candidate.name)”, \(String(format: "%.2f", $0.score)))" : nil } ?? ""
                 result[page.pageID] = .unmatched(ranked.first.map { taken.contains($0.candidate.id) && $0.score >= minimumScore }
                     == true ? "the video closest to “\(page.title)” is already paired with another lesson\(closest)"
                     : "no video's title is close to “\(page.title)”\(closest)")

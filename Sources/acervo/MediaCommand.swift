@@ -59,7 +59,7 @@ struct MediaCommand: AsyncParsableCommand {
               + (report.count(.notALesson) > 0 ? ", \(report.count(.notALesson)) not lessons" : ""))
         if let manifest, let added {
             print("wrote \(added) new \(added == 1 ? "entry" : "entries") to \(manifest)"
-                  + (report.unresolved.isEmpty ? "" : "; add the \(report.unresolved.count) ambiguous or unmatched pages by hand (page id → {\"vimeo\": ID} …)"))
+                  + (report.unresolved.isEmpty ? "" : "; add the \(report.unresolved.count) ambiguous or unmatched pages to it by hand, with the right video's id (docs/cloud.md shows how)"))
         }
     }
 }
