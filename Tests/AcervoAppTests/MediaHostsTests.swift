@@ -515,4 +515,22 @@ import Testing
         #expect(MediaMatcher.normalized("Aula 03 - Variáveis.mp4") == "variaveis")
         #expect(MediaMatcher.normalized("Módulo 2 Aula 1: Introdução") == "introducao")
     }
+
+    @Test func `Vimeo's file: the smallest progressive MP4 at least as tall as asked, else the tallest, else an original`() throws {
+        func file(_ height: Int, _ size: Int64, quality: String = "sd", type: String = "video/mp4") -> [String: Any] {
+            ["quality": quality, "type": type, "height": height, "width": height * 16 / 9, "size": size, "link": "https://cdn/\(height)"]
+        }
+        func video(files: [[String: Any]], download: [[String: Any]] = []) throws -> VimeoClient.Video {
+            let object: [String: Any] = ["uri": "/videos/1", "files": files, "download": download]
+            return try JSONDecoder().decode(VimeoClient.Video.self, from: JSONSerialization.data(withJSONObject: object))
+        }
+        let renditions = [file(360, 10), file(1080, 90, quality: "hd"), file(720, 40, quality: "hd"), file(0, 5, quality: "hls")]
+        #expect(VimeoClient.choose(try video(files: renditions), minimumHeight: 720)?.height == 720)
+        #expect(VimeoClient.choose(try video(files: renditions), minimumHeight: 1080)?.height == 1080)
+        #expect(VimeoClient.choose(try video(files: [file(360, 10), file(540, 20)]), minimumHeight: 720)?.height == 540, "the tallest when none is tall enough")
+        let original = ["quality": "source", "type": "source", "height": 1080, "size": 900, "link": "https://download/original"] as [String: Any]
+        #expect(VimeoClient.choose(try video(files: [], download: [original]), minimumHeight: 720)?.link == "https://download/original",
+                "an original from `download` when there are no progressive files")
+        #expect(VimeoClient.choose(try video(files: []), minimumHeight: 720) == nil)
+    }
 }
