@@ -48,10 +48,17 @@ public struct PriceTable: Sendable, Equatable {
         return price
     }
 
-    /// Reads `prices.yaml` from the rules folder; a missing file is an empty table. Mistakes name the line.
+    /// Reads `prices.yaml` from the rules folder; a missing file is an empty table (a pipeline with no paid
+    /// rule needs none). A file that is there but cannot be read is an error: read as "no prices", every paid
+    /// rule would fail for want of one, far from the cause. Mistakes name the line.
     public static func load(rulesDirectory: String) throws(RulesError) -> PriceTable {
         let path = rulesDirectory + "/" + fileName
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return PriceTable() }
+        guard FileManager.default.fileExists(atPath: path) else { return PriceTable() }
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw RulesError("\(path) cannot be read as UTF-8 text: \(error.localizedDescription)", at: nil,
+                             fix: "check its permissions and encoding, or remove it if no rule is paid")
+        }
         return try parse(text, file: path)
     }
 

@@ -112,7 +112,12 @@ public actor BuildCoordinator {
     public func start(_ trigger: BuildTrigger, refresh: [String] = []) async -> Start {
         if shutdown.withLock({ $0.requested }) { return .busy("the service is shutting down") }
         if let running = runningHere { return .busy(running) }
-        if let holder = try? await workspace.lockHolder() { return .busy("the store is held by \(holder)") }
+        do {
+            if let holder = try await workspace.lockHolder() { return .busy("the store is held by \(holder)") }
+        } catch {
+            // A probe that fails says nothing about who holds the store: not starting is the safe answer.
+            return .busy("the store's lock cannot be checked: \(AppError(error).message)")
+        }
         // The checks above suspended: look again before taking the slot.
         if let running = runningHere { return .busy(running) }
         let stop = StopFlag(graceSeconds: request.stopGraceSeconds)

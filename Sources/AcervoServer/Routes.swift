@@ -137,8 +137,11 @@ extension AcervoService {
     func startBuild(refresh: String? = nil) async -> (HTTPResponse.Status, String) {
         let rules = refresh.map { [$0] } ?? []
         if let refresh {
-            guard let pipeline = try? workspace.pipeline(), pipeline.rule(named: refresh) != nil else {
-                return (.badRequest, "no rule `\(refresh)` to refresh")
+            do {
+                guard try workspace.pipeline().rule(named: refresh) != nil else { return (.badRequest, "no rule `\(refresh)` to refresh") }
+            } catch {
+                // The rules are broken: that is the answer, not "no such rule".
+                return (.internalServerError, "the rules cannot be read, so no build can start: \(AppError(error).message)")
             }
         }
         switch await coordinator.start(.manual, refresh: rules) {

@@ -120,19 +120,26 @@ extension SQLiteMetadata {
         }
         return try rows.map { row in
             let key: String = row["key"]
-            let usage = Self.decodeColumn([String: Double].self, row["usage"]) ?? [:]
+            let usage = try Self.decodeColumn([String: Double].self, row["usage"], column: "usage", key: key) ?? [:]
             return ActionResult(
                 key: try ActionKey(parsing: key), processor: row["processor"], processorVersion: row["processor_version"],
                 outputs: outputs[key] ?? [:], outputBytes: row["output_bytes"], provider: row["provider"], model: row["model"], usage: usage,
                 costUSD: row["cost_usd"], durationSeconds: row["duration_seconds"], runID: row["run_id"], toolVersion: row["tool_version"],
                 createdAt: row.date("created_at"), hitCount: row["hit_count"], lastHitAt: row.optionalDate("last_hit_at"),
-                warnings: Self.decodeColumn([String].self, row["warnings"]) ?? [], metadata: Self.decodeColumn([String: String].self, row["metadata"]) ?? [:])
+                warnings: try Self.decodeColumn([String].self, row["warnings"], column: "warnings", key: key) ?? [],
+                metadata: try Self.decodeColumn([String: String].self, row["metadata"], column: "metadata", key: key) ?? [:])
         }
     }
 
     /// A JSON column written by `commit`; NULL for rows from before the column existed.
-    private static func decodeColumn<T: Decodable>(_ type: T.Type, _ text: String?) -> T? {
-        text.flatMap { try? JSONDecoder().decode(T.self, from: Data($0.utf8)) }
+    /// A JSON column: nil when it is NULL; an error naming the column when it holds something that does not
+    /// decode (read as empty, a result's recorded usage — its cost's basis — would silently vanish).
+    private static func decodeColumn<T: Decodable>(_ type: T.Type, _ text: String?, column: String, key: String) throws -> T? {
+        guard let text else { return nil }
+        do { return try JSONDecoder().decode(T.self, from: Data(text.utf8)) } catch {
+            throw StoreError.database(path: "action_results", message: "the `\(column)` of result \(key) is not the JSON it should be (\(error)); "
+                                      + "run `acervo fsck --repair` to rebuild the database from the run logs")
+        }
     }
 }
 

@@ -53,9 +53,15 @@ extension Store {
 extension JSONEncoder {
     /// Sorted keys, no whitespace: the same value always encodes to the same bytes. Every stored JSON blob
     /// (trees, manifests, transcripts) uses it, so equal values are equal blobs and early cutoff works.
+    ///
+    /// A number that is not finite (a provider's NaN, an infinite duration) is written as a string
+    /// (`"NaN"`, `"Infinity"`) instead of making the encoder throw: encoding a value never fails, so never traps;
+    /// reading such a value back as a number fails, and is reported where it is read. Finite numbers are
+    /// written exactly as before (action keys and stored blobs are unchanged by this).
     public static var canonical: JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
         return encoder
     }
 }

@@ -214,3 +214,15 @@ import Testing
         #expect(error?.description.contains("captions") == true)
     }
 }
+
+@Suite struct PriceFileTests {
+    @Test func `no prices file is an empty table; one that cannot be read is an error naming it`() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("acervo-prices-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        #expect(try PriceTable.load(rulesDirectory: folder) == PriceTable())
+        try Data([0x66, 0x6f, 0xff, 0xfe, 0x0a]).write(to: URL(fileURLWithPath: folder + "/prices.yaml"))
+        let error = #expect(throws: RulesError.self) { _ = try PriceTable.load(rulesDirectory: folder) }
+        #expect(error?.message.contains("prices.yaml cannot be read as UTF-8 text") == true, "\(String(describing: error))")
+    }
+}

@@ -232,7 +232,7 @@ import Testing
         try await running.stop()
     }
 
-    @Test func `health and readiness: ready only while the rules load`() async throws {
+    @Test func `health and readiness: ready only while the rules load; a build with broken rules says so`() async throws {
         let project = try TinyProject()
         let running = try await RunningService.start(project)
         #expect(try await request(.GET, running.baseURL + "/healthz").body == "ok\n")
@@ -241,6 +241,10 @@ import Testing
         let notReady = try await request(.GET, running.baseURL + "/readyz")
         #expect(notReady.status == 503)
         #expect(notReady.body.contains("unknown key `rulez`"))
+        // A build asked for with broken rules says the rules are broken, not that the rule does not exist.
+        let session = try #require(try await request(.GET, running.baseURL + "/api/session").json() as? [String: String])
+        let refused = try await request(.POST, running.baseURL + "/api/builds?refresh=document", headers: [("X-CSRF-Token", session["csrfToken"] ?? "")])
+        #expect(refused.status == 500 && refused.body.contains("the rules cannot be read") && refused.body.contains("rulez"), "\(refused.body)")
         try await running.stop()
     }
 

@@ -79,3 +79,27 @@ import Testing
         #expect(after.missingChildren.map(\.child) == [transcript])
     }
 }
+
+/// Errors that used to be swallowed, and a number the canonical encoder used to trap on.
+@Suite struct NoSwallowedErrorTests {
+    @Test func `a result whose stored usage is not JSON is an error naming the column, not a result that cost nothing`() async throws {
+        let folder = TemporaryFolder()
+        let store = try await folder.openStore()
+        let output = try await store.put(bytes: Array("transcript".utf8)).digest
+        try await store.commit(ActionResult(key: key("a"), processor: "google.stt", processorVersion: "1", outputs: ["transcript": output],
+                                            usage: ["billedSeconds": 600], costUSD: 0.3, toolVersion: Store.toolVersion))
+        #expect(try await store.lookup(key("a"))?.usage == ["billedSeconds": 600])
+        let database = folder.path + "/store/acervo.sqlite"
+        let damage = try run("/usr/bin/sqlite3", [database, "UPDATE action_results SET usage = '{\"billedSeconds\": 6' WHERE processor = 'google.stt'"])
+        #expect(damage.status == 0, "sqlite3 is needed (scripts/setup installs it): \(damage.stderr)")
+        let error = await #expect(throws: StoreError.self) { _ = try await store.lookup(key("a")) }
+        #expect("\(error.map { "\($0)" } ?? "")".contains("the `usage` of result"), "\(String(describing: error))")
+    }
+
+    @Test func `a number that is not finite is written as a string by the canonical encoder, never a trap, and finite ones as before`() throws {
+        struct Measured: Encodable { var seconds: Double; var ratio: Double }
+        let bytes = try JSONEncoder.canonical.encode(Measured(seconds: .nan, ratio: .infinity))
+        #expect(String(decoding: bytes, as: UTF8.self) == #"{"ratio":"Infinity","seconds":"NaN"}"#)
+        #expect(String(decoding: try JSONEncoder.canonical.encode(Measured(seconds: 1.5, ratio: 0.1)), as: UTF8.self) == #"{"ratio":0.1,"seconds":1.5}"#)
+    }
+}
