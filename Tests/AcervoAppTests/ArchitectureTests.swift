@@ -46,6 +46,39 @@ import Testing
         }
     }
 
+    /// Target → the targets `Package.swift` says it depends on (the quoted names in its `dependencies: [ … ]`).
+    func declaredDependencies() throws -> [String: Set<String>] {
+        let manifest = try String(contentsOfFile: repositoryRoot + "/Package.swift", encoding: .utf8)
+        var declared: [String: Set<String>] = [:]
+        for match in manifest.matches(of: /\.(?:target|executableTarget|testTarget)\(\s*name: "([^"]+)"/) {
+            let name = String(match.1)
+            let rest = manifest[match.range.upperBound...]
+            // This target's own arguments end where the next target begins.
+            let end = rest.firstMatch(of: /\.(?:target|executableTarget|testTarget)\(/)?.range.lowerBound ?? rest.endIndex
+            let body = rest[..<end]
+            guard let start = body.range(of: "dependencies: [") else { declared[name] = []; continue }
+            var depth = 1
+            var index = start.upperBound
+            while index < body.endIndex, depth > 0 {
+                if body[index] == "[" { depth += 1 } else if body[index] == "]" { depth -= 1 }
+                index = body.index(after: index)
+            }
+            let list = body[start.upperBound..<index]
+            declared[name] = Set(list.matches(of: /"([A-Za-z-]+)"/).map { String($0.1) })
+        }
+        return declared
+    }
+
+    @Test func `Package.swift declares every Acervo module a target imports`() throws {
+        let declared = try declaredDependencies()
+        for (module, imported) in try imports() where module != "CAcervoShims" {
+            let dependencies = try #require(declared[module], "\(module) is not a target in Package.swift")
+            for target in imported {
+                #expect(dependencies.contains(target), "\(module) imports \(target) without declaring it in Package.swift (it compiles only transitively)")
+            }
+        }
+    }
+
     @Test func `docs/architecture.md shows the graph the code has`() throws {
         let printed = try run("/bin/bash", [repositoryRoot + "/scripts/module-graph"])
         #expect(printed.status == 0, "\(printed.stderr)")
