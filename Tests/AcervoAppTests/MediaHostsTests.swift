@@ -257,7 +257,17 @@ import Testing
         #expect(world.vimeo.cdnBytes == ["903": world.videoBytes[3].count])
         #expect(world.panda.totalSegmentBytes == 0)
 
-        // The Club API answering 200 with an empty body for one module (every retry), then an empty page list
+        // A video deleted from Vimeo is a removed input: its lesson fails, saying so, and keeps its document.
+        let kept = try world.documents()
+        world.vimeo.remove("904")
+        let removed = try #require(try await world.build(expecting: 1).output)
+        #expect(removed.failures.map(\.item) == ["hotmart/p04"] && removed.failures.first?.error.hasPrefix("its video was not found: ") == true,
+                "\(removed.failures.map(\.error))")
+        #expect(try world.documents() == kept)
+        world.vimeo.put(.init(id: "904", name: "Gravação 2026-10-02 (final)", description: "Aula do curso. page: p04", folder: "777",
+                              folderName: "Curso Python", duration: 7, renditions: [720: world.videoBytes[3]]))
+
+                // The Club API answering 200 with an empty body for one module (every retry), then an empty page list
         // for the other while it still counts its pages: each time that module's lessons fail and keep their
         // documents, and nothing else changes.
         let before = try world.documents()
