@@ -19,10 +19,14 @@ public final class Workspace: Sendable {
     public let log: @Sendable (String) -> Void
     /// Told of every call to a provider and every retry (the service's metrics).
     public let observeCalls: @Sendable (ProviderCall) -> Void
+    /// Told of the media bytes a build fetches as they arrive (a progress line's speed).
+    public let mediaBytes: @Sendable (Int64) -> Void
     private let opened = Mutex<Store?>(nil)
 
     public init(storePath: String, rulesPath: String, environment: ConnectorEnvironment = ConnectorEnvironment(),
-                log: @escaping @Sendable (String) -> Void = { _ in }, observeCalls: @escaping @Sendable (ProviderCall) -> Void = { _ in }) {
+                log: @escaping @Sendable (String) -> Void = { _ in }, observeCalls: @escaping @Sendable (ProviderCall) -> Void = { _ in },
+                mediaBytes: @escaping @Sendable (Int64) -> Void = { _ in }) {
+        self.mediaBytes = mediaBytes
         self.storePath = storePath
         self.rulesPath = rulesPath
         self.environment = environment
@@ -32,8 +36,9 @@ public final class Workspace: Sendable {
 
     /// A workspace whose keys and endpoints come from `variables` (the process environment, as a rule).
     public convenience init(storePath: String, rulesPath: String, variables: [String: String], log: @escaping @Sendable (String) -> Void,
-                            observeCalls: @escaping @Sendable (ProviderCall) -> Void = { _ in }) {
-        self.init(storePath: storePath, rulesPath: rulesPath, environment: ConnectorEnvironment(variables), log: log, observeCalls: observeCalls)
+                            observeCalls: @escaping @Sendable (ProviderCall) -> Void = { _ in }, mediaBytes: @escaping @Sendable (Int64) -> Void = { _ in }) {
+        self.init(storePath: storePath, rulesPath: rulesPath, environment: ConnectorEnvironment(variables), log: log, observeCalls: observeCalls,
+                  mediaBytes: mediaBytes)
     }
 
     /// A workspace over an already opened store (tests; a store in memory).
@@ -44,6 +49,7 @@ public final class Workspace: Sendable {
         self.environment = environment
         self.log = log
         observeCalls = { _ in }
+        mediaBytes = { _ in }
         opened.withLock { $0 = store }
     }
 
@@ -81,7 +87,8 @@ public final class Workspace: Sendable {
     /// Provider clients for the length of `body`: keys and endpoints from the environment, retries as
     /// `ACERVO_RETRY_*` say, logged through `log`; their HTTP sessions are closed afterwards.
     func withConnectors<T>(_ body: (ConnectorContext) async throws -> T) async throws -> T {
-        let context = ConnectorContext(environment: environment, retry: environment.retryPolicy, log: log, observe: observeCalls)
+        let context = ConnectorContext(environment: environment, retry: environment.retryPolicy, log: log, observe: observeCalls,
+                                       mediaBytes: mediaBytes)
         do {
             let result = try await body(context)
             await context.shutdown()

@@ -12,12 +12,16 @@ public final class ConnectorContext: Sendable {
     public let log: @Sendable (String) -> Void
     /// Told of every provider call and retry (the service counts them).
     public let observe: @Sendable (ProviderCall) -> Void
+    /// Told of every piece of a lesson's media as it arrives (bytes): the progress line's bytes per second.
+    public let mediaBytes: @Sendable (Int64) -> Void
     private let session = Mutex<HTTPSession?>(nil)
     private let downloads = Mutex<HTTPSession?>(nil)
     private let google = Mutex<GoogleTokenSource?>(nil)
 
     public init(environment: ConnectorEnvironment = ConnectorEnvironment(), retry: RetryPolicy = RetryPolicy(maxAttempts: 5),
-                log: @escaping @Sendable (String) -> Void = { _ in }, observe: @escaping @Sendable (ProviderCall) -> Void = { _ in }) {
+                log: @escaping @Sendable (String) -> Void = { _ in }, observe: @escaping @Sendable (ProviderCall) -> Void = { _ in },
+                mediaBytes: @escaping @Sendable (Int64) -> Void = { _ in }) {
+        self.mediaBytes = mediaBytes
         self.environment = environment
         self.retry = retry
         self.log = log

@@ -10,6 +10,8 @@ import Foundation
 /// not fetch would be skipped with a warning, and the lesson's video silently cut.
 struct HLSStream: Sendable {
     let api: APIClient
+    /// Told of each segment's bytes as it arrives.
+    var onBytes: @Sendable (Int64) -> Void = { _ in }
     /// Segments fetched at once.
     var concurrency = 4
 
@@ -130,6 +132,7 @@ struct HLSStream: Sendable {
                 group.addTask {
                     do {
                         let bytes = try await fetchBytes(url)
+                        onBytes(Int64(bytes.count))
                         try Data(bytes).write(to: URL(fileURLWithPath: "\(folder)/segment\(index).ts"))
                         return nil
                     } catch let error as ConnectorError where error.status == 403 || error.status == 410 {

@@ -67,7 +67,8 @@ public struct HotmartSource: Source {
             notes.forEach(context.log)
         }
         let fetcher = MediaFetcher(downloader: Downloader(
-            api: APIClient(provider: "media", session: context.downloadSession, retry: context.retry, log: context.log), store: store))
+            api: APIClient(provider: "media", session: context.downloadSession, retry: context.retry, log: context.log), store: store,
+            onBytes: context.mediaBytes))
         let items = try await withThrowingTaskGroup(of: Item?.self) { group in
             var pending = zip(lessons, resolution).makeIterator()
             var items: [Item] = []

@@ -14,7 +14,7 @@ struct MediaFetcher: Sendable {
 
     init(downloader: Downloader) {
         self.downloader = downloader
-        hls = HLSStream(api: downloader.api)
+        hls = HLSStream(api: downloader.api, onBytes: downloader.onBytes)
     }
 
     /// The file's digest in the store.

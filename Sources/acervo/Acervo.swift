@@ -33,9 +33,9 @@ struct StoreOptions: ParsableArguments {
     var json = false
 
     /// The workspace these options name; provider retries and sync steps are logged on stderr unless `quiet`.
-    func workspace(quiet: Bool = false) -> Workspace {
+    func workspace(quiet: Bool = false, mediaBytes: @escaping @Sendable (Int64) -> Void = { _ in }) -> Workspace {
         let quiet = quiet || json
-        return Workspace(storePath: store, rulesPath: rules, log: { line in if !quiet { printError("acervo: \(line)") } })
+        return Workspace(storePath: store, rulesPath: rules, log: { line in if !quiet { printError("acervo: \(line)") } }, mediaBytes: mediaBytes)
     }
 }
 

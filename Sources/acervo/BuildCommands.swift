@@ -51,15 +51,18 @@ struct BuildCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let workspace = options.workspace(quiet: quiet)
         let reporter: any BuildReporter
+        var mediaBytes: @Sendable (Int64) -> Void = { _ in }
         if quiet || options.json {
             reporter = SilentReporter()
         } else if isatty(2) == 1 {
-            reporter = TerminalProgress()
+            let terminal = TerminalProgress()
+            mediaBytes = { terminal.fetched(bytes: $0) }
+            reporter = terminal
         } else {
             reporter = PlainProgress()
         }
+        let workspace = options.workspace(quiet: quiet, mediaBytes: mediaBytes)
         let stop = StopFlag(graceSeconds: stopGrace)
         let request = BuildRequest(jobs: jobs, budgetUSD: budget, refresh: refresh, wait: wait, sync: !noSync, sourceOverride: source,
                                    retry: RetryPolicy(), stopGraceSeconds: stopGrace)

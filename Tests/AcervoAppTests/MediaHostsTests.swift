@@ -3,7 +3,9 @@ import AcervoFakeServers
 import AcervoStore
 import AcervoTestSupport
 import Foundation
+import Synchronization
 import Testing
+@testable import AcervoApp
 @testable import AcervoSources
 
 /// A Hotmart catalog whose lessons' videos are on Vimeo, on Panda Video (AES-128 HLS) and in a folder of
@@ -542,5 +544,20 @@ import Testing
         #expect(VimeoClient.choose(try video(files: [], download: [original]), minimumHeight: 720)?.link == "https://download/original",
                 "an original from `download` when there are no progressive files")
         #expect(VimeoClient.choose(try video(files: []), minimumHeight: 720) == nil)
+    }
+
+    @Test func `the media bytes a build fetches are told as they arrive, for the progress line's speed`() async throws {
+        let world = try await World()
+        let told = Mutex<(bytes: Int64, pieces: Int)>((0, 0))
+        var variables: [String: String] = [:]
+        for (name, value) in world.environment { variables[name] = value ?? "" }
+        let workspace = Workspace(storePath: world.project + "/store", rulesPath: world.project + "/rules", variables: variables, log: { _ in },
+                                  mediaBytes: { bytes in told.withLock { $0.bytes += bytes; $0.pieces += 1 } })
+        let outcome = try await workspace.build(BuildRequest(jobs: 2, sync: false))
+        #expect(outcome.summary.failed == 0)
+        let (bytes, pieces) = told.withLock { $0 }
+        #expect(bytes == Int64(world.vimeo.totalCDNBytes + world.panda.totalSegmentBytes), "\(bytes) told, \(world.vimeo.totalCDNBytes) + \(world.panda.totalSegmentBytes) sent")
+        #expect(pieces >= 4 + 8, "told piece by piece, not once at the end: \(pieces)")
+        await world.close()
     }
 }
