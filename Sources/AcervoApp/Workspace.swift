@@ -128,6 +128,20 @@ extension Workspace {
     /// The values of every secret set in the environment (the connectors' and `names`), to scrub from what
     /// people read; a `NAME_FILE` that cannot be read is an error.
     public func knownSecrets(_ names: [String] = []) throws -> [Secret] {
+        // The media hosts' secrets may live in variables the pipeline names (`token: MY_VIMEO_TOKEN`). Rules that
+        // do not load name none (on purpose: their error is reported where they are used, and the standard
+        // names — VIMEO_TOKEN, PANDA_API_KEY among them — are scrubbed either way).
+        var names = names
+        for spec in (try? pipeline())?.sources ?? [] {
+            guard case .hotmart(let settings) = spec.settings else { continue }
+            for media in settings.media {
+                switch media {
+                case .vimeo(let vimeo): names.append(vimeo.tokenVariable)
+                case .panda(let panda): names.append(panda.keyVariable)
+                default: break
+                }
+            }
+        }
         do { return try environment.secretValues(names) } catch { throw AppError(error) }
     }
 

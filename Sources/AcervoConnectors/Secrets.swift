@@ -35,6 +35,7 @@ public struct ConnectorEnvironment: Sendable {
     /// whatever a message quotes. One list, here, beside the code that reads them.
     public static let secretNames = [
         "HOTMART_CLIENT_ID", "HOTMART_CLIENT_SECRET", "HOTMART_BASIC", "GEMINI_API_KEY", "OPENAI_API_KEY", "SLACK_WEBHOOK_URL", "ACERVO_SMTP_URL",
+        "VIMEO_TOKEN", "PANDA_API_KEY",
     ]
 
     /// The values of `names` (and of every connector secret) that are set; one that cannot be read is an error,

@@ -90,9 +90,14 @@ import Testing
 }
 
 extension BuildCoordinator {
-    /// Waits for the running build (if any) to end and returns the newest attempt.
+    /// Waits for the running build (if any) to end and returns the newest attempt; a build still running after
+    /// 30,000 looks (ten minutes of 20 ms naps, far past any build here) is the test's failure, not a hang.
     func lastAttemptAfterRunning() async -> BuildAttempt? {
-        while running != nil { try? await Task.sleep(for: .milliseconds(20)) }
+        for _ in 0..<30_000 where running != nil { try? await Task.sleep(for: .milliseconds(20)) }
+        if running != nil {
+            Issue.record("the build never ended")
+            return nil
+        }
         return lastAttempt
     }
 }
