@@ -38,15 +38,38 @@ public struct VimeoClient: Sendable {
         public var files: [File]?
         public var download: [File]?
         public var parentFolder: Folder?
+        /// How many text tracks (captions, subtitles) it has: `metadata.connections.texttracks.total`.
+        public var textTrackCount: Int?
 
         public struct Folder: Decodable, Sendable {
             public var name: String?
         }
 
+        struct Metadata: Decodable {
+            struct Connections: Decodable {
+                struct Count: Decodable { var total: Int? }
+                var texttracks: Count?
+            }
+            var connections: Connections?
+        }
+
         enum CodingKeys: String, CodingKey {
-            case uri, name, description, duration, files, download
+            case uri, name, description, duration, files, download, metadata
             case modifiedTime = "modified_time"
             case parentFolder = "parent_folder"
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            uri = try container.decode(String.self, forKey: .uri)
+            name = try container.decodeIfPresent(String.self, forKey: .name)
+            description = try container.decodeIfPresent(String.self, forKey: .description)
+            duration = try container.decodeIfPresent(Double.self, forKey: .duration)
+            modifiedTime = try container.decodeIfPresent(String.self, forKey: .modifiedTime)
+            files = try container.decodeIfPresent([File].self, forKey: .files)
+            download = try container.decodeIfPresent([File].self, forKey: .download)
+            parentFolder = try container.decodeIfPresent(Folder.self, forKey: .parentFolder)
+            textTrackCount = try container.decodeIfPresent(Metadata.self, forKey: .metadata)?.connections?.texttracks?.total
         }
 
         /// `123456` of `/videos/123456`.
@@ -59,8 +82,8 @@ public struct VimeoClient: Sendable {
         var paging: Paging?
     }
 
-    static let listFields = "uri,name,description,duration,modified_time,parent_folder.name"
-    static let fileFields = "uri,modified_time,duration,files,download"
+    static let listFields = "uri,name,description,duration,modified_time,parent_folder.name,metadata.connections.texttracks.total"
+    static let fileFields = "uri,name,modified_time,duration,files,download,metadata.connections.texttracks.total"
 
     /// Every video of a folder (project), or of the account when `folder` is nil.
     public func videos(folder: String?) async throws(ConnectorError) -> [Video] {
@@ -87,6 +110,37 @@ public struct VimeoClient: Sendable {
                                  message: "\(error.message) — the token must have the `video_files` scope (and the account a plan that allows it): "
                                     + "create one with scopes public, private, video_files")
         }
+    }
+
+    /// A caption or subtitle track; its `link` (WebVTT) expires like a video file's.
+    public struct TextTrack: Decodable, Sendable, Equatable {
+        public var uri: String
+        public var active: Bool?
+        /// `captions`, `subtitles`, `chapters`, `descriptions`, `metadata`.
+        public var type: String?
+        /// `es`, `pt-BR`; automatic captions end in `-x-autogen`.
+        public var language: String?
+        public var link: String?
+        public var name: String?
+    }
+
+    struct TextTracks: Decodable { var data: [TextTrack] }
+
+    /// A video's text tracks, asked for right before the captions are fetched (their links expire).
+    public func textTracks(videoID: String) async throws(ConnectorError) -> [TextTrack] {
+        let url = "\(baseURL)/videos/\(pathSegmentEncode(videoID))/texttracks?fields=uri,active,type,language,link,name"
+        return try await api.json(APIRequest(.GET, url), as: TextTracks.self).data
+    }
+
+    /// The track to read as the lesson's captions: captions or subtitles with a link, a person's before an
+    /// automatic one (`-x-autogen`), the active one first.
+    public static func chooseTrack(_ tracks: [TextTrack]) -> TextTrack? {
+        let readable = tracks.filter { $0.link != nil && ["captions", "subtitles"].contains($0.type ?? "captions") }
+        return readable.min { rank($0) < rank($1) }
+    }
+
+    private static func rank(_ track: TextTrack) -> (Int, Int) {
+        ((track.language ?? "").hasSuffix("-x-autogen") ? 1 : 0, track.active == true ? 0 : 1)
     }
 
     /// The file to fetch: the smallest progressive MP4 at least `minimumHeight` tall (OCR needs legible

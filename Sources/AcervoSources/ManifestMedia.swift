@@ -76,7 +76,13 @@ struct ManifestResolver: MediaResolver {
     func resolve(_ page: CatalogPage) async throws -> MediaResolution {
         guard let lesson = lessons[page.pageID] else { return .notFound(reason: "the manifest `\(path)` does not list page \(page.pageID)") }
         var media = LessonMedia()
-        if let video = lesson.video { media.video = try await remote(video, role: "video") }
+        if let id = lesson.video?.vimeo {
+            // A Vimeo video brings its captions along unless the manifest names others.
+            let client = try VimeoClient(context: context, tokenVariable: vimeo.tokenVariable)
+            media = VimeoResolver.media(try await client.video(id: id), client: client, minimumHeight: vimeo.minimumHeight)
+        } else if let video = lesson.video {
+            media.video = try await remote(video, role: "video")
+        }
         if let captions = lesson.captions { media.captions = try await remote(captions, role: "captions") }
         for (index, file) in (lesson.materials ?? []).enumerated() { media.materials.append(try await remote(file, role: "material-\(index + 1)")) }
         return .found(media, match: .matched(candidate: path, how: "manifest", score: 1))

@@ -28,12 +28,35 @@ struct VimeoResolver: MediaResolver {
     func resolve(_ page: CatalogPage) async throws -> MediaResolution {
         switch catalog.match(for: page) {
         case .matched(let candidate, let how, let score)?:
-            return .found(LessonMedia(video: Self.file(candidate.video, client: client, minimumHeight: settings.minimumHeight)),
+            return .found(Self.media(candidate.video, client: client, minimumHeight: settings.minimumHeight),
                           match: .matched(candidate: candidate.shown, how: how, score: score))
         case .ambiguous(let candidates)?: return .ambiguous(candidates: candidates.map(\.shown))
         case .unmatched(let reason)?: return .notFound(reason: "Vimeo: \(reason)")
         case nil: return .notFound(reason: "Vimeo: the folder was not read")
         }
+    }
+
+    /// A video and, when it has text tracks, its captions (a person's before automatic ones): the free
+    /// transcript a `captions` rule reads instead of paying for speech-to-text.
+    static func media(_ video: VimeoClient.Video, client: VimeoClient, minimumHeight: Int) -> LessonMedia {
+        LessonMedia(video: file(video, client: client, minimumHeight: minimumHeight), captions: captions(video, client: client))
+    }
+
+    /// The captions as a file to fetch, when the video has text tracks: the track's link is asked for at
+    /// download time (it expires). The marker is the video's last change and its number of tracks.
+    static func captions(_ video: VimeoClient.Video, client: VimeoClient) -> RemoteFile? {
+        guard let count = video.textTrackCount, count > 0 else { return nil }
+        let id = video.id
+        let link: Downloader.Relink = { () async throws(ConnectorError) -> String in
+            guard let track = VimeoClient.chooseTrack(try await client.textTracks(videoID: id)), let link = track.link else {
+                throw ConnectorError(.badResponse, provider: "Vimeo", request: "GET /videos/\(id)/texttracks",
+                                     message: "the video lists no captions or subtitles with a file to read")
+            }
+            return link
+        }
+        return RemoteFile(name: video.name.map { "captions of “\($0)” on Vimeo" } ?? "captions of Vimeo video \(id)",
+                          fetch: .signed(link: link, expectedSize: nil),
+                          marker: video.modifiedTime.map { "\($0)|tracks:\(count)" }, markerKey: "vimeo-captions:\(id)")
     }
 
     /// A video as a file to fetch: the link is asked for at download time (it expires).

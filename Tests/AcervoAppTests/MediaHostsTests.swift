@@ -575,4 +575,33 @@ import Testing
         let known = Set(try workspace.knownSecrets().map(\.value))
         #expect(known.isSuperset(of: ["vimeo-secret-1", "panda-secret-2", "vimeo-secret-3"]), "\(known.count) known")
     }
+
+    @Test func `a Vimeo video's captions come with it: a person's before automatic ones, read by a captions rule, fetched once`() async throws {
+        let world = try await World()
+        let human = "WEBVTT\n\n00:00:00.000 --> 00:00:03.000\nBienvenidos al curso de Python.\n"
+        let automatic = "WEBVTT\n\n00:00:00.000 --> 00:00:03.000\nbien venidos al curso de pai ton\n"
+        for (id, tracks) in [("901", ["es": human, "es-x-autogen": automatic]), ("902", ["es-x-autogen": automatic])] {
+            let lesson = try #require(Self.lessons.first { "9" + $0.pageID.dropFirst() == id })
+            world.vimeo.put(.init(id: id, name: lesson.hosted, folder: "777", folderName: "Curso Python", duration: 7,
+                                  renditions: [720: world.videoBytes[lesson.video]], textTracks: tracks))
+        }
+        let pipeline = try String(contentsOfFile: world.project + "/rules/pipeline.yaml", encoding: .utf8)
+        try (pipeline.components(separatedBy: "rules:\n")[0] + """
+            rules:
+              transcript: { processor: captions@2, input: captions }
+              document: { processor: document.markdown@1, inputs: { meta: metadata, transcript: transcript } }
+            sink: { kind: local, document: document }
+            """).write(toFile: world.project + "/rules/pipeline.yaml", atomically: true, encoding: .utf8)
+        let first = try #require(try await world.build().output)
+        #expect(first.failed == 0, "\(first.failures.map(\.error))")
+        let documents = try world.documents()
+        #expect(documents["Introducción e instalación"]?.contains("Bienvenidos al curso de Python.") == true, "a person's captions first")
+        #expect(documents["Introducción e instalación"]?.contains("pai ton") == false)
+        #expect(documents["Variables y tipos de datos"]?.contains("bien venidos al curso de pai ton") == true, "automatic ones when there are no others")
+        #expect(documents["Funciones: def y return"]?.contains("## Transcript") == false, "no tracks, no transcript")
+        #expect(world.vimeo.calls["GET captions"] == 2)
+        let second = try #require(try await world.build().output)
+        #expect(second.executed == 0 && world.vimeo.calls["GET captions"] == 2, "unchanged captions are not fetched again")
+        await world.close()
+    }
 }

@@ -19,9 +19,12 @@ public final class FakeVimeo: Sendable {
         public var modifiedTime: String
         /// Height → the MP4 of that rendition.
         public var renditions: [Int: [UInt8]]
+        /// Text tracks: language (`es`, `es-x-autogen`) → WebVTT.
+        public var textTracks: [String: String]
 
         public init(id: String, name: String, description: String = "", folder: String, folderName: String, duration: Double,
-                    modifiedTime: String = "2026-11-01T10:00:00+00:00", renditions: [Int: [UInt8]]) {
+                    modifiedTime: String = "2026-11-01T10:00:00+00:00", renditions: [Int: [UInt8]], textTracks: [String: String] = [:]) {
+            self.textTracks = textTracks
             self.id = id
             self.name = name
             self.description = description
@@ -97,6 +100,16 @@ public final class FakeVimeo: Sendable {
         guard request.method == "GET" else { return violation("no such endpoint: \(request.method) \(request.path)", status: 405) }
         let segments = request.path.split(separator: "/").map(String.init)
         if segments.first == "play" || segments.first == "cdn" { return cdn(request, segments) }
+        if segments.first == "tt", segments.count == 3 {
+            return state.withLock { state -> FakeReply in
+                guard let text = state.videos[segments[1]]?.textTracks[segments[2]] else { return .respond(status: 404, headers: [], body: []) }
+                guard request.query["s"] == "\(state.generation[segments[1], default: 0])" else {
+                    return .respond(status: 403, headers: [("Content-Type", "text/plain")], body: Array("Link expired".utf8))
+                }
+                state.calls["GET captions", default: 0] += 1
+                return .respond(status: 200, headers: [("Content-Type", "text/vtt")], body: Array(text.utf8))
+            }
+        }
 
         guard request.headers["authorization"] == "bearer \(token)" else {
             return .json(401, ["error": "You must provide a valid authenticated access token.", "error_code": 8003])
@@ -106,6 +119,7 @@ public final class FakeVimeo: Sendable {
         }
         state.withLock { $0.calls["GET " + (segments.first == "videos" ? "/videos/{id}" : "listing"), default: 0] += 1 }
         if segments.count == 2, segments[0] == "videos" { return video(segments[1], request) }
+        if segments.count == 3, segments[0] == "videos", segments[2] == "texttracks" { return textTracks(segments[1], request) }
         let folder: String?
         if segments == ["me", "videos"] {
             folder = nil
@@ -145,6 +159,8 @@ public final class FakeVimeo: Sendable {
             "uri": "/videos/\(video.id)", "name": video.name, "description": video.description, "duration": video.duration,
             "modified_time": video.modifiedTime, "parent_folder": ["name": video.folderName, "uri": "/users/1/projects/\(video.folder)"],
             "link": "https://vimeo.com/\(video.id)", "pictures": ["sizes": [["width": 1920, "link": "https://i.vimeocdn.com/x.jpg"]]],
+            "metadata": ["connections": ["texttracks": ["uri": "/videos/\(video.id)/texttracks", "total": video.textTracks.count],
+                                         "comments": ["total": 0]]],
         ]
         if files {
             let generation = state.withLock { $0.generation[video.id, default: 0] }
@@ -158,21 +174,41 @@ public final class FakeVimeo: Sendable {
         return object
     }
 
-    /// `fields=uri,name,parent_folder.name`: only those keys (and of nested ones only the named parts).
+    /// `fields=uri,name,parent_folder.name,metadata.connections.texttracks.total`: only those keys (and of
+    /// nested ones only the named parts, at any depth).
     private func trimmed(_ object: [String: Any], to fields: String) -> [String: Any] {
         var result: [String: Any] = [:]
         for field in fields.split(separator: ",").map(String.init) {
-            let parts = field.split(separator: ".", maxSplits: 1).map(String.init)
-            guard let value = object[parts[0]] else { continue }
-            if parts.count == 2, let nested = value as? [String: Any] {
-                var kept = result[parts[0]] as? [String: Any] ?? [:]
-                kept[parts[1]] = nested[parts[1]]
-                result[parts[0]] = kept
-            } else {
-                result[parts[0]] = value
-            }
+            keep(field.split(separator: ".").map(String.init)[...], from: object, into: &result)
         }
         return result
+    }
+
+    private func keep(_ path: ArraySlice<String>, from object: [String: Any], into result: inout [String: Any]) {
+        guard let key = path.first, let value = object[key] else { return }
+        guard path.count > 1, let nested = value as? [String: Any] else {
+            result[key] = value
+            return
+        }
+        var kept = result[key] as? [String: Any] ?? [:]
+        keep(path.dropFirst(), from: nested, into: &kept)
+        result[key] = kept
+    }
+
+    /// `/videos/{id}/texttracks`: each track with a link that expires with the video's other links.
+    private func textTracks(_ id: String, _ request: FakeRequest) -> FakeReply {
+        guard let video = state.withLock({ $0.videos[id] }) else {
+            return .json(404, ["error": "The requested video couldn't be found.", "error_code": 5000])
+        }
+        let generation = state.withLock { $0.generation[id, default: 0] }
+        let tracks: [[String: Any]] = video.textTracks.keys.sorted().enumerated().map { index, language in
+            ["uri": "/videos/\(id)/texttracks/\(index + 1)", "id": index + 1, "active": index == 0, "type": "captions", "language": language,
+             "name": language, "link": "\(baseURL)/tt/\(id)/\(language)?s=\(generation)", "link_expires_time": 1_796_800_000]
+        }
+        let answer: [String: Any] = ["total": tracks.count, "data": tracks.map { track in
+            request.query["fields"].map { trimmed(track, to: $0) } ?? track
+        }]
+        return .json(200, answer)
     }
 
     /// `/play/{id}/{height}?s=G` redirects to `/cdn/{id}/{height}.mp4?exp=G`, which serves the bytes — both
