@@ -104,7 +104,7 @@ extension Workspace {
         var sink: (any Sink)?
         if request.sync { sink = try Registry.sink(pipeline.sink, connectors: connectors) }
         let options = BuildOptions(jobs: request.jobs, budgetUSD: request.budgetUSD, refresh: Set(request.refresh), retry: request.retry)
-        let summary = try await recordingRun("build", in: store) { run in
+        let summary = try await recordingRun(.build, in: store) { run in
             let summary = try await evaluator.build(run: run, options: options, reporter: reporter, stop: stop)
             return (summary, summary.status, summary.canonicalJSON)
         }
@@ -113,7 +113,7 @@ extension Workspace {
         do {
             // The sync is bounded by the same stop: it ends within the grace, and the next build publishes.
             outcome.sync = try await stop.bounding { [self] in
-                try await publish(try Digest(parsing: snapshot), to: sink, command: "build sync", store: store)
+                try await publish(try Digest(parsing: snapshot), to: sink, command: .buildSync, store: store)
             }
         } catch where stop.isRaised {
             outcome.syncStopped = true
@@ -139,7 +139,7 @@ extension Workspace {
     }
 
     /// Publishes a snapshot to a sink as a run of its own.
-    func publish(_ snapshot: Digest, to sink: any Sink, command: String, store: Store) async throws -> SyncReport {
+    func publish(_ snapshot: Digest, to sink: any Sink, command: RunCommand, store: Store) async throws -> SyncReport {
         let manifest = try await SnapshotManifest.load(snapshot, from: store)
         return try await recordingRun(command, in: store) { run in
             let report = try await sink.publish(manifest, snapshot: snapshot, run: run.id, store: store, progress: log)

@@ -7,7 +7,7 @@ import Foundation
 public struct CostReport: Sendable, Codable, Equatable {
     public struct RunCost: Sendable, Codable, Equatable {
         public var run: String
-        public var command: String
+        public var command: RunCommand
         public var startedAt: Date
         public var status: RunStatus
         /// Everything paid in the run: executed actions, and the pieces of actions that failed.
@@ -137,7 +137,7 @@ extension Workspace {
 
     /// The vector store as the newest sync (of a build, `kb sync` or `kb restore`) measured it.
     private static func storage(runs: [Run], prices: PriceTable) -> CostReport.Storage? {
-        for run in runs where ["build sync", "kb sync", "kb restore"].contains(run.command) {
+        for run in runs where run.command.isSync {
             guard let summary = run.summary, let report = try? JSONDecoder().decode(SyncReport.self, from: Data(summary.utf8)) else { continue }
             let price = prices.price("openai.vector_store", "per_gb_day", model: nil)
             return CostReport.Storage(
@@ -210,7 +210,7 @@ extension CostReport {
         let costliest: (Double, String, Double, String) -> Bool = { a, aName, b, bName in a != b ? a > b : aName < bName }
         return CostReport(
             runsCounted: runs.count, timeZone: zone.identifier, spentUSD: runCosts.reduce(0) { $0 + $1.spentUSD }, savedUSD: savedUSD, hits: hits,
-            runs: runCosts.filter { $0.spentUSD > 0 || $0.command == "build" },
+            runs: runCosts.filter { $0.spentUSD > 0 || $0.command == .build },
             nights: nights.values.sorted { $0.night > $1.night },
             processors: processors.values.sorted { costliest($0.spentUSD, $0.processor, $1.spentUSD, $1.processor) },
             lessons: lessons.values.sorted { costliest($0.spentUSD, $0.item, $1.spentUSD, $1.item) },

@@ -34,7 +34,7 @@ extension Workspace {
 
     /// The newest builds (among the last 200 runs of any command), newest first.
     public func recentBuilds() async throws -> [Run] {
-        try await runs(limit: 200).filter { $0.command == "build" }
+        try await runs(limit: 200).filter { $0.command == .build }
     }
 
     /// Recent runs, newest first.

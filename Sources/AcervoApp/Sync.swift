@@ -37,16 +37,16 @@ public struct Question: Sendable {
 extension Workspace {
     /// Makes the vector store hold exactly a snapshot's documents (`kb sync`).
     public func sync(_ request: SyncRequest) async throws -> SyncReport {
-        try await publish(request, command: "kb sync")
+        try await publish(request, command: .kbSync)
     }
 
     /// Makes the vector store match an older snapshot, from stored documents only (`kb restore`): nothing is
     /// transcribed or analysed again.
     public func restore(_ request: SyncRequest) async throws -> SyncReport {
-        try await publish(request, command: "kb restore")
+        try await publish(request, command: .kbRestore)
     }
 
-    private func publish(_ request: SyncRequest, command: String) async throws -> SyncReport {
+    private func publish(_ request: SyncRequest, command: RunCommand) async throws -> SyncReport {
         let pipeline = try pipeline()
         let store = try await store()
         return try await locked(store, purpose: "acervo \(command)", wait: request.wait) {

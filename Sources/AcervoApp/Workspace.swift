@@ -102,7 +102,7 @@ public final class Workspace: Sendable {
     /// Records a run around `body`, in one place for every command that changes the store: started before,
     /// finished after with the status and summary `body` reports — or with `error` and the error's words
     /// when it throws.
-    func recordingRun<T>(_ command: String, in store: Store, _ body: (Run) async throws -> (value: T, status: RunStatus, summary: String?))
+    func recordingRun<T>(_ command: RunCommand, in store: Store, _ body: (Run) async throws -> (value: T, status: RunStatus, summary: String?))
         async throws -> T {
         let run = try await store.startRun(command: command)
         do {

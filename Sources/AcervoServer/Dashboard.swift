@@ -337,7 +337,7 @@ struct PageNotFound: Error {
 extension Run {
     /// A build's summary as it recorded it; nil for other commands, running builds and errors.
     var buildSummary: BuildSummary? {
-        guard command == "build", let summary, let data = summary.data(using: .utf8) else { return nil }
+        guard command == .build, let summary, let data = summary.data(using: .utf8) else { return nil }
         return try? JSONDecoder().decode(BuildSummary.self, from: data)
     }
 }

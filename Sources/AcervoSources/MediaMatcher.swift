@@ -83,7 +83,7 @@ struct MediaMatcher {
             }
             var rivals = open.filter { $0.score >= minimumScore && best.score - $0.score < Self.tie }
             // Equally close titles: the one in the module's folder, when exactly one is.
-            if rivals.count > 1, rivals.count { $0.inModule } == 1 { rivals = rivals.filter(\.inModule) }
+            if rivals.count > 1, rivals.count(where: \.inModule) == 1 { rivals = rivals.filter(\.inModule) }
             guard rivals.count == 1, let chosen = rivals.first else {
                 result[page.pageID] = .ambiguous(rivals.map(\.candidate))
                 continue

@@ -92,10 +92,36 @@ public enum RunStatus: String, Sendable, Codable, CaseIterable {
     public var finished: Bool { self != .running && self != .interrupted }
 }
 
+/// What a run was: a build, the sync that ends one, `kb sync`, `kb restore`, … Stored and printed as its text
+/// (`build sync`); compared as a value, never as a string literal. Runs recorded by another version may hold a
+/// command this one does not name: they keep it.
+public struct RunCommand: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+
+    public static let build = RunCommand(rawValue: "build")
+    /// The sync to the vector store that ends a build.
+    public static let buildSync = RunCommand(rawValue: "build sync")
+    public static let kbSync = RunCommand(rawValue: "kb sync")
+    public static let kbRestore = RunCommand(rawValue: "kb restore")
+    /// The crash-test writer's runs.
+    public static let torture = RunCommand(rawValue: "torture")
+
+    /// Runs that published a snapshot to the vector store.
+    public var isSync: Bool { self == .buildSync || self == .kbSync || self == .kbRestore }
+    public var description: String { rawValue }
+
+    public init(from decoder: any Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+}
+
 /// One invocation of a command that changes the store.
 public struct Run: Sendable, Codable, Equatable {
     public var id: String
-    public var command: String
+    public var command: RunCommand
     public var toolVersion: String
     public var startedAt: Date
     public var endedAt: Date?
@@ -103,7 +129,7 @@ public struct Run: Sendable, Codable, Equatable {
     /// JSON the command writes at the end (counts, cost, snapshot; or the error).
     public var summary: String?
 
-    public init(id: String, command: String, toolVersion: String, startedAt: Date, endedAt: Date? = nil, status: RunStatus = .running,
+    public init(id: String, command: RunCommand, toolVersion: String, startedAt: Date, endedAt: Date? = nil, status: RunStatus = .running,
                 summary: String? = nil) {
         self.id = id
         self.command = command
@@ -144,7 +170,7 @@ public struct Run: Sendable, Codable, Equatable {
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         id = try container.decode(String.self, forKey: .id)
-        command = try container.decode(String.self, forKey: .command)
+        command = try container.decode(RunCommand.self, forKey: .command)
         toolVersion = try container.decode(String.self, forKey: .toolVersion)
         startedAt = try container.decode(Date.self, forKey: .startedAt)
         endedAt = try container.decodeIfPresent(Date.self, forKey: .endedAt)

@@ -31,7 +31,7 @@ extension SQLiteMetadata {
     public func startRun(_ run: Run) async throws(StoreError) {
         try await write { db in
             try db.execute(sql: "INSERT INTO runs (id, command, tool_version, started_at, status) VALUES (?, ?, ?, ?, ?)",
-                           arguments: [run.id, run.command, run.toolVersion, run.startedAt.timeIntervalSince1970, run.status.rawValue])
+                           arguments: [run.id, run.command.rawValue, run.toolVersion, run.startedAt.timeIntervalSince1970, run.status.rawValue])
         }
     }
 
@@ -153,7 +153,7 @@ extension SQLiteMetadata {
     }
 
     private static func run(_ row: Row) -> Run {
-        Run(id: row["id"], command: row["command"], toolVersion: row["tool_version"], startedAt: row.date("started_at"),
+        Run(id: row["id"], command: RunCommand(rawValue: row["command"]), toolVersion: row["tool_version"], startedAt: row.date("started_at"),
             endedAt: row.optionalDate("ended_at"), status: RunStatus(rawValue: row["status"]) ?? .error, summary: row["summary"])
     }
 

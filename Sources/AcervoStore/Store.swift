@@ -333,7 +333,7 @@ public final class Store: Sendable {
     // MARK: Runs
 
     /// Starts a run; its id sorts by time so `acervo runs` lists naturally.
-    public func startRun(command: String, at date: Date = Date()) async throws(StoreError) -> Run {
+    public func startRun(command: RunCommand, at date: Date = Date()) async throws(StoreError) -> Run {
         let run = Run(id: Run.newID(at: date), command: command, toolVersion: Self.toolVersion, startedAt: date)
         try await journal.startRun(run)
         _ = openRuns.withLock { $0.insert(run.id) }

@@ -97,7 +97,7 @@ struct EngineBenchmark {
 
     /// A build as `acervo build` records it: a run started, the build, the run finished.
     private func build(_ evaluator: Evaluator, _ options: BuildOptions) async throws -> BuildSummary {
-        let run = try await evaluator.store.startRun(command: "build")
+        let run = try await evaluator.store.startRun(command: .build)
         let summary = try await evaluator.build(run: run, options: options)
         try await evaluator.store.finishRun(run.id, status: summary.status, summary: nil, at: Date())
         return summary

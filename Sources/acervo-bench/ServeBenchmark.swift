@@ -96,7 +96,7 @@ struct ServeBenchmark {
         let digest = try Digest(parsing: snapshot)
         let summaryJSON = String(decoding: try JSONEncoder.canonical.encode(quiet.summary), as: UTF8.self)
         for _ in 2..<runs {
-            let run = try await store.startRun(command: "build")
+            let run = try await store.startRun(command: .build)
             try await store.journal.setHitList(hits, run: run.id, at: Date())
             try await store.refs.setRefs([(Ref.snapshotPrefix + run.id, digest), (SnapshotManifest.latestRef, digest)], at: Date())
             try await store.finishRun(run.id, status: .ok, summary: summaryJSON.replacingOccurrences(of: quiet.summary.run, with: run.id), at: Date())
@@ -106,7 +106,7 @@ struct ServeBenchmark {
     }
 
     private func build(_ evaluator: Evaluator) async throws -> (summary: BuildSummary, run: Run) {
-        let run = try await evaluator.store.startRun(command: "build")
+        let run = try await evaluator.store.startRun(command: .build)
         let summary = try await evaluator.build(run: run, options: BuildOptions(jobs: 2))
         try await evaluator.store.finishRun(run.id, status: summary.status, summary: String(decoding: try JSONEncoder.canonical.encode(summary), as: UTF8.self),
                                             at: Date())

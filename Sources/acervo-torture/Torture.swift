@@ -38,7 +38,7 @@ enum Torture {
         let store = try await Store.open(at: path)
         let lock = try await StoreLock.acquire(storeRoot: store.root!, purpose: "acervo-torture", wait: true)
         defer { withExtendedLifetime(lock) {} }
-        let run = try await store.startRun(command: "torture")
+        let run = try await store.startRun(command: .torture)
         // Open, locked and started: the kill schedule counts from here, not from a process start that a busy
         // machine can make last longer than the schedule's window.
         print("ready")

@@ -47,7 +47,7 @@ struct CostCommand: AsyncParsableCommand {
         }
         section("nights (\(report.timeZone))", report.nights.prefix(14).map { [$0.night, plural($0.runs, "run"), formatUSD($0.spentUSD)] })
         section("runs", report.runs.prefix(10).map { run in
-            [run.run, run.command, run.status.rawValue, formatUSD(run.spentUSD),
+            [run.run, run.command.rawValue, run.status.rawValue, formatUSD(run.spentUSD),
              run.estimatedUSD > 0 ? "estimated \(formatUSD(run.estimatedUSD))" : "",
              run.failedUSD > 0 ? "\(formatUSD(run.failedUSD)) by failed actions" : ""]
         })

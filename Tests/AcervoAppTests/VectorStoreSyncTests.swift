@@ -45,7 +45,7 @@ final class SyncBench: Sendable {
         return try await store.put(bytes: Array(try JSONEncoder.canonical.encode(SnapshotManifest(entries: entries)))).digest
     }
 
-    func sync(_ snapshot: Digest, command: String = "kb sync") async throws -> SyncReport {
+    func sync(_ snapshot: Digest, command: RunCommand = .kbSync) async throws -> SyncReport {
         try await workspace.publish(snapshot, to: sink, command: command, store: store)
     }
 
@@ -161,7 +161,7 @@ struct VectorStoreSyncTests {
         let old = try await bench.snapshot(["l1": "one", "l2": "two"])
         _ = try await bench.sync(old)
         _ = try await bench.sync(try await bench.snapshot(["l1": "one v2", "l3": "three"]))
-        let report = try await bench.sync(old, command: "kb restore")
+        let report = try await bench.sync(old, command: .kbRestore)
         #expect(report.isComplete)
         #expect(bench.contents() == ["l1": "one", "l2": "two"])
         await bench.close()

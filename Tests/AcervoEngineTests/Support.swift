@@ -185,7 +185,7 @@ final class Workbench: @unchecked Sendable {
     @discardableResult
     func build(_ options: BuildOptions = BuildOptions(jobs: 4), stop: StopFlag = StopFlag(), processors: [any Processor]? = nil) async throws -> BuildSummary {
         let evaluator = try evaluator(processors)
-        let run = try await store.startRun(command: "build")
+        let run = try await store.startRun(command: .build)
         let summary = try await evaluator.build(run: run, options: options, stop: stop)
         try await store.journal.finishRun(run.id, status: summary.status, summary: nil, at: Date())
         return summary

@@ -88,7 +88,7 @@ final class ServeProcess: Sendable {
 
     static func builds(in project: String) async throws -> [Run] {
         let store = try await Store.open(at: project + "/store")
-        return try await store.journal.runs(limit: 50).filter { $0.command == "build" }.sorted { $0.startedAt < $1.startedAt }
+        return try await store.journal.runs(limit: 50).filter { $0.command == .build }.sorted { $0.startedAt < $1.startedAt }
     }
 
     static func failedEvents(in project: String) async throws -> [Event] {

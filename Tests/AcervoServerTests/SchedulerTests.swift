@@ -20,7 +20,7 @@ import Testing
     }
 
     private func buildsOnRecord(_ project: TinyProject) async throws -> [Run] {
-        try await Workspace(storePath: project.store, rulesPath: project.rules).runs(limit: 100).filter { $0.command == "build" }
+        try await Workspace(storePath: project.store, rulesPath: project.rules).runs(limit: 100).filter { $0.command == .build }
     }
 
     /// The daily time, in UTC, `minutes` after `date`'s (whole minutes).

@@ -259,7 +259,7 @@ import Testing
         #expect(try await request(.POST, running.baseURL + "/api/builds", headers: [("X-CSRF-Token", session["csrfToken"] ?? "")]).status == 202)
         try await running.stop()
         // The service ended only after the build did: its run is recorded as finished, never left `running`.
-        let runs = try await Workspace(storePath: project.store, rulesPath: project.rules).runs(limit: 10).filter { $0.command == "build" }
+        let runs = try await Workspace(storePath: project.store, rulesPath: project.rules).runs(limit: 10).filter { $0.command == .build }
         #expect(runs.count == 1)
         #expect(runs.first.map { $0.status == .ok || $0.status == .interrupted } == true, "\(runs)")
         #expect(runs.first?.endedAt != nil)

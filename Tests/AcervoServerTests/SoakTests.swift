@@ -25,7 +25,7 @@ import Testing
         #expect(warm > 0 && Double(end) < Double(warm) * 1.10, "resident memory went from \(warm) KiB to \(end) KiB")
 
         let runs = try await Workspace(storePath: directory.path + "/store", rulesPath: directory.path + "/rules").runs(limit: 1000)
-        let builds = runs.filter { $0.command == "build" }
+        let builds = runs.filter { $0.command == .build }
         #expect(builds.count == 200)
         #expect(builds.allSatisfy { $0.status == .ok && $0.endedAt != nil })
     }

@@ -178,7 +178,7 @@ import Testing
         defer { withExtendedLifetime(test) {} }
         let store = test.store
         let blob = try await store.put(bytes: [9]).digest
-        let run = try await store.startRun(command: "build")
+        let run = try await store.startRun(command: .build)
         let event = Event(runID: run.id, itemID: "m1/l1", rule: "transcript", key: key("c"), decision: .executed, reason: .changed([.newItem]))
         let trace = Trace(itemID: "m1/l1", rule: "transcript", key: key("c"), components: "{}", runID: run.id)
         try await store.commit(result(key("c"), ["o": blob]), event: event, trace: trace)
@@ -193,8 +193,8 @@ import Testing
         let test = try await TestStore(backend)
         defer { withExtendedLifetime(test) {} }
         let store = test.store
-        let first = try await store.startRun(command: "build", at: Date(timeIntervalSince1970: 1_000))
-        let second = try await store.startRun(command: "kb sync", at: Date(timeIntervalSince1970: 2_000))
+        let first = try await store.startRun(command: .build, at: Date(timeIntervalSince1970: 1_000))
+        let second = try await store.startRun(command: .kbSync, at: Date(timeIntervalSince1970: 2_000))
         try await store.journal.finishRun(first.id, status: .failed, summary: #"{"failed":1}"#, at: Date(timeIntervalSince1970: 1_500))
 
         #expect(try await store.journal.runs(limit: 10).map(\.id) == [second.id, first.id])
@@ -211,7 +211,7 @@ import Testing
         let store = test.store
         let blob = try await store.put(bytes: [3]).digest
         try await store.commit(result(key("5"), ["out": blob]))
-        let run = try await store.startRun(command: "build")
+        let run = try await store.startRun(command: .build)
         let reasons: [DecisionReason] = [
             .cached, .dependencyFailed(rule: "audio"), .notApplicable(.missingInput(["video", "audio"])), .budgetReached(estimateUSD: 0.1, limitUSD: 0.25),
             .changed([.paramChanged(name: "style", old: #""short""#, new: nil), .inputChanged(name: "video", old: nil, new: blob)]),
@@ -236,8 +236,8 @@ import Testing
         let test = try await TestStore(backend)
         defer { withExtendedLifetime(test) {} }
         let store = test.store
-        let old = try await store.startRun(command: "build", at: Date(timeIntervalSince1970: 1_000))
-        let new = try await store.startRun(command: "build", at: Date(timeIntervalSince1970: 2_000))
+        let old = try await store.startRun(command: .build, at: Date(timeIntervalSince1970: 1_000))
+        let new = try await store.startRun(command: .build, at: Date(timeIntervalSince1970: 2_000))
         let hits = HitList([HitList.Entry(itemID: "m1/a", rule: "audio", key: key("6"))])
         try await store.recordHits(hits, run: old.id)
         try await store.recordHits(hits, run: new.id)
