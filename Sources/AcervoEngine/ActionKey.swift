@@ -68,9 +68,10 @@ public struct KeyComponents: Sendable, Equatable, Codable {
     /// again: don't.
     public static let formatVersion = "acervo-action-v1"
 
-    /// Compact JSON for the trace table.
+    /// Compact JSON for the trace table. Keys are made of strings, digests and finite parameters (the rules
+    /// refuse others), so it cannot fail; if it ever did, the trace would say so rather than the build trap.
     var json: String {
-        String(decoding: try! JSONEncoder.canonical.encode(self), as: UTF8.self)
+        (try? JSONEncoder.canonicalText(self, what: "an action's key components")) ?? #"{"error":"the key components could not be written as JSON"}"#
     }
 
     static func decode(_ json: String) -> KeyComponents? {

@@ -72,7 +72,7 @@ public struct SnapshotManifest: Sendable, Codable, Equatable {
 
     /// Stores the manifest, links it to its documents (so gc keeps them), and names it.
     func save(in store: Store, runID: String) async throws(StoreError) -> Digest {
-        let stored = try await store.putChecked(bytes: Array(try! JSONEncoder.canonical.encode(self)))
+        let stored = try await store.putChecked(bytes: try JSONEncoder.canonicalBytes(self, what: "the snapshot manifest"))
         let digest = stored.digest
         // An unchanged knowledge base (a no-op build) has its links already.
         if stored.isNew { try await store.link(parent: digest, children: entries.map(\.document)) }

@@ -37,7 +37,7 @@ public struct Analysis: Sendable, Codable, Equatable {
         self.keyMoments = keyMoments
     }
 
-    public func encoded() -> [UInt8] { Array(try! JSONEncoder.canonical.encode(self)) }
+    public func encoded() throws(StoreError) -> [UInt8] { try JSONEncoder.canonicalBytes(self, what: "\(Self.self)") }
 
     public static func decode(_ bytes: [UInt8]) throws -> Analysis { try JSONDecoder().decode(Analysis.self, from: Data(bytes)) }
 }

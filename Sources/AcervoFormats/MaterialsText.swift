@@ -18,8 +18,8 @@ public struct MaterialsText: Sendable, Codable, Equatable {
         self.documents = documents
     }
 
-    public func encoded() -> [UInt8] {
-        Array(try! JSONEncoder.canonical.encode(self))
+    public func encoded() throws(StoreError) -> [UInt8] {
+        try JSONEncoder.canonicalBytes(self, what: "\(Self.self)")
     }
 
     public static func decode(_ bytes: [UInt8]) throws -> MaterialsText {

@@ -26,7 +26,7 @@ public struct MediaInfo: Sendable, Codable, Equatable {
 
     public static func decode(_ bytes: [UInt8]) throws -> MediaInfo { try JSONDecoder().decode(MediaInfo.self, from: Data(bytes)) }
 
-    public func encoded() -> [UInt8] {
-        Array(try! JSONEncoder.canonical.encode(self))
+    public func encoded() throws(StoreError) -> [UInt8] {
+        try JSONEncoder.canonicalBytes(self, what: "\(Self.self)")
     }
 }

@@ -58,8 +58,8 @@ public struct Transcript: Sendable, Codable, Equatable {
 
     public var text: String { segments.map(\.text).joined(separator: " ") }
 
-    public func encoded() -> [UInt8] {
-        Array(try! JSONEncoder.canonical.encode(self))
+    public func encoded() throws(StoreError) -> [UInt8] {
+        try JSONEncoder.canonicalBytes(self, what: "\(Self.self)")
     }
 
     public static func decode(_ bytes: [UInt8]) throws -> Transcript {

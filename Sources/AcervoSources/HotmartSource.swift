@@ -107,6 +107,7 @@ public struct HotmartSource: Source {
                                       + "(\(module.totalPages != nil ? "its total_pages says so" : "it had them last time")); an empty answer is not read as removals")
                 }
                 lessons += pages.map { Lesson(module: module, page: $0) }
+                // On purpose: failing to remember tonight's listing loses only tomorrow's fallback, not tonight's build.
                 if let store { try? await remember(pages, of: module, in: store) }
             } catch {
                 guard let previous, !previous.isEmpty else { throw error }

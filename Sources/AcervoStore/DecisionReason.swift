@@ -297,7 +297,9 @@ extension DecisionReason: Codable {
             return DecisionReason.budgetReached(estimateUSD: estimate.isFinite ? estimate : .greatestFiniteMagnitude,
                                                 limitUSD: limit.isFinite ? limit : .greatestFiniteMagnitude).storedJSON
         }
-        return String(decoding: try! JSONEncoder.canonical.encode(self), as: UTF8.self)
+        // The canonical encoder writes any other non-finite figure as a string: it cannot fail on these cases,
+        // and a reason that somehow could not be encoded is still recorded, as its words.
+        return (try? JSONEncoder.canonicalText(self, what: "a decision's reason")) ?? description
     }
 
     /// Reads the stored form; text that is not a structured reason (rows written before reasons were

@@ -13,7 +13,9 @@ public struct RunLog: Sendable, Equatable {
     /// A header line naming the run, then one canonical JSON result per line, in the order they were committed.
     static func headerLine(_ run: String) -> [UInt8] { Array("\(header)\t\(run)\n".utf8) }
 
-    static func line(_ result: ActionResult) -> [UInt8] { Array(try! JSONEncoder.canonical.encode(result)) + [10] }
+    static func line(_ result: ActionResult) throws(StoreError) -> [UInt8] {
+        try JSONEncoder.canonicalBytes(result, what: "the result \(result.key.hex)") + [10]
+    }
 
     /// Reads a run log; `partial` reads one a writer left unfinished (killed mid-run: its temp file, whose
     /// last line may be cut), keeping every whole line.

@@ -4,9 +4,9 @@ import GRDB
 extension SQLiteMetadata {
     public func commit(_ result: ActionResult, event: Event?, trace: Trace?) async throws(StoreError) {
         // Non-finite figures (a provider reporting NaN) cannot be JSON; they are dropped, never a crash.
-        let usage = String(decoding: try! JSONEncoder.canonical.encode(result.usage.filter { $0.value.isFinite }), as: UTF8.self)
-        let warnings = result.warnings.isEmpty ? nil : String(decoding: try! JSONEncoder.canonical.encode(result.warnings), as: UTF8.self)
-        let metadata = result.metadata.isEmpty ? nil : String(decoding: try! JSONEncoder.canonical.encode(result.metadata), as: UTF8.self)
+        let usage = try JSONEncoder.canonicalText(result.usage.filter { $0.value.isFinite }, what: "a result's usage")
+        let warnings = result.warnings.isEmpty ? nil : try JSONEncoder.canonicalText(result.warnings, what: "a result's warnings")
+        let metadata = result.metadata.isEmpty ? nil : try JSONEncoder.canonicalText(result.metadata, what: "a result's metadata")
         let eventRow = event.map(EventRow.init)
         try await write { db in
             try db.execute(sql: "DELETE FROM action_results WHERE key = ?", arguments: [result.key.hex])

@@ -196,9 +196,12 @@ extension SQLiteMetadata {
     }
 
     public func index(_ collection: Digest, documents: [SearchDocument]) async throws(StoreError) {
-        let rows = documents.map { document in
-            (document.item, String(decoding: try! JSONEncoder.canonical.encode(document.attributes), as: UTF8.self), document.title, document.body)
+        var encoded: [(String, String, String, String)] = []
+        for document in documents {
+            encoded.append((document.item, try JSONEncoder.canonicalText(document.attributes, what: "the attributes of \(document.item)"), document.title,
+                            document.body))
         }
+        let rows = encoded
         try await write { db in
             try db.execute(sql: "DELETE FROM search_text WHERE collection = ?", arguments: [collection.description])
             for (item, attributes, title, body) in rows {

@@ -91,7 +91,9 @@ public final class Store: Sendable {
                     committed += 1
                 }
                 if try await refs.ref(Ref.runLogPrefix + log.run) == nil {
-                    let kept = try await blobs.put(bytes: RunLog.headerLine(log.run) + log.results.flatMap(RunLog.line)).digest
+                    var bytes = RunLog.headerLine(log.run)
+                    for result in log.results { bytes += try RunLog.line(result) }
+                    let kept = try await blobs.put(bytes: bytes).digest
                     try await refs.setRefs([(Ref.runLogPrefix + log.run, kept)], at: Date())
                 }
             }
@@ -310,7 +312,7 @@ public final class Store: Sendable {
                 logs[run] = writer
             }
         }
-        let line = RunLog.line(result)
+        let line = try RunLog.line(result)
         try runLogs.withLock { logs throws(StoreError) in try logs[run]?.append(line) }
     }
 

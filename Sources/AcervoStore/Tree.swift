@@ -19,7 +19,7 @@ extension Store {
     @discardableResult
     public func putTree(_ entries: [TreeEntry]) async throws(StoreError) -> Digest {
         let sorted = entries.sorted { $0.name < $1.name }
-        let outcome = try await putChecked(bytes: Array(try! JSONEncoder.canonical.encode(sorted)))
+        let outcome = try await putChecked(bytes: try JSONEncoder.canonicalBytes(sorted, what: "a tree"))
         try await link(parent: outcome.digest, children: sorted.map(\.digest))
         return outcome.digest
     }
@@ -63,5 +63,17 @@ extension JSONEncoder {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
         return encoder
+    }
+
+    /// `value`'s canonical bytes; a value that cannot be encoded is a `StoreError` naming `what`, never a trap.
+    public static func canonicalBytes(_ value: some Encodable, what: String) throws(StoreError) -> [UInt8] {
+        do { return Array(try canonical.encode(value)) } catch {
+            throw StoreError.invalidArgument("\(what) cannot be written as JSON: \(error)")
+        }
+    }
+
+    /// `value`'s canonical JSON as text.
+    public static func canonicalText(_ value: some Encodable, what: String) throws(StoreError) -> String {
+        String(decoding: try canonicalBytes(value, what: what), as: UTF8.self)
     }
 }

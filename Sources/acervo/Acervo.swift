@@ -61,8 +61,15 @@ func printError(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))
 }
 
+/// Prints `value` as JSON for scripts; a value that cannot be encoded is said on stderr and ends the command
+/// with status 1, never a trap and never half a document on stdout.
 func printJSON<T: Encodable>(_ value: T) {
-    print(String(decoding: try! JSONEncoder.report.encode(value), as: UTF8.self))
+    do {
+        print(String(decoding: try JSONEncoder.report.encode(value), as: UTF8.self))
+    } catch {
+        printError("acervo: the answer cannot be written as JSON: \(error)")
+        Foundation.exit(1)
+    }
 }
 
 func formatUSD(_ amount: Double) -> String {

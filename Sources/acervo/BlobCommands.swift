@@ -90,7 +90,7 @@ struct PinCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await perform {
-            try await options.workspace().pin(try! Digest(parsing: digest), note: note, remove: remove)
+            try await options.workspace().pin(try Digest(parsing: digest), note: note, remove: remove)
         }
     }
 }
