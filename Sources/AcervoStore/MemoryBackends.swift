@@ -131,6 +131,7 @@ public final class MemoryMetadata: MetadataStore {
         var links = Set<BlobLink>()
         var downloads: [String: DownloadRecord] = [:]
         var search: [Digest: [SearchDocument]] = [:]
+        var hitListTotals: [Digest: [String: HitTotals]] = [:]
     }
     private let state = Mutex(State())
 
@@ -289,6 +290,18 @@ public final class MemoryMetadata: MetadataStore {
                 return HitListRecord(runID: run.id, startedAt: run.startedAt, digest: ref.digest)
             }
         }.sorted { $0.startedAt > $1.startedAt }
+    }
+
+    public func hitListTotals(_ digests: [Digest]) async throws(StoreError) -> [Digest: [String: HitTotals]] {
+        state.withLock { state in
+            var found: [Digest: [String: HitTotals]] = [:]
+            for digest in digests { if let totals = state.hitListTotals[digest] { found[digest] = totals } }
+            return found
+        }
+    }
+
+    public func recordHitListTotals(_ totals: [Digest: [String: HitTotals]]) async throws(StoreError) {
+        state.withLock { state in state.hitListTotals.merge(totals) { _, new in new } }
     }
 
     // MARK: Refs and pins

@@ -213,6 +213,11 @@ public protocol RunJournal: Sendable {
     func setHitList(_ digest: Digest, run: String, at date: Date) async throws(StoreError)
     /// Hit lists of runs started at or after `since`, newest run first.
     func hitLists(since: Date?) async throws(StoreError) -> [HitListRecord]
+    /// What each of `digests` (hit lists) adds per processor, for those already totalled. A list is totalled
+    /// once (its entries joined with the results they hit) and kept: statistics then read a few rows, however
+    /// long the history. A list totalled with nothing (its results collected) is known, with no processor.
+    func hitListTotals(_ digests: [Digest]) async throws(StoreError) -> [Digest: [String: HitTotals]]
+    func recordHitListTotals(_ totals: [Digest: [String: HitTotals]]) async throws(StoreError)
 }
 
 /// Names for blobs, and pins.

@@ -147,6 +147,39 @@ extension SQLiteMetadata {
         }
     }
 
+    public func hitListTotals(_ digests: [Digest]) async throws(StoreError) -> [Digest: [String: HitTotals]] {
+        guard !digests.isEmpty else { return [:] }
+        return try await read { db in
+            var totals: [Digest: [String: HitTotals]] = [:]
+            for chunk in digests.map(\.description).chunked(500) {
+                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                let rows = try Row.fetchCursor(db, sql: "SELECT digest, processor, hits, saved_usd FROM hit_list_totals WHERE digest IN (\(marks))",
+                                               arguments: StatementArguments(Array(chunk)))
+                while let row = try rows.next() {
+                    let digest = try row.digest("digest")
+                    let processor: String = row["processor"]
+                    var byProcessor = totals[digest] ?? [:]
+                    if !processor.isEmpty { byProcessor[processor] = HitTotals(hits: row["hits"], savedUSD: row["saved_usd"]) }
+                    totals[digest] = byProcessor
+                }
+            }
+            return totals
+        }
+    }
+
+    public func recordHitListTotals(_ totals: [Digest: [String: HitTotals]]) async throws(StoreError) {
+        guard !totals.isEmpty else { return }
+        try await write { db in
+            for (digest, byProcessor) in totals {
+                let rows = byProcessor.isEmpty ? [("", HitTotals())] : byProcessor.map { ($0.key, $0.value) }
+                for (processor, total) in rows {
+                    try db.execute(sql: "INSERT OR REPLACE INTO hit_list_totals (digest, processor, hits, saved_usd) VALUES (?, ?, ?, ?)",
+                                   arguments: [digest.description, processor, total.hits, total.savedUSD])
+                }
+            }
+        }
+    }
+
     static func upsert(_ trace: Trace, _ db: Database) throws {
         try db.cachedStatement(sql: "INSERT OR REPLACE INTO traces (item_id, rule, key, components, run_id, updated_at) VALUES (?, ?, ?, ?, ?, ?)")
             .execute(arguments: [trace.itemID, trace.rule, trace.key.hex, trace.components, trace.runID, trace.updatedAt.timeIntervalSince1970])

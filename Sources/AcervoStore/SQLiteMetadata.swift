@@ -253,6 +253,19 @@ public final class SQLiteMetadata: MetadataStore {
                 ALTER TABLE events ADD COLUMN estimated_high_usd REAL;
                 """)
         }
+        migrator.registerMigration("v7-hit-list-totals") { db in
+            // What each hit list adds per processor, totalled once: statistics read these rows instead of
+            // every result and every list. A list totalled with nothing has one row with processor ''.
+            try db.execute(sql: """
+                CREATE TABLE hit_list_totals (
+                    digest TEXT NOT NULL,
+                    processor TEXT NOT NULL,
+                    hits INTEGER NOT NULL,
+                    saved_usd REAL NOT NULL,
+                    PRIMARY KEY (digest, processor)
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator.migrations
     }
 

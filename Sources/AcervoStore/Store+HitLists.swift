@@ -117,11 +117,18 @@ extension Store {
         try await measureUnsizedResults()
         var rows = Dictionary(uniqueKeysWithValues: try await actionCache.resultTotals().map { ($0.processor, $0) })
         let uses = try await hitListUses(since: nil)
-        let unknown = uses.keys.filter { digest in hitListTotals.withLock { $0[digest] == nil } }
+        var unknown = uses.keys.filter { digest in hitListTotals.withLock { $0[digest] == nil } }
+        if !unknown.isEmpty {
+            // Totalled by an earlier process: a few rows instead of every result and every list.
+            let kept = try await journal.hitListTotals(unknown)
+            hitListTotals.withLock { cache in cache.merge(kept) { current, _ in current } }
+            unknown = unknown.filter { kept[$0] == nil }
+        }
         if !unknown.isEmpty {
             // Results by key, read once for all the hit lists not yet totalled.
             var results: [ActionKey: (processor: String, costUSD: Double)] = [:]
             for result in try await actionCache.results(processor: nil) { results[result.key] = (result.processor, result.costUSD) }
+            var computed: [Digest: [String: HitTotals]] = [:]
             for digest in unknown {
                 var totals: [String: HitTotals] = [:]
                 for entry in try await hitList(digest).entries {
@@ -129,8 +136,12 @@ extension Store {
                     totals[result.processor, default: HitTotals()].hits += 1
                     totals[result.processor, default: HitTotals()].savedUSD += result.costUSD
                 }
-                hitListTotals.withLock { $0[digest] = totals }
+                computed[digest] = totals
             }
+            hitListTotals.withLock { cache in cache.merge(computed) { _, new in new } }
+            // Kept for the next process. On purpose not an error when it cannot be written (a store opened
+            // read-only, a full disk): the figures are right either way, only computed again next time.
+            try? await journal.recordHitListTotals(computed)
         }
         for (digest, use) in uses {
             let byProcessor: [String: HitTotals] = hitListTotals.withLock { $0[digest] } ?? [:]
@@ -151,7 +162,12 @@ extension Store {
 }
 
 /// What one hit list adds to a processor's figures.
-struct HitTotals: Sendable {
-    var hits = 0
-    var savedUSD = 0.0
+public struct HitTotals: Sendable, Equatable {
+    public var hits = 0
+    public var savedUSD = 0.0
+
+    public init(hits: Int = 0, savedUSD: Double = 0) {
+        self.hits = hits
+        self.savedUSD = savedUSD
+    }
 }

@@ -189,6 +189,40 @@ import Testing
         #expect(try await store.journal.traceKeys() == ["m1/l1": ["transcript": key("c")]])
     }
 
+    @Test(arguments: Backend.all) func `hit lists are totalled once and kept: cache statistics read the totals, not the lists`(backend: Backend) async throws {
+        let test = try await TestStore(backend)
+        defer { withExtendedLifetime(test) {} }
+        let store = test.store
+        let blob = try await store.put(bytes: [4]).digest
+        try await store.commit(ActionResult(key: key("7"), processor: "google.stt", processorVersion: "1", outputs: ["t": blob], costUSD: 0.25,
+                                            toolVersion: Store.toolVersion))
+        try await store.commit(ActionResult(key: key("8"), processor: "ffprobe", processorVersion: "1", outputs: ["t": blob],
+                                            toolVersion: Store.toolVersion))
+        let list = HitList([HitList.Entry(itemID: "m1/a", rule: "speech", key: key("7")), HitList.Entry(itemID: "m1/a", rule: "media", key: key("8"))])
+        for night in 0..<3 {  // three quiet nights share one list
+            let run = try await store.startRun(command: .build, at: Date(timeIntervalSince1970: Double(1_000 + night)))
+            try await store.recordHits(list, run: run.id)
+        }
+        let digest = try #require(try await store.journal.hitLists(since: nil).first?.digest)
+        #expect(try await store.journal.hitListTotals([digest]).isEmpty, "not totalled before anyone asks")
+
+        let statistics = try await store.cacheStatistics()
+        #expect(statistics.total.hits == 6 && abs(statistics.total.savedUSD - 0.75) < 1e-9)
+        let kept = try await store.journal.hitListTotals([digest, Digest.of([1, 2, 3])])
+        #expect(kept == [digest: ["google.stt": HitTotals(hits: 1, savedUSD: 0.25), "ffprobe": HitTotals(hits: 1, savedUSD: 0)]])
+
+        // A list that hit nothing still in the cache is known, with no processor.
+        let empty = Digest.of(Array("an empty list".utf8))
+        try await store.journal.recordHitListTotals([empty: [:]])
+        #expect(try await store.journal.hitListTotals([empty]) == [empty: [:]])
+
+        // The kept totals are what the figures come from: a new process reads them (here: totals changed by
+        // hand, which only a reader of the kept rows would show).
+        try await store.journal.recordHitListTotals([digest: ["google.stt": HitTotals(hits: 1, savedUSD: 1.0)]])
+        let fresh = Store(blobs: store.blobs, metadata: store.metadata, root: nil)
+        #expect(abs(try await fresh.cacheStatistics().total.savedUSD - 3.0) < 1e-9)
+    }
+
     @Test(arguments: Backend.all) func `runs start, finish and list newest first`(backend: Backend) async throws {
         let test = try await TestStore(backend)
         defer { withExtendedLifetime(test) {} }
