@@ -77,10 +77,16 @@ extension Store {
         // A run whose process died (the build killed before the database lost its -wal) left its log as a
         // temp file: the newest results of all.
         if let files = blobs as? FileBlobStore { recovery.resultsFromLogs += try await adoptRunLogsOfDeadWriters(files) }
-        // Newest run first: a result a later run re-made (`--refresh`) wins.
+        // Newest run first: a result a later run re-made (`--refresh`) wins. A salvaged result that lost some of
+        // its outputs (their rows were on an unreadable page) is replaced by the logged one: kept as it is, it
+        // would be a miss, and its action paid for again.
+        var fromLogs = Set<ActionKey>()
         for (digest, log, modified) in logs.sorted(by: { $0.log.run > $1.log.run }) {
-            for result in log.results where try await actionCache.result(forKey: result.key) == nil {
+            for result in log.results where !fromLogs.contains(result.key) {
+                if let salvaged = try await actionCache.result(forKey: result.key),
+                   !salvaged.outputs.isEmpty, Set(result.outputs.keys).isSubset(of: Set(salvaged.outputs.keys)) { continue }
                 try await actionCache.commit(result, event: nil, trace: nil)
+                fromLogs.insert(result.key)
                 recovery.resultsFromLogs += 1
             }
             if !referenced.contains(digest) { try await refs.setRefs([(Ref.runLogPrefix + log.run, digest)], at: modified) }
@@ -119,14 +125,19 @@ private struct RecoveredManifest: Decodable {
 
 extension SQLiteMetadata {
     /// Copies every row SQLite can still read from the database at `damaged` into this one, table by table in
-    /// rowid order, skipping past pages it cannot read; the search index is left out (it is rebuilt on the
-    /// next search). Returns the rows copied per table and the tables it could not read whole.
+    /// rowid order, skipping past pages it cannot read; the search index and the kept totals are left out (they
+    /// are rebuilt). Returns the rows copied per table and the tables it could not read whole.
     func salvage(from damaged: String) -> (rows: [String: Int], incomplete: [String]) {
         var rows: [String: Int] = [:]
         var incomplete: [String] = []
         guard let source = try? DatabaseQueue(path: damaged) else { return ([:], ["(the file cannot be opened as a database)"]) }
         let tables = (try? pool.read { db in
-            try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'search%' AND name != 'grdb_migrations'")
+            // Totals are derived, not salvaged: the triggers keep `result_totals` as results are copied in, and hit
+            // lists are totalled again on the first question.
+            try String.fetchAll(db, sql: """
+                SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'search%'
+                AND name NOT IN ('grdb_migrations', 'result_totals', 'hit_list_totals')
+                """)
         }) ?? []
         for table in tables {
             let wanted = (try? pool.read { db in try db.columns(in: table).map(\.name) }) ?? []

@@ -81,10 +81,9 @@ extension SQLiteMetadata {
 
     public func resultTotals() async throws(StoreError) -> [CacheStatistics.Row] {
         try await read { db in
+            // Kept by triggers as results change (migration v8): one row per processor, whatever the cache holds.
             try Row.fetchAll(db, sql: """
-                SELECT processor, COUNT(*) AS entries, COALESCE(SUM(output_bytes), 0) AS bytes, SUM(hit_count) AS hits,
-                       SUM(cost_usd * hit_count) AS saved, SUM(CASE WHEN run_id IS NULL THEN 0 ELSE cost_usd END) AS spent
-                FROM action_results GROUP BY processor
+                SELECT processor, entries, bytes, hits, saved, spent FROM result_totals WHERE entries > 0 ORDER BY processor
                 """).map { row in
                 CacheStatistics.Row(processor: row["processor"], entries: row["entries"], bytes: row["bytes"], hits: row["hits"],
                                     savedUSD: row["saved"], spentUSD: row["spent"])

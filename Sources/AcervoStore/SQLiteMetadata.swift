@@ -266,8 +266,51 @@ public final class SQLiteMetadata: MetadataStore {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v8-result-totals") { db in
+            // Per processor, the figures `cache stats` and `status` print, kept by the database itself in the
+            // same transaction as every change to a result (triggers): reading them is one row per processor,
+            // not a scan of every result. Filled once here from the results already stored.
+            try db.execute(sql: """
+                CREATE TABLE result_totals (
+                    processor TEXT PRIMARY KEY NOT NULL,
+                    entries INTEGER NOT NULL,
+                    bytes INTEGER NOT NULL,
+                    hits INTEGER NOT NULL,
+                    saved REAL NOT NULL,
+                    spent REAL NOT NULL
+                ) WITHOUT ROWID;
+                INSERT INTO result_totals (processor, entries, bytes, hits, saved, spent)
+                    SELECT processor, COUNT(*), COALESCE(SUM(output_bytes), 0), SUM(hit_count), SUM(cost_usd * hit_count),
+                           SUM(CASE WHEN run_id IS NULL THEN 0 ELSE cost_usd END)
+                    FROM action_results GROUP BY processor;
+                """ + resultTotalsTriggers)
+        }
         return migrator.migrations
     }
+
+    /// What a result adds to its processor's totals (`NEW`) and what it takes away (`OLD`).
+    static let resultTotalsTriggers = """
+        CREATE TRIGGER result_totals_insert AFTER INSERT ON action_results BEGIN
+            INSERT OR IGNORE INTO result_totals (processor, entries, bytes, hits, saved, spent) VALUES (NEW.processor, 0, 0, 0, 0, 0);
+            UPDATE result_totals SET entries = entries + 1, bytes = bytes + COALESCE(NEW.output_bytes, 0), hits = hits + NEW.hit_count,
+                saved = saved + NEW.cost_usd * NEW.hit_count, spent = spent + (CASE WHEN NEW.run_id IS NULL THEN 0 ELSE NEW.cost_usd END)
+                WHERE processor = NEW.processor;
+        END;
+        CREATE TRIGGER result_totals_delete AFTER DELETE ON action_results BEGIN
+            UPDATE result_totals SET entries = entries - 1, bytes = bytes - COALESCE(OLD.output_bytes, 0), hits = hits - OLD.hit_count,
+                saved = saved - OLD.cost_usd * OLD.hit_count, spent = spent - (CASE WHEN OLD.run_id IS NULL THEN 0 ELSE OLD.cost_usd END)
+                WHERE processor = OLD.processor;
+        END;
+        CREATE TRIGGER result_totals_update AFTER UPDATE OF processor, output_bytes, hit_count, cost_usd, run_id ON action_results BEGIN
+            UPDATE result_totals SET entries = entries - 1, bytes = bytes - COALESCE(OLD.output_bytes, 0), hits = hits - OLD.hit_count,
+                saved = saved - OLD.cost_usd * OLD.hit_count, spent = spent - (CASE WHEN OLD.run_id IS NULL THEN 0 ELSE OLD.cost_usd END)
+                WHERE processor = OLD.processor;
+            INSERT OR IGNORE INTO result_totals (processor, entries, bytes, hits, saved, spent) VALUES (NEW.processor, 0, 0, 0, 0, 0);
+            UPDATE result_totals SET entries = entries + 1, bytes = bytes + COALESCE(NEW.output_bytes, 0), hits = hits + NEW.hit_count,
+                saved = saved + NEW.cost_usd * NEW.hit_count, spent = spent + (CASE WHEN NEW.run_id IS NULL THEN 0 ELSE NEW.cost_usd END)
+                WHERE processor = NEW.processor;
+        END;
+        """
 
     /// Collects migrations in order, in the words of GRDB's migrator.
     struct MigrationList {

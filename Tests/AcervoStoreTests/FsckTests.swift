@@ -103,3 +103,34 @@ import Testing
         #expect(String(decoding: try JSONEncoder.canonical.encode(Measured(seconds: 1.5, ratio: 0.1)), as: UTF8.self) == #"{"ratio":0.1,"seconds":1.5}"#)
     }
 }
+
+/// The per-processor totals SQLite keeps with triggers are always what a scan of the results would say.
+@Suite struct ResultTotalsTests {
+    @Test func `kept result totals equal a scan of the results after commits, replacements, hits, sizes and removals`() async throws {
+        let folder = TemporaryFolder()
+        let store = try await folder.openStore()
+        let output = try await store.put(bytes: Array("out".utf8)).digest
+        for (index, digit) in ["1", "2", "3", "4"].enumerated() {
+            try await store.commit(ActionResult(key: key(Character(digit)), processor: index % 2 == 0 ? "google.stt" : "ffprobe", processorVersion: "1",
+                                                outputs: ["o": output], costUSD: 0.1 * Double(index + 1), runID: index == 3 ? nil : "r1",
+                                                toolVersion: Store.toolVersion))
+        }
+        // A result made again (`--refresh`) replaces the old one; hits; sizes recorded later; one removed.
+        try await store.commit(ActionResult(key: key("1"), processor: "google.stt", processorVersion: "2", outputs: ["o": output], costUSD: 0.7,
+                                            runID: "r2", toolVersion: Store.toolVersion))
+        for _ in 0..<3 { try await store.actionCache.recordHit(key("2"), at: Date()) }
+        try await store.actionCache.recordHit(key("3"), at: Date())
+        try await store.actionCache.recordOutputBytes([key("4"): 1_000])
+        try await store.actionCache.removeResults([key("3")])
+
+        let database = folder.path + "/store/acervo.sqlite"
+        let kept = try run("/usr/bin/sqlite3", [database, "SELECT processor, entries, bytes, hits, round(saved, 9), round(spent, 9) FROM result_totals WHERE entries > 0 ORDER BY processor"])
+        let scanned = try run("/usr/bin/sqlite3", [database, """
+            SELECT processor, COUNT(*), COALESCE(SUM(output_bytes), 0), SUM(hit_count), round(SUM(cost_usd * hit_count), 9),
+                   round(SUM(CASE WHEN run_id IS NULL THEN 0 ELSE cost_usd END), 9) FROM action_results GROUP BY processor ORDER BY processor
+            """])
+        #expect(kept.status == 0 && scanned.status == 0, "sqlite3 is needed (scripts/setup installs it): \(kept.stderr)\(scanned.stderr)")
+        #expect(!kept.stdout.isEmpty && kept.stdout == scanned.stdout, "kept:\n\(kept.stdout)\nscanned:\n\(scanned.stdout)")
+        #expect(try await store.cacheStatistics().total.entries == 3)
+    }
+}
