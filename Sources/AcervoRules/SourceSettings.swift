@@ -83,7 +83,7 @@ public enum MediaSettings: Sendable, Equatable {
     /// An HLS playlist per lesson (`{page_id}`, `{module_id}`), fetched with ffmpeg without re-encoding.
     case hls(urlTemplate: String)
     /// A folder (or a mounted bucket) of the original files, matched to pages by title.
-    case folder(path: String)
+    case folder(path: String, match: MatchSettings)
 
     public var kind: String {
         switch self {
@@ -298,7 +298,7 @@ extension Context {
         case "hls":
             return .hls(urlTemplate: try required("url", "\"https://cdn.example.com/{page_id}/playlist.m3u8\""))
         case "folder":
-            return .folder(path: try required("path", "/mnt/originals"))
+            return .folder(path: try required("path", "/mnt/originals"), match: match)
         case "manifest":
             return .manifest(path: try required("path", "media.json"))
         default:

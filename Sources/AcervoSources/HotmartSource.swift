@@ -29,7 +29,7 @@ public struct HotmartSource: Source {
             case .vimeo(let settings): try VimeoResolver(context: context, settings: settings)
             case .panda(let settings): try PandaResolver(context: context, settings: settings)
             case .hls(let template): HLSTemplateResolver(template: template, minimumHeight: vimeo.minimumHeight)
-            case .folder(let path): FolderResolver(path: path, projectDirectory: projectDirectory, minimumScore: MatchSettings().minimumScore)
+            case .folder(let path, let match): FolderResolver(path: path, projectDirectory: projectDirectory, minimumScore: match.minimumScore)
             }
         }
     }

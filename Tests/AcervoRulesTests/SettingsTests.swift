@@ -49,6 +49,35 @@ import Testing
         #expect(pipeline.budgetUSD == 40)
     }
 
+    @Test func `media resolvers are a list tried in order, each with its own settings; a secret is named, never written`() throws {
+        let pipeline = try parse("""
+            source:
+              kind: hotmart
+              subdomain: my-club
+              media:
+                - { kind: manifest, path: fixes.json }
+                - { kind: vimeo, folder: "123", token: SCHOOL_VIMEO, height: 1080, min_score: 0.9 }
+                - { kind: panda, folder: f-1 }
+                - { kind: hls, url: "https://cdn/{page_id}/index.m3u8" }
+                - { kind: folder, path: /mnt/originals, min_score: 0.6 }
+            """)
+        guard case .hotmart(let settings) = pipeline.source else {
+            Issue.record("not a Hotmart source")
+            return
+        }
+        #expect(settings.media == [
+            .manifest(path: "fixes.json"),
+            .vimeo(VimeoSettings(folder: "123", tokenVariable: "SCHOOL_VIMEO", minimumHeight: 1080, match: MatchSettings(minimumScore: 0.9))),
+            .panda(PandaSettings(folder: "f-1")),
+            .hls(urlTemplate: "https://cdn/{page_id}/index.m3u8"),
+            .folder(path: "/mnt/originals", match: MatchSettings(minimumScore: 0.6)),
+        ])
+        let secret = try #require(failure("source: { kind: hotmart, subdomain: c, media: [{ kind: vimeo, token: 4f9a2b-secret }] }\n"))
+        #expect(secret.message.contains("names the environment variable that holds the secret, not the secret"))
+        let misplaced = try #require(failure("source: { kind: hotmart, subdomain: c, media: [{ kind: folder, path: x, height: 720 }] }\n"))
+        #expect(misplaced.message == "`height` does not apply to `kind: folder` media")
+    }
+
     @Test func `an unknown source kind names the line and the kinds there are`() throws {
         let error = try #require(failure("source: { kind: hotmrt, subdomain: x }\n"))
         #expect(error.location?.line == 4)
