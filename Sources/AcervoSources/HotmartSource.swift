@@ -254,7 +254,7 @@ public struct HotmartSource: Source {
             for (role, file) in [("video", files.video), ("captions", files.captions)] {
                 guard let file else { continue }
                 names[role] = file.name
-                if dry, case .unfetched(let facts) = try await fetcher.survey(file) {
+                if dry, case .unfetched(let facts) = try await fetcher.survey(file, timed: role == "video") {
                     unfetched[role] = facts
                 } else {
                     artifacts[role] = try await fetcher.fetch(file)
@@ -263,7 +263,7 @@ public struct HotmartSource: Source {
             if !files.materials.isEmpty {
                 var entries: [TreeEntry] = []
                 for file in files.materials {
-                    if dry, case .unfetched = try await fetcher.survey(file) {
+                    if dry, case .unfetched = try await fetcher.survey(file, timed: false) {
                         unfetched["materials"] = UnfetchedArtifact()
                         break
                     }

@@ -67,18 +67,20 @@ struct MediaFetcher: Sendable {
 
     /// What a plan may know of a file without downloading it: whether the store has it, else its length from
     /// the host, from the stream's playlist (a few hundred bytes), or from ffprobe reading the head of its URL.
-    func survey(_ file: RemoteFile) async throws -> Survey {
+    /// `timed`: whether its length matters (a video's does; captions' and materials' do not, so nothing is
+    /// asked of their host).
+    func survey(_ file: RemoteFile, timed: Bool) async throws -> Survey {
         if try await remembered(file) != nil { return .known }
         if case .local = file.fetch { return .known }
+        if case .http(_, let expectedDigest?, _) = file.fetch, await store.blobs.contains(expectedDigest) { return .known }
         var facts = UnfetchedArtifact(durationSeconds: file.durationSeconds, bytes: file.bytes)
-        if facts.durationSeconds == nil {
+        if timed, facts.durationSeconds == nil {
             switch file.fetch {
             case .hls(let playlist, let minimumHeight):
                 let media = try? await hls.mediaPlaylist(try await playlist(), minimumHeight: minimumHeight)
                 if let media, try await remembered(file, marker: file.marker ?? media.marker) != nil { return .known }
                 facts.durationSeconds = media?.duration
-            case .http(let url, let expectedDigest, _):
-                if let expectedDigest, await store.blobs.contains(expectedDigest) { return .known }
+            case .http(let url, _, _):
                 facts.durationSeconds = await Self.probeHead(url)
             case .signed(let link, _):
                 if let url = try? await link() { facts.durationSeconds = await Self.probeHead(url) }
