@@ -173,6 +173,29 @@ import Testing
         await world.close()
     }
 
+    @Test func `a plan on a fresh catalog of plain URLs stores no video: ffprobe reads each one's head for its duration`() async throws {
+        let world = try await World()
+        try world.publish(Self.first)
+        let outcome = try await acervoOffPool(["plan", "--json"], in: world.directory.path + "/project", environment: [
+            "HOTMART_CLIENT_ID": world.hotmart.clientID, "HOTMART_CLIENT_SECRET": world.hotmart.clientSecret,
+            "ACERVO_HOTMART_AUTH_URL": world.hotmart.baseURL, "ACERVO_HOTMART_API_URL": world.hotmart.baseURL,
+            "GOOGLE_APPLICATION_CREDENTIALS": world.credentials, "ACERVO_SPEECH_URL": world.google.baseURL,
+            "OPENAI_API_KEY": world.openAI.apiKey, "OPENAI_BASE_URL": world.openAI.baseURL,
+        ])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let plan = try #require(try JSONSerialization.jsonObject(with: Data(outcome.stdout.utf8)) as? [String: Any])
+        let speech = (plan["actions"] as? [[String: Any]] ?? []).filter { $0["rule"] as? String == "transcript" }
+        #expect(speech.count == 4 && speech.allSatisfy { $0["estimatedCostUSD"] is Double }, "\(speech)")
+        // No video entered the store: the plan only looked.
+        let objects = try FileManager.default.subpathsOfDirectory(atPath: world.directory.path + "/project/store/objects")
+        for name in Self.first.map(\.file) {
+            let digest = Digest.of(world.lessons[name]!).hex
+            #expect(!objects.contains { $0.hasSuffix(String(digest.dropFirst(2))) }, "\(name) was stored by a plan")
+        }
+        #expect(world.google.calls.values.reduce(0, +) == 0 && world.openAI.writeCalls == 0)
+        await world.close()
+    }
+
     @Test func `a catalog that suddenly loses most of its lessons is refused, and the vector store is left alone`() async throws {
         let world = try await World()
         try world.publish(Self.first)
