@@ -31,13 +31,6 @@ extension Workspace {
 
     private static func latestSnapshot(in store: Store) async throws -> SnapshotInfo? {
         guard let latest = try await store.refs.ref(SnapshotManifest.latestRef) else { return nil }
-        // The build that made it says how many documents it holds; only a snapshot no recent build made (a
-        // restore, a store from an older version) is decoded to count them.
-        for run in try await store.journal.runs(limit: 20) where run.command == .build {
-            guard let text = run.summary, let summary = try? JSONDecoder().decode(BuildSummary.self, from: Data(text.utf8)),
-                  summary.snapshot == latest.digest.description, let documents = summary.documents else { continue }
-            return SnapshotInfo(name: latest.name, digest: latest.digest, createdAt: latest.updatedAt, documents: documents)
-        }
         let manifest = try await SnapshotManifest.load(latest.digest, from: store)
         return SnapshotInfo(name: latest.name, digest: latest.digest, createdAt: latest.updatedAt, documents: manifest.entries.count)
     }

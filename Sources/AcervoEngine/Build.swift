@@ -133,9 +133,6 @@ public struct BuildSummary: Sendable, Codable, Equatable {
     public var notApplicable = 0
     public var costUSD = 0.0
     public var snapshot: String?
-    /// How many documents that snapshot holds (kept ones included): `status` reads it here instead of
-    /// decoding the manifest.
-    public var documents: Int?
     public var budgetReached = false
     public var interrupted = false
     /// Actions not started, or ended, because the build was stopped (counted in `skipped`): the next build
@@ -161,7 +158,7 @@ public struct BuildSummary: Sendable, Codable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case run, items, executed, hits, failed, skipped, notApplicable, costUSD, snapshot, documents, budgetReached, interrupted, interruptedActions,
+        case run, items, executed, hits, failed, skipped, notApplicable, costUSD, snapshot, budgetReached, interrupted, interruptedActions,
              durationSeconds, failures, problems, warnings
     }
 
@@ -178,7 +175,6 @@ public struct BuildSummary: Sendable, Codable, Equatable {
         notApplicable = try container.decodeIfPresent(Int.self, forKey: .notApplicable) ?? 0
         costUSD = try container.decodeIfPresent(Double.self, forKey: .costUSD) ?? 0
         snapshot = try container.decodeIfPresent(String.self, forKey: .snapshot)
-        documents = try container.decodeIfPresent(Int.self, forKey: .documents)
         budgetReached = try container.decodeIfPresent(Bool.self, forKey: .budgetReached) ?? false
         interrupted = try container.decodeIfPresent(Bool.self, forKey: .interrupted) ?? false
         interruptedActions = try container.decodeIfPresent(Int.self, forKey: .interruptedActions) ?? 0

@@ -56,7 +56,6 @@ public struct Evaluator: Sendable {
         summary.interrupted = stop.isRaised
         let snapshot = try await snapshot(outcomes, session: session)
         summary.snapshot = snapshot.digest.description
-        summary.documents = snapshot.documents
         if let note = snapshot.note { summary.warnings.append(ActionWarning(item: "", rule: "", message: note)) }
         summary.warnings += session.sourceNotes.map { ActionWarning(item: "", rule: "detect", message: $0) }
         summary.durationSeconds = Date().timeIntervalSince(run.startedAt)
@@ -381,7 +380,7 @@ public struct Evaluator: Sendable {
     /// The manifest of this build's documents; an item whose document failed tonight keeps its previous one.
     /// A previous snapshot that cannot be read is an error: reading it as "none" would silently drop every
     /// lesson that failed tonight from the knowledge base.
-    private func snapshot(_ outcomes: [ItemOutcome], session: BuildSession) async throws -> (digest: Digest, documents: Int, note: String?) {
+    private func snapshot(_ outcomes: [ItemOutcome], session: BuildSession) async throws -> (digest: Digest, note: String?) {
         // Read only when an item needs its previous document: decoding a large manifest is a noticeable part
         // of a no-op build.
         var previousEntries: [String: SnapshotEntry] = [:]
@@ -408,7 +407,7 @@ public struct Evaluator: Sendable {
                 entries.append(kept)
             }
         }
-        return (try await SnapshotManifest(entries: entries).save(in: store, runID: session.runID), entries.count, note)
+        return (try await SnapshotManifest(entries: entries).save(in: store, runID: session.runID), note)
     }
 }
 
