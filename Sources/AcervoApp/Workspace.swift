@@ -133,14 +133,7 @@ extension Workspace {
         // names — VIMEO_TOKEN, PANDA_API_KEY among them — are scrubbed either way).
         var names = names
         for spec in (try? pipeline())?.sources ?? [] {
-            guard case .hotmart(let settings) = spec.settings else { continue }
-            for media in settings.media {
-                switch media {
-                case .vimeo(let vimeo): names.append(vimeo.tokenVariable)
-                case .panda(let panda): names.append(panda.keyVariable)
-                default: break
-                }
-            }
+            if case .hotmart(let settings) = spec.settings { names += settings.secretVariables }
         }
         do { return try environment.secretValues(names) } catch { throw AppError(error) }
     }

@@ -67,6 +67,17 @@ public struct HotmartSettings: Sendable, Equatable {
         self.pagesPath = pagesPath
         self.downloadConcurrency = downloadConcurrency
     }
+
+    /// The environment variables its media resolvers read secrets from (`VIMEO_TOKEN`, or what `token:` names).
+    public var secretVariables: [String] {
+        media.compactMap { media in
+            switch media {
+            case .vimeo(let vimeo): vimeo.tokenVariable
+            case .panda(let panda): panda.keyVariable
+            default: nil
+            }
+        }
+    }
 }
 
 /// One way of finding a lesson's media (`source.media`): each lesson takes the first that knows it.

@@ -41,18 +41,14 @@ struct FolderResolver: MediaResolver {
     }
 
     func resolve(_ page: CatalogPage) async throws -> MediaResolution {
-        switch catalog.match(for: page) {
-        case .matched(let candidate, let how, let score)?:
+        catalog.resolution(for: page, host: "folder", unread: "it was not read", shown: \.id) { candidate in
             var media = LessonMedia(video: Self.file(at: candidate.video, name: candidate.id, projectDirectory: projectDirectory))
             let stem = (candidate.video as NSString).deletingPathExtension
             if let captions = Self.captionExtensions.map({ stem + "." + $0 }).first(where: { FileManager.default.fileExists(atPath: $0) }) {
                 media.captions = Self.file(at: captions, name: (candidate.id as NSString).deletingPathExtension + "." + (captions as NSString).pathExtension,
                                            projectDirectory: projectDirectory)
             }
-            return .found(media, match: .matched(candidate: candidate.id, how: how, score: score))
-        case .ambiguous(let candidates)?: return .ambiguous(candidates: candidates.map(\.id))
-        case .unmatched(let reason)?: return .notFound(reason: "folder: \(reason)")
-        case nil: return .notFound(reason: "folder: it was not read")
+            return media
         }
     }
 

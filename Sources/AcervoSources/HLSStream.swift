@@ -110,7 +110,7 @@ struct HLSStream: Sendable {
         let playlistPath = "\(folder)/local.m3u8"
         try (local.joined(separator: "\n") + "\n").write(toFile: playlistPath, atomically: true, encoding: .utf8)
         var arguments = ["-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-protocol_whitelist", "file,crypto,data"]
-        arguments += await Self.extensionOptions()
+        arguments += await Self.extensionOptions.value
         arguments += ["-i", playlistPath, "-map", "0:v:0?", "-map", "0:a:0?", "-c", "copy", "-map_metadata", "-1",
                       "-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact", "-movflags", "+faststart", output]
         do {
@@ -256,8 +256,9 @@ struct HLSStream: Sendable {
     }
 
     /// The hls demuxer of ffmpeg 5.1 refuses segment names it does not know unless told otherwise; later
-    /// versions name the option differently. Our local names end in `.ts`, so only the key needs it.
-    static func extensionOptions() async -> [String] {
+    /// versions name the option differently. Our local names end in `.ts`, so only the key needs it. ffmpeg is
+    /// asked once per process, not once per stream.
+    static let extensionOptions = Task<[String], Never> {
         let help = (try? await ExternalTool.run("ffmpeg", ["-hide_banner", "-h", "demuxer=hls"], timeoutSeconds: 30))
             .map { String(decoding: $0.standardOutput, as: UTF8.self) } ?? ""
         return help.contains("-allowed_extensions") ? ["-allowed_extensions", "ALL"] : []

@@ -121,4 +121,17 @@ final class MatchedCatalog<Video: Sendable>: Sendable {
     var isPrepared: Bool { matches.withLock { $0 != nil } }
 
     func match(for page: CatalogPage) -> PageMatch<Video>? { matches.withLock { $0?[page.pageID] } }
+
+    /// A resolver's answer for `page`: the media made of the paired video, the candidates it could not choose
+    /// between, or why none fits. `host` begins its reasons (`Vimeo: …`); `shown` names a video in them.
+    func resolution(for page: CatalogPage, host: String, unread: String, shown: (MatchCandidate<Video>) -> String = \.shown,
+                    media: (MatchCandidate<Video>) -> LessonMedia) -> MediaResolution {
+        switch match(for: page) {
+        case .matched(let candidate, let how, let score)?:
+            return .found(media(candidate), match: .matched(candidate: shown(candidate), how: how, score: score))
+        case .ambiguous(let candidates)?: return .ambiguous(candidates: candidates.map(shown))
+        case .unmatched(let reason)?: return .notFound(reason: "\(host): \(reason)")
+        case nil: return .notFound(reason: "\(host): \(unread)")
+        }
+    }
 }

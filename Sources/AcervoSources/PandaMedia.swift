@@ -26,13 +26,8 @@ struct PandaResolver: MediaResolver {
     }
 
     func resolve(_ page: CatalogPage) async throws -> MediaResolution {
-        switch catalog.match(for: page) {
-        case .matched(let candidate, let how, let score)?:
-            let file = Self.file(candidate.video, client: client, minimumHeight: settings.minimumHeight)
-            return .found(LessonMedia(video: file), match: .matched(candidate: candidate.shown, how: how, score: score))
-        case .ambiguous(let candidates)?: return .ambiguous(candidates: candidates.map(\.shown))
-        case .unmatched(let reason)?: return .notFound(reason: "Panda Video: \(reason)")
-        case nil: return .notFound(reason: "Panda Video: the folder was not read")
+        catalog.resolution(for: page, host: "Panda Video", unread: "the folder was not read") { candidate in
+            LessonMedia(video: Self.file(candidate.video, client: client, minimumHeight: settings.minimumHeight))
         }
     }
 

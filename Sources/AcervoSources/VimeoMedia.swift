@@ -26,13 +26,8 @@ struct VimeoResolver: MediaResolver {
     }
 
     func resolve(_ page: CatalogPage) async throws -> MediaResolution {
-        switch catalog.match(for: page) {
-        case .matched(let candidate, let how, let score)?:
-            return .found(Self.media(candidate.video, client: client, minimumHeight: settings.minimumHeight),
-                          match: .matched(candidate: candidate.shown, how: how, score: score))
-        case .ambiguous(let candidates)?: return .ambiguous(candidates: candidates.map(\.shown))
-        case .unmatched(let reason)?: return .notFound(reason: "Vimeo: \(reason)")
-        case nil: return .notFound(reason: "Vimeo: the folder was not read")
+        catalog.resolution(for: page, host: "Vimeo", unread: "the folder was not read") { candidate in
+            Self.media(candidate.video, client: client, minimumHeight: settings.minimumHeight)
         }
     }
 

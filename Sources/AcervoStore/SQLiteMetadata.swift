@@ -291,26 +291,27 @@ public final class SQLiteMetadata: MetadataStore {
     /// What a result adds to its processor's totals (`NEW`) and what it takes away (`OLD`).
     static let resultTotalsTriggers = """
         CREATE TRIGGER result_totals_insert AFTER INSERT ON action_results BEGIN
-            INSERT OR IGNORE INTO result_totals (processor, entries, bytes, hits, saved, spent) VALUES (NEW.processor, 0, 0, 0, 0, 0);
-            UPDATE result_totals SET entries = entries + 1, bytes = bytes + COALESCE(NEW.output_bytes, 0), hits = hits + NEW.hit_count,
-                saved = saved + NEW.cost_usd * NEW.hit_count, spent = spent + (CASE WHEN NEW.run_id IS NULL THEN 0 ELSE NEW.cost_usd END)
-                WHERE processor = NEW.processor;
+        \(resultTotalsChange(of: "NEW", sign: "+"))
         END;
         CREATE TRIGGER result_totals_delete AFTER DELETE ON action_results BEGIN
-            UPDATE result_totals SET entries = entries - 1, bytes = bytes - COALESCE(OLD.output_bytes, 0), hits = hits - OLD.hit_count,
-                saved = saved - OLD.cost_usd * OLD.hit_count, spent = spent - (CASE WHEN OLD.run_id IS NULL THEN 0 ELSE OLD.cost_usd END)
-                WHERE processor = OLD.processor;
+        \(resultTotalsChange(of: "OLD", sign: "-"))
         END;
         CREATE TRIGGER result_totals_update AFTER UPDATE OF processor, output_bytes, hit_count, cost_usd, run_id ON action_results BEGIN
-            UPDATE result_totals SET entries = entries - 1, bytes = bytes - COALESCE(OLD.output_bytes, 0), hits = hits - OLD.hit_count,
-                saved = saved - OLD.cost_usd * OLD.hit_count, spent = spent - (CASE WHEN OLD.run_id IS NULL THEN 0 ELSE OLD.cost_usd END)
-                WHERE processor = OLD.processor;
-            INSERT OR IGNORE INTO result_totals (processor, entries, bytes, hits, saved, spent) VALUES (NEW.processor, 0, 0, 0, 0, 0);
-            UPDATE result_totals SET entries = entries + 1, bytes = bytes + COALESCE(NEW.output_bytes, 0), hits = hits + NEW.hit_count,
-                saved = saved + NEW.cost_usd * NEW.hit_count, spent = spent + (CASE WHEN NEW.run_id IS NULL THEN 0 ELSE NEW.cost_usd END)
-                WHERE processor = NEW.processor;
+        \(resultTotalsChange(of: "OLD", sign: "-"))
+        \(resultTotalsChange(of: "NEW", sign: "+"))
         END;
         """
+
+    /// One result's figures added to (`+`) or taken from (`-`) its processor's row, which is made when missing.
+    private static func resultTotalsChange(of row: String, sign: String) -> String {
+        """
+            INSERT OR IGNORE INTO result_totals (processor, entries, bytes, hits, saved, spent) VALUES (\(row).processor, 0, 0, 0, 0, 0);
+            UPDATE result_totals SET entries = entries \(sign) 1, bytes = bytes \(sign) COALESCE(\(row).output_bytes, 0),
+                hits = hits \(sign) \(row).hit_count, saved = saved \(sign) \(row).cost_usd * \(row).hit_count,
+                spent = spent \(sign) (CASE WHEN \(row).run_id IS NULL THEN 0 ELSE \(row).cost_usd END)
+                WHERE processor = \(row).processor;
+        """
+    }
 
     /// Collects migrations in order, in the words of GRDB's migrator.
     struct MigrationList {
